@@ -1,0 +1,41 @@
+// The `kura` command.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/serve.h"
+#include "server/config.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kura: a self-hosted OCI container registry"};
+  app.set_version_flag("--version", std::string("kura ") + KURA_VERSION);
+  app.require_subcommand(1);
+
+  std::string config_file, listen, data;
+  unsigned threads = 0;
+  CLI::App* serve = app.add_subcommand("serve", "Serve the registry API");
+  serve->add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
+  serve->add_option("--listen", listen, "Address to listen on, HOST:PORT (default 127.0.0.1:5000)");
+  serve->add_option("--data", data, "Data directory (default ./var)");
+  serve->add_option("--threads", threads, "I/O threads (default: one per core)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (serve->parsed()) {
+    try {
+      kura::server::ServerConfig config;
+      if (!config_file.empty()) config = kura::server::LoadConfig(config_file);
+      if (!listen.empty()) kura::server::SetListen(config, listen);
+      if (!data.empty()) config.data_dir = data;
+      if (threads) config.threads = threads;
+      return kura::cli::Serve(config);
+    } catch (const kura::server::ConfigError& e) {
+      std::cerr << "kura serve: " << e.what() << "\n";
+      return 2;
+    }
+  }
+  return 0;
+}

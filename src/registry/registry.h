@@ -1,0 +1,94 @@
+// The OCI Distribution v1.1 API (/v2/...). One Registry serves every instance: each request names
+// its instance, and every repository lives inside one. Handlers are named after the spec's
+// actions; each states its HTTP outcome.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "registry/exchange.h"
+#include "store/blob_store.h"
+#include "store/meta_store.h"
+
+namespace kura::registry {
+
+// Where a request path leads.
+struct Route {
+  enum class Kind {
+    kBase,          // /v2/
+    kCatalog,       // /v2/_catalog
+    kTags,          // /v2/<name>/tags/list
+    kManifest,      // /v2/<name>/manifests/<reference>
+    kBlob,          // /v2/<name>/blobs/<digest>
+    kUploadStart,   // /v2/<name>/blobs/uploads/
+    kUpload,        // /v2/<name>/blobs/uploads/<id>
+    kReferrers,     // /v2/<name>/referrers/<digest>
+    kUnknown,
+  };
+  Kind kind = Kind::kUnknown;
+  std::string name;
+  std::string reference;  // manifest reference, digest or upload id
+};
+
+// Maps a percent-decoded path to its route. Repository names may contain '/', so the route is
+// recognised from the right.
+Route ParseRoute(std::string_view path);
+
+class Registry {
+ public:
+  Registry(store::BlobStore& blobs, store::MetaStore& meta);
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Answers one request. Never throws for bad input: every failure is an OCI error response.
+  asio::awaitable<Response> Handle(Request& request);
+
+ private:
+  struct UploadHash;
+
+  asio::awaitable<Response> Dispatch(Request& req, const Route& route);
+
+  Response CheckApiVersion(Request& req);
+  Response FetchBlob(Request& req, const store::RepoKey& repo, const std::string& digest);
+  Response DeleteBlob(const store::RepoKey& repo, const std::string& digest);
+  asio::awaitable<Response> StartBlobUpload(Request& req, const store::RepoKey& repo);
+  asio::awaitable<Response> PushBlobMonolithic(Request& req, const store::RepoKey& repo,
+                                               const std::string& digest);
+  Response MountBlob(Request& req, const store::RepoKey& repo, const std::string& digest,
+                     const std::string& from);
+  asio::awaitable<Response> PatchBlobData(Request& req, const store::RepoKey& repo,
+                                          const std::string& id);
+  Response GetUploadStatus(const store::RepoKey& repo, const std::string& id);
+  asio::awaitable<Response> BlobUploadComplete(Request& req, const store::RepoKey& repo,
+                                               const std::string& id);
+  Response CancelBlobUpload(const store::RepoKey& repo, const std::string& id);
+  Response FetchManifest(Request& req, const store::RepoKey& repo, const std::string& reference);
+  asio::awaitable<Response> PutManifest(Request& req, const store::RepoKey& repo,
+                                        const std::string& reference);
+  Response DeleteManifest(const store::RepoKey& repo, const std::string& reference);
+  Response ListTags(Request& req, const store::RepoKey& repo);
+  Response ListRepositories(Request& req);
+  Response ListReferrers(Request& req, const store::RepoKey& repo, const std::string& digest);
+
+  // Appends the request body to upload `id` (whose stored size is `offset`), hashing it.
+  // Returns the new size, or an error (the upload is then as it was before the call).
+  struct AppendResult {
+    uint64_t size = 0;
+    std::optional<core::RegistryError> error;
+  };
+  asio::awaitable<AppendResult> AppendBody(Request& req, const std::string& id, uint64_t offset,
+                                           std::optional<uint64_t> expected_length);
+
+  // The running hash of an upload; rebuilt from its file after a restart.
+  std::shared_ptr<UploadHash> HashFor(const std::string& id, uint64_t offset);
+  void ForgetHash(const std::string& id);
+
+  store::BlobStore& blobs_;
+  store::MetaStore& meta_;
+  std::mutex hashes_mu_;  // guards hashes_; upload requests only, never manifests or pulls
+  std::unordered_map<std::string, std::shared_ptr<UploadHash>> hashes_;
+};
+
+}  // namespace kura::registry

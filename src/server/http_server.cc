@@ -1,0 +1,303 @@
+#include "server/http_server.h"
+
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+namespace kura::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using registry::Response;
+
+namespace {
+
+constexpr auto kIdleTimeout = std::chrono::seconds(120);
+constexpr auto kIoTimeout = std::chrono::seconds(60);
+constexpr size_t kHeaderLimit = 64 * 1024;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+beast::tcp_stream& Lowest(beast::tcp_stream& s) { return s; }
+beast::tcp_stream& Lowest(beast::ssl_stream<beast::tcp_stream>& s) { return s.next_layer(); }
+
+// The request body as the registry reads it: pieces straight from the parser.
+template <class Stream>
+class ParserBodyReader final : public registry::BodyReader {
+ public:
+  ParserBodyReader(Stream& stream, beast::flat_buffer& buffer,
+                   http::request_parser<http::buffer_body>& parser)
+      : stream_(stream), buffer_(buffer), parser_(parser) {}
+
+  asio::awaitable<size_t> Read(char* buf, size_t n) override {
+    if (!continue_sent_ && !parser_.is_done() &&
+        beast::iequals(parser_.get()[http::field::expect], "100-continue")) {
+      // Clients that asked to wait (curl with large bodies) start sending only after this.
+      continue_sent_ = true;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      Lowest(stream_).expires_after(kIoTimeout);
+      auto [ec, _] = co_await asio::async_write(stream_, asio::buffer(kContinue), use_tuple);
+      if (ec) throw registry::BodyError(ec.message());
+    }
+    while (!parser_.is_done()) {
+      parser_.get().body().data = buf;
+      parser_.get().body().size = n;
+      Lowest(stream_).expires_after(kIoTimeout);
+      auto [ec, _] = co_await http::async_read(stream_, buffer_, parser_, use_tuple);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) throw registry::BodyError(ec.message());
+      size_t got = n - parser_.get().body().size;
+      if (got > 0) co_return got;
+    }
+    co_return 0;
+  }
+
+  std::optional<uint64_t> ContentLength() const override {
+    auto length = parser_.content_length();
+    return length ? std::optional<uint64_t>(*length) : std::nullopt;
+  }
+
+ private:
+  Stream& stream_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::buffer_body>& parser_;
+  bool continue_sent_ = false;
+};
+
+// Writes the body of `r` from its file: sendfile on plain TCP, read+write under TLS.
+asio::awaitable<bool> WriteFileBody(beast::tcp_stream& stream, Response& r) {
+  tcp::socket& sock = stream.socket();
+  sock.native_non_blocking(true);
+  off_t offset = static_cast<off_t>(r.file_offset);
+  uint64_t left = r.file_length;
+  while (left > 0) {
+    ssize_t n = ::sendfile(sock.native_handle(), r.file->file.get(), &offset,
+                           static_cast<size_t>(std::min<uint64_t>(left, 1 << 30)));
+    if (n > 0) {
+      left -= static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      stream.expires_after(kIoTimeout);
+      auto [ec] = co_await sock.async_wait(tcp::socket::wait_write, use_tuple);
+      if (ec) co_return false;
+      continue;
+    }
+    co_return false;  // the file shrank or the peer went away
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> WriteFileBody(beast::ssl_stream<beast::tcp_stream>& stream, Response& r) {
+  std::vector<char> buf(256 * 1024);
+  off_t offset = static_cast<off_t>(r.file_offset);
+  uint64_t left = r.file_length;
+  while (left > 0) {
+    ssize_t n = ::pread(r.file->file.get(), buf.data(),
+                        static_cast<size_t>(std::min<uint64_t>(left, buf.size())), offset);
+    if (n <= 0) co_return false;
+    stream.next_layer().expires_after(kIoTimeout);
+    auto [ec, _] = co_await asio::async_write(stream, asio::buffer(buf.data(), n), use_tuple);
+    if (ec) co_return false;
+    offset += n;
+    left -= static_cast<uint64_t>(n);
+  }
+  co_return true;
+}
+
+// Writes the status line and headers, then the body. Returns false if the connection failed.
+template <class Stream>
+asio::awaitable<bool> WriteResponse(Stream& stream, Response& r, bool keep_alive) {
+  Lowest(stream).expires_after(kIoTimeout);
+  if (!r.file && !r.head_length) {
+    http::response<http::string_body> res{r.status, 11};
+    res.base() = http::response_header<>(std::move(r.fields));
+    res.result(r.status);
+    res.version(11);
+    res.body() = std::move(r.body);
+    res.set(http::field::server, "kura");
+    res.set("Docker-Distribution-API-Version", "registry/2.0");
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    auto [ec, _] = co_await http::async_write(stream, res, use_tuple);
+    co_return !ec;
+  }
+  http::response<http::empty_body> res{r.status, 11};
+  res.base() = http::response_header<>(std::move(r.fields));
+  res.result(r.status);
+  res.version(11);
+  res.set(http::field::server, "kura");
+  res.set("Docker-Distribution-API-Version", "registry/2.0");
+  res.keep_alive(keep_alive);
+  res.content_length(r.ContentLength());
+  http::response_serializer<http::empty_body> sr{res};
+  auto [ec, _] = co_await http::async_write_header(stream, sr, use_tuple);
+  if (ec) co_return false;
+  if (r.file && !r.head_length) co_return co_await WriteFileBody(stream, r);
+  co_return true;
+}
+
+std::string SplitQuery(std::string_view target, std::string* query) {
+  size_t q = target.find('?');
+  if (q != std::string_view::npos) *query = std::string(target.substr(q + 1));
+  return std::string(target.substr(0, q));
+}
+
+}  // namespace
+
+// One client connection: requests are answered in order until either side closes.
+struct HttpServer::Connection {
+  template <class Stream>
+  static asio::awaitable<void> Serve(HttpServer& server, Stream& stream, std::string peer) {
+    beast::flat_buffer buffer;
+    while (true) {
+      http::request_parser<http::empty_body> header_parser;
+      header_parser.header_limit(kHeaderLimit);
+      header_parser.body_limit(boost::none);
+      Lowest(stream).expires_after(kIdleTimeout);
+      auto [ec, _] = co_await http::async_read_header(stream, buffer, header_parser, use_tuple);
+      if (ec) {
+        if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+            ec != beast::error::timeout && ec != asio::error::connection_reset) {
+          // Malformed request line or headers: answer 400 and close.
+          Response bad = registry::ErrorResponse(core::RegistryError(
+              core::ErrorCode::kUnsupported, "malformed HTTP request: " + ec.message(), {}, 400));
+          co_await WriteResponse(stream, bad, false);
+        }
+        co_return;
+      }
+      http::request_parser<http::buffer_body> parser{std::move(header_parser)};
+      const auto& header = parser.get().base();
+      ParserBodyReader<Stream> body(stream, buffer, parser);
+      std::string query;
+      std::string raw_path = SplitQuery(header.target(), &query);
+      auto path = registry::PercentDecode(raw_path);
+      registry::Request req{header, path.value_or(""), std::move(query), body,
+                            std::string(store::kDefaultInstance), {}};
+      Response res;
+      if (!path) {
+        res = registry::ErrorResponse(
+            core::RegistryError(core::ErrorCode::kNameInvalid, "malformed path escape"));
+      } else if (auto denied = server.CheckCredentials(req)) {
+        res = std::move(*denied);
+      } else {
+        res = co_await server.registry_.Handle(req);
+      }
+      // A body the handler did not read would be taken for the next request: close instead.
+      bool keep_alive = parser.keep_alive() && parser.is_done();
+      if (!parser.is_done() && !parser.content_length() && !parser.chunked()) keep_alive = false;
+      if (server.config_.access_log) {
+        std::fprintf(stderr,
+                     "{\"peer\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"status\":%u}\n",
+                     peer.c_str(), std::string(header.method_string()).c_str(),
+                     std::string(header.target()).c_str(), static_cast<unsigned>(res.status));
+      }
+      if (!co_await WriteResponse(stream, res, keep_alive) || !keep_alive) break;
+    }
+    beast::error_code ignored;
+    Lowest(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+};
+
+HttpServer::HttpServer(const ServerConfig& config, registry::Registry& registry,
+                       const auth::HtpasswdFile* users)
+    : config_(config), registry_(registry), users_(users) {}
+
+std::optional<Response> HttpServer::CheckCredentials(const registry::Request& req) const {
+  if (!users_) return std::nullopt;
+  auto creds = auth::ParseBasicAuthorization(req.header[http::field::authorization]);
+  if (creds && users_->Verify(creds->user, creds->password)) return std::nullopt;
+  Response r = registry::ErrorResponse(
+      core::RegistryError(core::ErrorCode::kUnauthorized, "authentication required"));
+  r.fields.set(http::field::www_authenticate, "Basic realm=\"" + config_.realm + "\"");
+  return r;
+}
+
+void HttpServer::Start(asio::io_context& io) {
+  if (!config_.tls_certificate.empty()) {
+    tls_.emplace(ssl::context::tls_server);
+    tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                      ssl::context::no_tlsv1_1);
+    boost::system::error_code ec;
+    tls_->use_certificate_chain_file(config_.tls_certificate, ec);
+    if (ec) throw std::runtime_error("cannot read TLS certificate " + config_.tls_certificate);
+    tls_->use_private_key_file(config_.tls_key, ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("cannot read TLS key " + config_.tls_key);
+  }
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(config_.listen_host, ec);
+  if (ec) throw std::runtime_error("invalid listen address " + config_.listen_host);
+  tcp::endpoint endpoint(address, config_.listen_port);
+  auto acceptor = std::make_shared<tcp::acceptor>(io);
+  acceptor->open(endpoint.protocol());
+  acceptor->set_option(tcp::acceptor::reuse_address(true));
+  acceptor->bind(endpoint, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + config_.listen_host + ":" +
+                             std::to_string(config_.listen_port) + ": " + ec.message());
+  }
+  acceptor->listen(asio::socket_base::max_listen_connections);
+  port_ = acceptor->local_endpoint().port();
+
+  asio::co_spawn(
+      io,
+      [this, acceptor, &io]() -> asio::awaitable<void> {
+        while (true) {
+          // Each connection gets its own strand: its timers and I/O never run at once.
+          auto accepted = co_await acceptor->async_accept(asio::make_strand(io), use_tuple);
+          boost::system::error_code ec = std::get<0>(accepted);
+          tcp::socket socket = std::move(std::get<1>(accepted));
+          if (ec) {
+            if (ec == asio::error::operation_aborted) co_return;
+            continue;  // e.g. EMFILE: keep serving the connections we have
+          }
+          socket.set_option(tcp::no_delay(true), ec);
+          std::string peer = socket.remote_endpoint(ec).address().to_string();
+          auto executor = socket.get_executor();
+          if (tls_) {
+            asio::co_spawn(
+                executor,
+                [this, s = std::move(socket), peer]() mutable -> asio::awaitable<void> {
+                  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(s)),
+                                                              *tls_);
+                  stream.next_layer().expires_after(kIoTimeout);
+                  auto [hec] =
+                      co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+                  if (hec) co_return;
+                  co_await Connection::Serve(*this, stream, peer);
+                },
+                asio::detached);
+          } else {
+            asio::co_spawn(
+                executor,
+                [this, s = std::move(socket), peer]() mutable -> asio::awaitable<void> {
+                  beast::tcp_stream stream(std::move(s));
+                  co_await Connection::Serve(*this, stream, peer);
+                },
+                asio::detached);
+          }
+        }
+      },
+      asio::detached);
+}
+
+}  // namespace kura::server

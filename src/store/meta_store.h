@@ -1,0 +1,113 @@
+// Registry metadata: which repositories exist, which blobs each may see, manifests, tags and
+// upload sessions. Every repository belongs to an instance (a tenant registry); the plain
+// single-registry mode uses the instance named by kDefaultInstance.
+//
+// Thread-safe: every method may be called from any thread at once. Each method is one
+// transaction: after a crash the store is as it was before or after the call, never in between.
+// I/O failures throw StoreError; "not found" is a normal return value.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kura::store {
+
+inline constexpr std::string_view kDefaultInstance = "default";
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct RepoKey {
+  std::string instance;
+  std::string name;
+};
+
+struct ManifestRecord {
+  std::string digest;
+  std::string media_type;
+  std::string body;
+  std::vector<std::string> blobs;      // must all be linked to the repository
+  std::vector<std::string> manifests;  // must all be manifests of the repository
+  std::string subject;                 // digest of the subject, or empty
+  std::string artifact_type;
+  std::string annotations_json;
+};
+
+struct StoredManifest {
+  std::string digest;
+  std::string media_type;
+  std::string body;
+};
+
+// A manifest that names another as its subject, as the referrers API lists it.
+struct Referrer {
+  std::string media_type;
+  std::string digest;
+  uint64_t size = 0;
+  std::string artifact_type;
+  std::string annotations_json;
+};
+
+struct UploadSession {
+  std::string id;
+  RepoKey repo;
+  uint64_t offset = 0;  // bytes received and kept so far
+};
+
+class MetaStore {
+ public:
+  virtual ~MetaStore() = default;
+
+  // The size of blob `digest` if it is linked to the repository, else nullopt.
+  virtual std::optional<uint64_t> LinkedBlobSize(const RepoKey& repo, std::string_view digest) = 0;
+
+  // Links blob `digest` (whose bytes the BlobStore holds) to the repository, creating the
+  // repository if needed. Linking twice is harmless.
+  virtual void LinkBlob(const RepoKey& repo, std::string_view digest, uint64_t size) = 0;
+
+  // Unlinks the blob from the repository. Returns false if it was not linked.
+  virtual bool UnlinkBlob(const RepoKey& repo, std::string_view digest) = 0;
+
+  // Stores the manifest and, if `tag` is not empty, points the tag at it. Returns the first
+  // referenced blob or child manifest that the repository lacks (nothing is stored then), or
+  // nullopt on success.
+  virtual std::optional<std::string> PutManifest(const RepoKey& repo, const ManifestRecord& m,
+                                                 std::string_view tag) = 0;
+
+  virtual std::optional<StoredManifest> GetManifest(const RepoKey& repo,
+                                                    std::string_view digest) = 0;
+  virtual std::optional<StoredManifest> GetTaggedManifest(const RepoKey& repo,
+                                                          std::string_view tag) = 0;
+
+  // Deletes the manifest and every tag pointing at it. Returns false if it did not exist.
+  virtual bool DeleteManifest(const RepoKey& repo, std::string_view digest) = 0;
+
+  // Deletes the tag only. Returns false if it did not exist.
+  virtual bool DeleteTag(const RepoKey& repo, std::string_view tag) = 0;
+
+  virtual bool RepositoryExists(const RepoKey& repo) = 0;
+
+  // Up to `limit` tags of the repository, in lexical order, each greater than `after`.
+  virtual std::vector<std::string> ListTags(const RepoKey& repo, std::string_view after,
+                                            size_t limit) = 0;
+
+  // Up to `limit` repository names of the instance, in lexical order, each greater than `after`.
+  virtual std::vector<std::string> ListRepositories(std::string_view instance,
+                                                    std::string_view after, size_t limit) = 0;
+
+  // The manifests of the repository whose subject is `digest`, ordered by digest.
+  virtual std::vector<Referrer> ListReferrers(const RepoKey& repo, std::string_view digest) = 0;
+
+  virtual void CreateUpload(const UploadSession& session) = 0;
+  virtual std::optional<UploadSession> FindUpload(std::string_view id) = 0;
+  virtual void SetUploadOffset(std::string_view id, uint64_t offset) = 0;
+  virtual void DeleteUpload(std::string_view id) = 0;
+};
+
+}  // namespace kura::store

@@ -1,0 +1,59 @@
+// MetaStore on an embedded SQLite database in WAL mode, one connection per thread.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/meta_store.h"
+
+struct sqlite3;
+
+namespace kura::store {
+
+class SqliteMetaStore final : public MetaStore {
+ public:
+  // Opens (creating it and its schema if needed) the database file at `path`.
+  // Throws StoreError if it cannot.
+  explicit SqliteMetaStore(std::string path);
+  ~SqliteMetaStore() override;
+  SqliteMetaStore(const SqliteMetaStore&) = delete;
+  SqliteMetaStore& operator=(const SqliteMetaStore&) = delete;
+
+  std::optional<uint64_t> LinkedBlobSize(const RepoKey& repo, std::string_view digest) override;
+  void LinkBlob(const RepoKey& repo, std::string_view digest, uint64_t size) override;
+  bool UnlinkBlob(const RepoKey& repo, std::string_view digest) override;
+  std::optional<std::string> PutManifest(const RepoKey& repo, const ManifestRecord& m,
+                                         std::string_view tag) override;
+  std::optional<StoredManifest> GetManifest(const RepoKey& repo, std::string_view digest) override;
+  std::optional<StoredManifest> GetTaggedManifest(const RepoKey& repo,
+                                                  std::string_view tag) override;
+  bool DeleteManifest(const RepoKey& repo, std::string_view digest) override;
+  bool DeleteTag(const RepoKey& repo, std::string_view tag) override;
+  bool RepositoryExists(const RepoKey& repo) override;
+  std::vector<std::string> ListTags(const RepoKey& repo, std::string_view after,
+                                    size_t limit) override;
+  std::vector<std::string> ListRepositories(std::string_view instance, std::string_view after,
+                                            size_t limit) override;
+  std::vector<Referrer> ListReferrers(const RepoKey& repo, std::string_view digest) override;
+  void CreateUpload(const UploadSession& session) override;
+  std::optional<UploadSession> FindUpload(std::string_view id) override;
+  void SetUploadOffset(std::string_view id, uint64_t offset) override;
+  void DeleteUpload(std::string_view id) override;
+
+  // Every upload session, for start-up cleaning.
+  std::vector<std::string> ListUploadIds();
+
+  class Connection;
+
+ private:
+  Connection& ThisThreadConnection();
+
+  std::string path_;
+  uint64_t id_;  // tells this store's per-thread connections from another's
+  std::mutex connections_mu_;  // guards connections_ (touched once per thread)
+  std::vector<std::unique_ptr<Connection>> connections_;
+};
+
+}  // namespace kura::store
