@@ -1,0 +1,152 @@
+// The MetaStore contract, run on every implementation (SQLite today).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "store/sqlite_meta_store.h"
+
+namespace kura::store {
+namespace {
+
+const std::string kBlobA = "sha256:" + std::string(64, 'a');
+const std::string kBlobB = "sha256:" + std::string(64, 'b');
+const std::string kManifest1 = "sha256:" + std::string(64, '1');
+const std::string kManifest2 = "sha256:" + std::string(64, '2');
+
+class MetaStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("kura-meta-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    store_ = std::make_unique<SqliteMetaStore>((dir_ / "kura.db").string());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  ManifestRecord Manifest(const std::string& digest, std::vector<std::string> blobs) {
+    ManifestRecord m;
+    m.digest = digest;
+    m.media_type = "application/vnd.oci.image.manifest.v1+json";
+    m.body = "{\"d\":\"" + digest + "\"}";
+    m.blobs = std::move(blobs);
+    return m;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteMetaStore> store_;
+  RepoKey repo_{"default", "library/app"};
+};
+
+TEST_F(MetaStoreTest, BlobLinksArePerRepositoryAndInstance) {
+  EXPECT_FALSE(store_->LinkedBlobSize(repo_, kBlobA));
+  store_->LinkBlob(repo_, kBlobA, 42);
+  store_->LinkBlob(repo_, kBlobA, 42);  // twice is harmless
+  EXPECT_EQ(store_->LinkedBlobSize(repo_, kBlobA), 42u);
+  EXPECT_FALSE(store_->LinkedBlobSize({"default", "other"}, kBlobA));
+  EXPECT_FALSE(store_->LinkedBlobSize({"tenant2", "library/app"}, kBlobA));
+  EXPECT_TRUE(store_->RepositoryExists(repo_));
+  EXPECT_TRUE(store_->UnlinkBlob(repo_, kBlobA));
+  EXPECT_FALSE(store_->UnlinkBlob(repo_, kBlobA));
+  EXPECT_FALSE(store_->LinkedBlobSize(repo_, kBlobA));
+}
+
+TEST_F(MetaStoreTest, ManifestNeedsEveryBlobAndStoresNothingOtherwise) {
+  store_->LinkBlob(repo_, kBlobA, 1);
+  auto missing = store_->PutManifest(repo_, Manifest(kManifest1, {kBlobA, kBlobB}), "v1");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(*missing, kBlobB);
+  EXPECT_FALSE(store_->GetManifest(repo_, kManifest1));
+  EXPECT_FALSE(store_->GetTaggedManifest(repo_, "v1"));
+  store_->LinkBlob(repo_, kBlobB, 2);
+  EXPECT_FALSE(store_->PutManifest(repo_, Manifest(kManifest1, {kBlobA, kBlobB}), "v1"));
+  auto byTag = store_->GetTaggedManifest(repo_, "v1");
+  ASSERT_TRUE(byTag);
+  EXPECT_EQ(byTag->digest, kManifest1);
+  EXPECT_EQ(byTag->body, "{\"d\":\"" + kManifest1 + "\"}");
+}
+
+TEST_F(MetaStoreTest, IndexNeedsItsChildren) {
+  ManifestRecord index = Manifest(kManifest2, {});
+  index.manifests = {kManifest1};
+  EXPECT_EQ(store_->PutManifest(repo_, index, ""), kManifest1);
+  EXPECT_FALSE(store_->PutManifest(repo_, Manifest(kManifest1, {}), ""));
+  EXPECT_FALSE(store_->PutManifest(repo_, index, ""));
+}
+
+TEST_F(MetaStoreTest, DeleteManifestTakesItsTagsDeleteTagOnlyTheTag) {
+  ASSERT_FALSE(store_->PutManifest(repo_, Manifest(kManifest1, {}), "a"));
+  ASSERT_FALSE(store_->PutManifest(repo_, Manifest(kManifest1, {}), "b"));
+  EXPECT_TRUE(store_->DeleteTag(repo_, "a"));
+  EXPECT_FALSE(store_->DeleteTag(repo_, "a"));
+  EXPECT_TRUE(store_->GetManifest(repo_, kManifest1));
+  EXPECT_EQ(store_->ListTags(repo_, "", 10), std::vector<std::string>{"b"});
+  EXPECT_TRUE(store_->DeleteManifest(repo_, kManifest1));
+  EXPECT_FALSE(store_->DeleteManifest(repo_, kManifest1));
+  EXPECT_TRUE(store_->ListTags(repo_, "", 10).empty());
+}
+
+TEST_F(MetaStoreTest, TagsAndRepositoriesPaginateInLexicalOrder) {
+  for (const char* t : {"c", "a", "b", "d"}) {
+    ASSERT_FALSE(store_->PutManifest(repo_, Manifest(kManifest1, {}), t));
+  }
+  EXPECT_EQ(store_->ListTags(repo_, "", 2), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(store_->ListTags(repo_, "b", 10), (std::vector<std::string>{"c", "d"}));
+  store_->LinkBlob({"default", "z"}, kBlobA, 1);
+  store_->LinkBlob({"default", "m"}, kBlobA, 1);
+  store_->LinkBlob({"other", "q"}, kBlobA, 1);
+  EXPECT_EQ(store_->ListRepositories("default", "", 10),
+            (std::vector<std::string>{"library/app", "m", "z"}));
+  EXPECT_EQ(store_->ListRepositories("default", "library/app", 1),
+            (std::vector<std::string>{"m"}));
+}
+
+TEST_F(MetaStoreTest, ReferrersBySubject) {
+  ManifestRecord sig = Manifest(kManifest2, {});
+  sig.subject = kManifest1;
+  sig.artifact_type = "application/x.sig";
+  sig.annotations_json = R"({"k":"v"})";
+  ASSERT_FALSE(store_->PutManifest(repo_, sig, ""));
+  auto refs = store_->ListReferrers(repo_, kManifest1);
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(refs[0].digest, kManifest2);
+  EXPECT_EQ(refs[0].artifact_type, "application/x.sig");
+  EXPECT_EQ(refs[0].size, sig.body.size());
+  EXPECT_EQ(refs[0].annotations_json, R"({"k":"v"})");
+  EXPECT_TRUE(store_->ListReferrers(repo_, kManifest2).empty());
+}
+
+TEST_F(MetaStoreTest, UploadSessionsSurviveReopening) {
+  store_->CreateUpload({"u1", repo_, 0});
+  store_->SetUploadOffset("u1", 100);
+  store_ = std::make_unique<SqliteMetaStore>((dir_ / "kura.db").string());
+  auto u = store_->FindUpload("u1");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->offset, 100u);
+  EXPECT_EQ(u->repo.name, repo_.name);
+  EXPECT_EQ(store_->ListUploadIds(), std::vector<std::string>{"u1"});
+  store_->DeleteUpload("u1");
+  EXPECT_FALSE(store_->FindUpload("u1"));
+}
+
+TEST_F(MetaStoreTest, ConcurrentWritersFromManyThreads) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < 50; ++i) {
+        ASSERT_FALSE(store_->PutManifest(repo_, Manifest(kManifest1, {}),
+                                         "t" + std::to_string(t) + "-" + std::to_string(i)));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store_->ListTags(repo_, "", 1000).size(), 200u);
+}
+
+}  // namespace
+}  // namespace kura::store
