@@ -31,7 +31,7 @@ unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 http: build
-	python3 -m pytest -q tests/http
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/http
 
 e2e: build
 	tests/e2e/real_clients.sh $(KURA)

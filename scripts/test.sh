@@ -14,7 +14,7 @@ suite() {
   else failed=$((failed + 1)); failures+=("$name"); echo "=== $name FAILED in $((SECONDS - t0)) s"; fi
 }
 suite unit bash -c "cd '$BUILD' && ctest --output-on-failure -j 2"
-suite http python3 -m pytest -q -p no:cacheprovider tests/http
+suite http /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/http
 suite real-clients tests/e2e/real_clients.sh "$KURA_BIN"
 [ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"

@@ -1,0 +1,213 @@
+"""Fixtures that start kura (or, for a sanity check, CNCF distribution) as a child process.
+
+Environment:
+  KURA_BIN   path of the kura binary (default: build/kura under the repository root)
+  KURA_PEER  set to "distribution" to run the suite against /usr/bin/docker-registry instead;
+             distribution deviates from kura in places, so that is only a sanity check.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from helpers import Registry  # noqa: E402
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+KURA_BIN = os.environ.get("KURA_BIN", os.path.join(REPO_ROOT, "build", "kura"))
+PEER = os.environ.get("KURA_PEER", "")
+PEER_BIN = os.environ.get("KURA_PEER_BIN", "/usr/bin/docker-registry")
+READY_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def is_peer():
+    return PEER == "distribution"
+
+
+class Server:
+    """One registry process on 127.0.0.1:<port> with its data directory.
+
+    `auth` is (htpasswd_path, user, password) or None; `tls` is (cert, key) or None.
+    The same data directory and port are reused by restart(), so tests can check durability.
+    """
+
+    def __init__(self, workdir, auth=None, tls=None, extra_config=None):
+        self.workdir = str(workdir)
+        self.data = os.path.join(self.workdir, "data")
+        os.makedirs(self.data, exist_ok=True)
+        self.port = free_port()
+        self.auth = auth
+        self.tls = tls
+        self.extra_config = extra_config
+        self.proc = None
+        self.starts = 0
+        self.log_path = os.path.join(self.workdir, "server.log")
+        self.config_path = None
+        self.registry = Registry("127.0.0.1", self.port,
+                                 tls_ca=tls[0] if tls else None,
+                                 auth=(auth[1], auth[2]) if auth else None)
+
+    # ------------------------------------------------------------------ config
+
+    def _write_kura_config(self):
+        if not (self.auth or self.tls or self.extra_config):
+            return None
+        lines = []
+        if self.auth:
+            lines += ["auth:", "  htpasswd: %s" % self.auth[0], "  realm: kura"]
+        if self.tls:
+            lines += ["tls:", "  certificate: %s" % self.tls[0], "  key: %s" % self.tls[1]]
+        if self.extra_config:
+            lines.append(self.extra_config)
+        path = os.path.join(self.workdir, "kura.yaml")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def _write_peer_config(self):
+        lines = ["version: 0.1", "log:", "  level: warn", "storage:", "  filesystem:",
+                 "    rootdirectory: %s" % self.data, "  delete:", "    enabled: true",
+                 "http:", "  addr: 127.0.0.1:%d" % self.port]
+        if self.tls:
+            lines += ["  tls:", "    certificate: %s" % self.tls[0], "    key: %s" % self.tls[1]]
+        if self.auth:
+            lines += ["auth:", "  htpasswd:", "    realm: kura", "    path: %s" % self.auth[0]]
+        path = os.path.join(self.workdir, "distribution.yml")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def command(self):
+        if is_peer():
+            return [PEER_BIN, "serve", self._write_peer_config()]
+        if not os.path.exists(KURA_BIN):
+            pytest.fail("kura binary not found at %s (build it or set KURA_BIN)" % KURA_BIN)
+        cmd = [KURA_BIN, "serve", "--listen", "127.0.0.1:%d" % self.port, "--data", self.data]
+        self.config_path = self._write_kura_config()
+        if self.config_path:
+            cmd += ["--config", self.config_path]
+        return cmd
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, cmd=None):
+        assert self.proc is None, "server already running"
+        cmd = cmd or self.command()
+        env = dict(os.environ)
+        env.pop("REGISTRY_AUTH_FILE", None)  # distribution reads REGISTRY_* as config overrides
+        log = open(self.log_path, "ab")
+        log.write(("\n=== start %d: %s\n" % (self.starts, " ".join(cmd))).encode())
+        log.flush()
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                     cwd=self.workdir)
+        log.close()
+        self.starts += 1
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail("server exited with %s during start-up; log:\n%s"
+                            % (self.proc.returncode, self.log_tail()))
+            if self.registry.alive():
+                return
+            time.sleep(0.1)
+        pytest.fail("server did not answer GET /v2/ within %.0f s; log:\n%s"
+                    % (timeout, self.log_tail()))
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT. Returns the exit code."""
+        if self.proc is None:
+            return None
+        p, self.proc = self.proc, None
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGTERM)
+            try:
+                p.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(STOP_TIMEOUT)
+        return p.returncode
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.proc is None:
+            return
+        p, self.proc = self.proc, None
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
+        p.wait(STOP_TIMEOUT)
+
+    def restart(self, crash=False):
+        if crash:
+            self.kill()
+        else:
+            self.stop()
+        return self.start()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n=4000):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()[-n:].decode("utf-8", "replace")
+        except OSError:
+            return "(no log)"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A plain-HTTP server shared by the tests of one module."""
+    s = Server(tmp_path_factory.mktemp("kura"))
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def reg(server):
+    return server.registry
+
+
+@pytest.fixture
+def server_factory(tmp_path_factory):
+    """Start servers of one's own (auth, TLS, restart, crash); all are stopped at the end."""
+    made = []
+
+    def make(start=True, **kw):
+        s = Server(tmp_path_factory.mktemp("kura-own"), **kw)
+        made.append(s)
+        if start:
+            s.start()
+        return s
+
+    yield make
+    for s in made:
+        try:
+            s.stop()
+        except Exception:
+            pass
+
+
+def pytest_report_header(config):
+    if is_peer():
+        return "kura http tests against PEER %s" % PEER_BIN
+    return "kura http tests against %s" % KURA_BIN
