@@ -1,22 +1,13 @@
 #include "auth/htpasswd.h"
 
-#include <crypt.h>
 #include <openssl/evp.h>
 
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
-#include "core/digest.h"
 
 namespace kura::auth {
-namespace {
-
-constexpr auto kRememberFor = std::chrono::minutes(5);
-constexpr size_t kMaxRemembered = 10000;
-
-}  // namespace
-
 HtpasswdFile::HtpasswdFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read htpasswd file " + path);
@@ -54,24 +45,7 @@ void HtpasswdFile::Parse(std::string_view contents, const std::string& origin) {
 
 bool HtpasswdFile::Verify(std::string_view user, std::string_view password) const {
   auto it = hashes_.find(std::string(user));
-  if (it == hashes_.end()) return false;
-  std::string key = core::Sha256Of(std::string(user) + ":" + std::string(password)).str();
-  auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(cache_mu_);
-    auto hit = verified_.find(key);
-    if (hit != verified_.end() && hit->second > now) return true;
-  }
-  crypt_data data{};
-  std::string pw(password);
-  const char* out = crypt_r(pw.c_str(), it->second.c_str(), &data);
-  bool ok = out != nullptr && out[0] != '*' && it->second == out;
-  if (ok) {
-    std::lock_guard lock(cache_mu_);
-    if (verified_.size() >= kMaxRemembered) verified_.clear();
-    verified_[key] = now + kRememberFor;
-  }
-  return ok;
+  return it != hashes_.end() && verified_.Check(user, password, it->second);
 }
 
 std::optional<BasicCredentials> ParseBasicAuthorization(std::string_view header) {

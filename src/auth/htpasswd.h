@@ -3,12 +3,12 @@
 // send Basic credentials on every request, so good answers are remembered for a while.
 #pragma once
 
-#include <chrono>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "auth/password.h"
 
 namespace kura::auth {
 
@@ -28,9 +28,7 @@ class HtpasswdFile {
   void Parse(std::string_view contents, const std::string& origin);
 
   std::unordered_map<std::string, std::string> hashes_;  // user -> crypt(3) hash
-  mutable std::mutex cache_mu_;
-  // sha256(user ":" password) -> when the good answer expires
-  mutable std::unordered_map<std::string, std::chrono::steady_clock::time_point> verified_;
+  mutable VerifiedPasswords verified_;
 };
 
 // Decodes "Basic base64(user:password)". Returns nullopt if the header is not Basic or malformed.

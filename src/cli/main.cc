@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/admin_commands.h"
+#include "cli/admin_client.h"
 #include "cli/serve.h"
 #include "server/config.h"
 
@@ -18,17 +20,35 @@ int main(int argc, char** argv) {
   serve->add_option("--data", data, "Data directory (default ./var)");
   serve->add_option("--threads", threads, "I/O threads (default: one per core)");
 
+  kura::cli::AdminOptions admin;
+  app.add_option("--server", admin.server, "Admin API URL (KURA_SERVER)")
+      ->envname("KURA_SERVER")
+      ->default_str("http://127.0.0.1:5001");
+  admin.server = "http://127.0.0.1:5001";
+  app.add_option("--token", admin.token, "Admin token of your account (KURA_TOKEN)")
+      ->envname("KURA_TOKEN");
+  app.add_option("--output", admin.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.fallthrough();
+  auto verbs = kura::cli::AddAdminCommands(app, admin);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const kura::cli::CommandError& e) {
+    std::cerr << "kura: " << e.what() << "\n";
+    return 1;
   }
 
   if (serve->parsed()) {
     try {
       kura::server::ServerConfig config;
       if (!config_file.empty()) config = kura::server::LoadConfig(config_file);
-      if (!listen.empty()) kura::server::SetListen(config, listen);
+      if (!listen.empty()) {
+        kura::server::SetListen(config.registry, listen);
+        config.registry_enabled = true;
+      }
       if (!data.empty()) config.data_dir = data;
       if (threads) config.threads = threads;
       return kura::cli::Serve(config);

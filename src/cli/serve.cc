@@ -3,18 +3,45 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <filesystem>
+#include <map>
 #include <iostream>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
+#include "access/world.h"
+#include "admin/admin_api.h"
+#include "admin/exposure_state.h"
+#include "admin/world_document.h"
 #include "auth/htpasswd.h"
+#include "auth/token.h"
+#include "server/instance_gateway.h"
+#include "store/admin_store.h"
 #include "registry/registry.h"
 #include "server/http_server.h"
+#include "server/plain_registry.h"
 #include "store/fs_blob_store.h"
 #include "store/sqlite_meta_store.h"
 
 namespace kura::cli {
+namespace {
+
+// The saved World, or a new one holding the configured accounts; accounts named in the
+// configuration are always present.
+access::World LoadWorld(store::SqliteAdminStore& store, const server::ServerConfig& config) {
+  std::optional<std::string> saved = store.LoadWorld();
+  access::World world =
+      saved ? admin::WorldFromDocument(*saved, config.domain) : access::World(config.domain);
+  for (const auto& a : config.admin_accounts) {
+    if (!world.FindAccount(a.id)) {
+      access::Status s = world.AddAccount({a.id, a.id});
+      if (!s.ok()) throw std::runtime_error(s.message());
+    }
+  }
+  return world;
+}
+
+}  // namespace
 
 int Serve(const server::ServerConfig& config) {
   try {
@@ -30,31 +57,88 @@ int Serve(const server::ServerConfig& config) {
     if (!config.htpasswd.empty()) users.emplace(config.htpasswd);
 
     registry::Registry registry(blobs, meta);
-    unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+    unsigned threads =
+        config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
     boost::asio::io_context io(static_cast<int>(threads));
-    server::HttpServer http(config, registry, users ? &*users : nullptr);
-    http.Start(io);
+
+    // The instances side: the exposure World, credentials, tokens, the admin API.
+    store::SqliteAdminStore admin_store(config.data_dir + "/kura.db");
+    admin::ExposureState exposure(LoadWorld(admin_store, config), [&](const access::World& w) {
+      admin_store.SaveWorld(admin::WorldToDocument(w));
+    });
+    auth::TokenSigner tokens(admin_store.Secret("registry-token-hmac", auth::RandomSecret),
+                             "kura");
+    std::optional<server::AuditLog> audit;
+    if (!config.endpoints.empty()) audit.emplace(config.audit_log);
+    std::optional<server::InstanceGateway> gateway;
+    if (audit) {
+      gateway.emplace(exposure, admin_store, registry, tokens, config.token_ttl_seconds, *audit);
+    }
+    std::map<std::string, std::string> admin_tokens;
+    for (const auto& a : config.admin_accounts) admin_tokens[a.token] = a.id;
+    admin::AdminApi admin_api(exposure, admin_store, admin_tokens);
+
+    server::PlainRegistryHandler plain(registry, users ? &*users : nullptr, config.realm);
+    std::vector<std::unique_ptr<server::HttpListener>> listeners;
+    if (config.registry_enabled) {
+      listeners.push_back(std::make_unique<server::HttpListener>(
+          config.registry,
+          [&plain](registry::Request& req, const server::Peer& peer) {
+            return plain.Handle(req, peer);
+          },
+          config.access_log));
+    }
+    for (const server::ListenerConfig& endpoint : config.endpoints) {
+      listeners.push_back(std::make_unique<server::HttpListener>(
+          endpoint,
+          [&gateway, &endpoint](registry::Request& req, const server::Peer& peer) {
+            return gateway->Handle(req, peer, endpoint);
+          },
+          config.access_log));
+    }
+    if (config.admin_enabled) {
+      listeners.push_back(std::make_unique<server::HttpListener>(
+          config.admin,
+          [&admin_api](registry::Request& req, const server::Peer&) {
+            return admin_api.Handle(req);
+          },
+          config.access_log));
+    }
+    for (auto& l : listeners) l->Start(io);
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
 
-    const char* scheme = config.tls_certificate.empty() ? "http" : "https";
-    std::string host = config.listen_host.find(':') != std::string::npos
-                           ? "[" + config.listen_host + "]"
-                           : config.listen_host;
-    std::string where = host + ":" + std::to_string(http.port());
-    std::cout << "kura " << KURA_VERSION << " serving " << scheme << "://" << where
-              << " (data in " << config.data_dir << ", " << threads << " threads"
-              << (users ? ", htpasswd auth" : ", no auth") << ")\n";
-    if (users) {
-      std::cout << "  log in:  docker login " << where << "\n";
+    if (config.registry_enabled) {
+      const server::HttpListener& l = *listeners.front();
+      const char* scheme = config.registry.tls_certificate.empty() ? "http" : "https";
+      std::string host = l.config().host.find(':') != std::string::npos
+                             ? "[" + l.config().host + "]"
+                             : l.config().host;
+      std::string where = host + ":" + std::to_string(l.port());
+      std::cout << "kura " << KURA_VERSION << " serving " << scheme << "://" << where
+                << " (data in " << config.data_dir << ", " << threads << " threads"
+                << (users ? ", htpasswd auth" : ", no auth") << ")\n";
+      if (users) std::cout << "  log in:  docker login " << where << "\n";
+      std::cout << "  push:    skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://" << where
+                << "/NAME:TAG\n"
+                << "           docker tag IMAGE " << where << "/NAME:TAG && docker push "
+                << where << "/NAME:TAG\n"
+                << "  pull:    podman pull --tls-verify=false " << where << "/NAME:TAG"
+                << std::endl;
     }
-    std::cout << "  push:    skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://" << where
-              << "/NAME:TAG\n"
-              << "           docker tag IMAGE " << where << "/NAME:TAG && docker push " << where
-              << "/NAME:TAG\n"
-              << "  pull:    podman pull --tls-verify=false " << where << "/NAME:TAG"
-              << std::endl;
+
+    for (const auto& l : listeners) {
+      const server::ListenerConfig& c = l->config();
+      if (c.role == server::ListenerRole::kRegistry) continue;
+      const char* role = c.role == server::ListenerRole::kInternet ? "internet endpoints"
+                         : c.role == server::ListenerRole::kVpc    ? "vpc endpoints"
+                                                                   : "admin API";
+      std::cout << "  " << role << " on " << c.host << ":" << l->port()
+                << (c.netns.empty() ? "" : " in netns " + c.netns)
+                << (c.network.empty() ? "" : " (network " + c.network + ")") << "\n";
+    }
+    std::cout << std::flush;
 
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });

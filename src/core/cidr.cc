@@ -14,11 +14,19 @@ Uint128 LowBits(int bits) {
   return {0, (uint64_t{1} << bits) - 1};
 }
 
-Uint128 And(Uint128 a, Uint128 b) { return {a.high & b.high, a.low & b.low}; }
-Uint128 Or(Uint128 a, Uint128 b) { return {a.high | b.high, a.low | b.low}; }
-Uint128 Not(Uint128 a) { return {~a.high, ~a.low}; }
+Uint128 And(Uint128 a, Uint128 b) {
+  return {a.high & b.high, a.low & b.low};
+}
+Uint128 Or(Uint128 a, Uint128 b) {
+  return {a.high | b.high, a.low | b.low};
+}
+Uint128 Not(Uint128 a) {
+  return {~a.high, ~a.low};
+}
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -306,11 +314,12 @@ std::optional<Cidr> Cidr::Parse(std::string_view text, std::string* error) {
 std::optional<Cidr> Cidr::Enclosing(const IpAddress& address, int length) {
   if (length < 0 || length > address.bit_width()) return std::nullopt;
   Uint128 host_mask = LowBits(address.bit_width() - length);
-  return Cidr(IpAddress::FromValue(address.family(), And(address.value(), Not(host_mask))),
-              length);
+  return Cidr(IpAddress::FromValue(address.family(), And(address.value(), Not(host_mask))), length);
 }
 
-Cidr Cidr::Host(const IpAddress& address) { return Cidr(address, address.bit_width()); }
+Cidr Cidr::Host(const IpAddress& address) {
+  return Cidr(address, address.bit_width());
+}
 
 IpAddress Cidr::last() const {
   return IpAddress::FromValue(family(),
@@ -325,7 +334,9 @@ bool Cidr::Contains(const Cidr& other) const {
   return other.family() == family() && other.length_ >= length_ && Contains(other.network_);
 }
 
-bool Cidr::Overlaps(const Cidr& other) const { return Contains(other) || other.Contains(*this); }
+bool Cidr::Overlaps(const Cidr& other) const {
+  return Contains(other) || other.Contains(*this);
+}
 
 std::string Cidr::ToString() const {
   return network_.ToString() + "/" + std::to_string(length_);

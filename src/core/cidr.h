@@ -38,9 +38,13 @@ struct Uint128 {
   friend constexpr auto operator<=>(const Uint128&, const Uint128&) = default;
 
   // The value plus one, wrapping from all ones to zero.
-  constexpr Uint128 Next() const { return low == ~uint64_t{0} ? Uint128{high + 1, 0} : Uint128{high, low + 1}; }
+  constexpr Uint128 Next() const {
+    return low == ~uint64_t{0} ? Uint128{high + 1, 0} : Uint128{high, low + 1};
+  }
   // The value minus one, wrapping from zero to all ones.
-  constexpr Uint128 Previous() const { return low == 0 ? Uint128{high - 1, ~uint64_t{0}} : Uint128{high, low - 1}; }
+  constexpr Uint128 Previous() const {
+    return low == 0 ? Uint128{high - 1, ~uint64_t{0}} : Uint128{high, low - 1};
+  }
 };
 
 enum class IpFamily { kV4, kV6 };

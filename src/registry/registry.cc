@@ -366,6 +366,18 @@ asio::awaitable<Response> Registry::StartBlobUpload(Request& req, const RepoKey&
     if (auto e = CheckDigest(*digest)) co_return ErrorResponse(*e);
     co_return co_await PushBlobMonolithic(req, repo, *digest);
   }
+  // A session starts empty: a body here is a client error, and a malformed one must not leave
+  // a session behind.
+  char probe[1];
+  try {
+    if (co_await req.body.Read(probe, sizeof probe) > 0) {
+      co_return ErrorResponse(RegistryError(ErrorCode::kBlobUploadInvalid,
+                                            "a body needs ?digest= (monolithic upload)"));
+    }
+  } catch (const BodyError& e) {
+    co_return ErrorResponse(
+        RegistryError(ErrorCode::kBlobUploadInvalid, std::string("malformed body: ") + e.what()));
+  }
   std::string id = NewUploadId();
   meta_.CreateUpload(store::UploadSession{id, repo, 0});
   co_return UploadAccepted(repo, id, 0, http::status::accepted);

@@ -5,9 +5,81 @@
 #include <charconv>
 #include <set>
 
-namespace kura::server {
+#include "access/hostnames.h"
 
-void SetListen(ServerConfig& config, const std::string& address) {
+namespace kura::server {
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(std::string path) : path_(std::move(path)) {}
+
+  [[noreturn]] void Fail(const std::string& key, const std::string& why) const {
+    throw ConfigError(path_ + ": " + key + ": " + why);
+  }
+  std::string String(const YAML::Node& n, const std::string& key) const {
+    if (!n.IsScalar()) Fail(key, "must be a string");
+    return n.as<std::string>();
+  }
+  void OnlyKeys(const YAML::Node& n, const std::string& key,
+                const std::set<std::string>& known) const {
+    if (!n.IsMap()) Fail(key.empty() ? "top level" : key, "must be a mapping");
+    for (const auto& kv : n) {
+      std::string k = kv.first.as<std::string>();
+      if (!known.count(k)) Fail(key.empty() ? k : key + "." + k, "unknown key");
+    }
+  }
+  void Tls(const YAML::Node& n, const std::string& key, ListenerConfig& l) const {
+    OnlyKeys(n, key, {"certificate", "key"});
+    if (!n["certificate"] || !n["key"]) Fail(key, "needs both certificate and key");
+    l.tls_certificate = String(n["certificate"], key + ".certificate");
+    l.tls_key = String(n["key"], key + ".key");
+  }
+  void Listen(const YAML::Node& n, const std::string& key, ListenerConfig& l) const {
+    try {
+      SetListen(l, String(n, key));
+    } catch (const ConfigError& e) {
+      Fail(key, e.what());
+    }
+  }
+  ListenerConfig Endpoint(const YAML::Node& n, const std::string& key) const {
+    OnlyKeys(n, key, {"listen", "endpoint", "network", "netns", "proxy_protocol", "tls"});
+    ListenerConfig l;
+    if (!n["listen"]) Fail(key, "needs listen");
+    Listen(n["listen"], key + ".listen", l);
+    std::string kind = n["endpoint"] ? String(n["endpoint"], key + ".endpoint") : "";
+    if (kind == "internet") {
+      l.role = ListenerRole::kInternet;
+    } else if (kind == "vpc") {
+      l.role = ListenerRole::kVpc;
+    } else {
+      Fail(key + ".endpoint", "must be internet or vpc");
+    }
+    if (n["network"]) l.network = String(n["network"], key + ".network");
+    if (l.role == ListenerRole::kVpc && l.network.empty() && !n["proxy_protocol"]) {
+      Fail(key, "a vpc endpoint needs the network it sits in, or PROXY protocol naming it");
+    }
+    if (n["netns"]) l.netns = String(n["netns"], key + ".netns");
+    if (auto pp = n["proxy_protocol"]) {
+      if (!pp.IsSequence()) Fail(key + ".proxy_protocol", "must be a list of CIDRs");
+      for (size_t i = 0; i < pp.size(); ++i) {
+        std::string error;
+        auto cidr = core::Cidr::Parse(String(pp[i], key + ".proxy_protocol"), &error);
+        if (!cidr) Fail(key + ".proxy_protocol[" + std::to_string(i) + "]", error);
+        l.proxy_senders.push_back(*cidr);
+      }
+    }
+    if (n["tls"]) Tls(n["tls"], key + ".tls", l);
+    return l;
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+void SetListen(ListenerConfig& listener, const std::string& address) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos) {
     throw ConfigError("listen address '" + address + "' must be HOST:PORT");
@@ -22,8 +94,8 @@ void SetListen(ServerConfig& config, const std::string& address) {
   if (ec != std::errc() || p != port.data() + port.size() || value > 65535) {
     throw ConfigError("listen address '" + address + "' has an invalid port");
   }
-  config.listen_host = host.empty() ? "0.0.0.0" : host;
-  config.listen_port = static_cast<uint16_t>(value);
+  listener.host = host.empty() ? "0.0.0.0" : host;
+  listener.port = static_cast<uint16_t>(value);
 }
 
 ServerConfig LoadConfig(const std::string& path) {
@@ -35,46 +107,75 @@ ServerConfig LoadConfig(const std::string& path) {
   }
   ServerConfig config;
   if (root.IsNull()) return config;
-  if (!root.IsMap()) throw ConfigError(path + ": the top level must be a mapping");
-  static const std::set<std::string> kKnown = {"listen", "data", "threads", "tls", "auth", "log"};
-  auto get = [&](const YAML::Node& node, const std::string& key) -> std::string {
-    try {
-      return node.as<std::string>();
-    } catch (const YAML::Exception&) {
-      throw ConfigError(path + ": " + key + " must be a string");
+  Reader r(path);
+  r.OnlyKeys(root, "",
+             {"listen", "data", "threads", "tls", "auth", "log", "domain", "token_ttl",
+              "endpoints", "admin"});
+  if (auto listen = root["listen"]) {
+    if (r.String(listen, "listen").empty()) {
+      config.registry_enabled = false;
+    } else {
+      r.Listen(listen, "listen", config.registry);
     }
-  };
-  for (const auto& kv : root) {
-    std::string key = kv.first.as<std::string>();
-    if (!kKnown.count(key)) throw ConfigError(path + ": unknown key '" + key + "'");
   }
-  try {
-    if (root["listen"]) SetListen(config, get(root["listen"], "listen"));
-  } catch (const ConfigError& e) {
-    throw ConfigError(path + ": " + e.what());
-  }
-  if (root["data"]) config.data_dir = get(root["data"], "data");
+  if (root["data"]) config.data_dir = r.String(root["data"], "data");
   if (root["threads"]) {
     try {
       config.threads = root["threads"].as<unsigned>();
     } catch (const YAML::Exception&) {
-      throw ConfigError(path + ": threads must be a non-negative integer");
+      r.Fail("threads", "must be a non-negative integer");
     }
   }
-  if (auto tls = root["tls"]) {
-    if (!tls["certificate"] || !tls["key"]) {
-      throw ConfigError(path + ": tls needs both certificate and key");
-    }
-    config.tls_certificate = get(tls["certificate"], "tls.certificate");
-    config.tls_key = get(tls["key"], "tls.key");
-  }
+  if (root["tls"]) r.Tls(root["tls"], "tls", config.registry);
   if (auto auth = root["auth"]) {
-    if (!auth["htpasswd"]) throw ConfigError(path + ": auth needs htpasswd");
-    config.htpasswd = get(auth["htpasswd"], "auth.htpasswd");
-    if (auth["realm"]) config.realm = get(auth["realm"], "auth.realm");
+    r.OnlyKeys(auth, "auth", {"htpasswd", "realm"});
+    if (!auth["htpasswd"]) r.Fail("auth", "needs htpasswd");
+    config.htpasswd = r.String(auth["htpasswd"], "auth.htpasswd");
+    if (auth["realm"]) config.realm = r.String(auth["realm"], "auth.realm");
   }
   if (auto log = root["log"]) {
+    r.OnlyKeys(log, "log", {"access", "audit"});
     if (log["access"]) config.access_log = log["access"].as<bool>(false);
+    if (log["audit"]) config.audit_log = r.String(log["audit"], "log.audit");
+  }
+  if (root["domain"]) {
+    config.domain = r.String(root["domain"], "domain");
+    if (!access::IsValidDomain(config.domain)) r.Fail("domain", "not a valid DNS domain");
+  }
+  if (root["token_ttl"]) {
+    try {
+      config.token_ttl_seconds = root["token_ttl"].as<int64_t>();
+    } catch (const YAML::Exception&) {
+      r.Fail("token_ttl", "must be a number of seconds");
+    }
+    if (config.token_ttl_seconds < 10 || config.token_ttl_seconds > 86400) {
+      r.Fail("token_ttl", "must be between 10 and 86400 seconds");
+    }
+  }
+  if (auto endpoints = root["endpoints"]) {
+    if (!endpoints.IsSequence()) r.Fail("endpoints", "must be a list");
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      config.endpoints.push_back(r.Endpoint(endpoints[i], "endpoints[" + std::to_string(i) + "]"));
+    }
+  }
+  if (auto admin = root["admin"]) {
+    r.OnlyKeys(admin, "admin", {"listen", "accounts"});
+    if (!admin["listen"]) r.Fail("admin", "needs listen");
+    r.Listen(admin["listen"], "admin.listen", config.admin);
+    config.admin.role = ListenerRole::kAdmin;
+    config.admin_enabled = true;
+    if (auto accounts = admin["accounts"]) {
+      if (!accounts.IsMap()) r.Fail("admin.accounts", "must map account ids to {token: ...}");
+      for (const auto& kv : accounts) {
+        std::string id = kv.first.as<std::string>();
+        std::string key = "admin.accounts." + id;
+        r.OnlyKeys(kv.second, key, {"token"});
+        if (!kv.second["token"]) r.Fail(key, "needs token");
+        std::string token = r.String(kv.second["token"], key + ".token");
+        if (token.size() < 16) r.Fail(key + ".token", "must be at least 16 characters");
+        config.admin_accounts.push_back({id, token});
+      }
+    }
   }
   return config;
 }

@@ -1,16 +1,33 @@
 // The `kura serve` configuration: a YAML file, overridden by command-line flags.
 //
-//   listen: 127.0.0.1:5000       # address:port ([::1]:5000 for IPv6)
+//   listen: 127.0.0.1:5000       # the plain registry (no instances); "" for none
 //   data: ./var                  # blobs under data/blobs, metadata in data/kura.db
 //   threads: 0                   # 0: one per core
 //   tls: {certificate: FILE, key: FILE}
 //   auth: {htpasswd: FILE, realm: kura}
-//   log: {access: false}
+//   log: {access: false, audit: ""}   # audit: file for admission decisions ("" = stderr)
+//
+//   # Instances (tenant registries), each reached through endpoint listeners:
+//   domain: kura.test            # hostnames <instance>-registry[-vpc].<region>.<domain>
+//   token_ttl: 300               # seconds a registry token lives
+//   endpoints:
+//     - listen: 198.51.100.5:80
+//       endpoint: internet       # internet | vpc
+//       network: vpc-a           # vpc: the network this listener sits in (arrival network)
+//       netns: lab-inet          # open the socket inside /run/netns/<netns>
+//       proxy_protocol: [127.0.0.1/32]   # trusted PROXY v1/v2 senders (header required)
+//       tls: {certificate: FILE, key: FILE}
+//   admin:
+//     listen: 127.0.0.1:5001
+//     accounts: {A: {token: SECRET}, B: {token: SECRET}}
 #pragma once
 
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "core/cidr.h"
 
 namespace kura::server {
 
@@ -19,22 +36,52 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct ServerConfig {
-  std::string listen_host = "127.0.0.1";
-  uint16_t listen_port = 5000;
-  std::string data_dir = "./var";
-  unsigned threads = 0;
+// What a listener serves.
+enum class ListenerRole {
+  kRegistry,  // the plain single registry (instance "default"), htpasswd auth
+  kInternet,  // the Internet endpoints of all instances
+  kVpc,       // the VPC endpoints of all instances, reached through `network`
+  kAdmin,     // the admin REST API
+};
+
+struct ListenerConfig {
+  ListenerRole role = ListenerRole::kRegistry;
+  std::string host = "127.0.0.1";
+  uint16_t port = 5000;
+  std::string network;                   // kVpc: the arrival network
+  std::string netns;                     // empty: the server's own namespace
+  std::vector<core::Cidr> proxy_senders;  // PROXY protocol required from these sources
   std::string tls_certificate;
   std::string tls_key;
+};
+
+struct AdminAccount {
+  std::string id;
+  std::string token;
+};
+
+struct ServerConfig {
+  ListenerConfig registry;  // role kRegistry; port 0 with host "" disables it
+  bool registry_enabled = true;
+  std::string data_dir = "./var";
+  unsigned threads = 0;
   std::string htpasswd;
   std::string realm = "kura";
   bool access_log = false;
+  std::string audit_log;  // empty: stderr
+
+  std::string domain = "kura.test";
+  int64_t token_ttl_seconds = 300;
+  std::vector<ListenerConfig> endpoints;
+  std::vector<AdminAccount> admin_accounts;
+  ListenerConfig admin;  // role kAdmin
+  bool admin_enabled = false;
 };
 
 // Reads the YAML file at `path`. Throws ConfigError naming the file, the key and the reason.
 ServerConfig LoadConfig(const std::string& path);
 
 // Sets host and port from "host:port", "[v6]:port" or ":port". Throws ConfigError if malformed.
-void SetListen(ServerConfig& config, const std::string& address);
+void SetListen(ListenerConfig& listener, const std::string& address);
 
 }  // namespace kura::server

@@ -1,5 +1,8 @@
 #include "server/http_server.h"
 
+#include "server/netns_socket.h"
+#include "server/proxy_protocol.h"
+
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -33,6 +36,7 @@ namespace {
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 constexpr auto kIoTimeout = std::chrono::seconds(60);
 constexpr size_t kHeaderLimit = 64 * 1024;
+constexpr size_t kMaxProxyHeader = 4096;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -163,11 +167,35 @@ std::string SplitQuery(std::string_view target, std::string* query) {
 
 }  // namespace
 
+// Reads a PROXY v1/v2 header from a trusted sender. Returns false (close the connection) when
+// it is missing or malformed; bytes after the header stay in `buffer` for the HTTP parser.
+asio::awaitable<bool> ReadProxyHeader(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                      Peer* peer) {
+  while (true) {
+    auto data = buffer.cdata();
+    std::string_view bytes(static_cast<const char*>(data.data()), data.size());
+    ProxyParseResult parsed = ParseProxyHeader(bytes);
+    if (parsed.state == ProxyParse::kInvalid) co_return false;
+    if (parsed.state == ProxyParse::kDone) {
+      buffer.consume(parsed.consumed);
+      if (!parsed.header.local && parsed.header.source) peer->address = *parsed.header.source;
+      if (parsed.header.vpc_id) peer->arrival_network = parsed.header.vpc_id;
+      co_return true;
+    }
+    if (buffer.size() > kMaxProxyHeader) co_return false;
+    stream.expires_after(kIoTimeout);
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(1024), use_tuple);
+    if (ec) co_return false;
+    buffer.commit(n);
+  }
+}
+
 // One client connection: requests are answered in order until either side closes.
-struct HttpServer::Connection {
+struct HttpListener::Connection {
   template <class Stream>
-  static asio::awaitable<void> Serve(HttpServer& server, Stream& stream, std::string peer) {
-    beast::flat_buffer buffer;
+  static asio::awaitable<void> Serve(HttpListener& listener, Stream& stream,
+                                     beast::flat_buffer& buffer, Peer peer) {
+    std::string peer_text = peer.address.ToString();
     while (true) {
       http::request_parser<http::empty_body> header_parser;
       header_parser.header_limit(kHeaderLimit);
@@ -190,24 +218,20 @@ struct HttpServer::Connection {
       std::string query;
       std::string raw_path = SplitQuery(header.target(), &query);
       auto path = registry::PercentDecode(raw_path);
-      registry::Request req{header, path.value_or(""), std::move(query), body,
-                            std::string(store::kDefaultInstance), {}};
+      registry::Request req{header, path.value_or(""), std::move(query), body, {}, {}};
       Response res;
       if (!path) {
         res = registry::ErrorResponse(
             core::RegistryError(core::ErrorCode::kNameInvalid, "malformed path escape"));
-      } else if (auto denied = server.CheckCredentials(req)) {
-        res = std::move(*denied);
       } else {
-        res = co_await server.registry_.Handle(req);
+        res = co_await listener.handler_(req, peer);
       }
       // A body the handler did not read would be taken for the next request: close instead.
       bool keep_alive = parser.keep_alive() && parser.is_done();
-      if (!parser.is_done() && !parser.content_length() && !parser.chunked()) keep_alive = false;
-      if (server.config_.access_log) {
+      if (listener.access_log_) {
         std::fprintf(stderr,
                      "{\"peer\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"status\":%u}\n",
-                     peer.c_str(), std::string(header.method_string()).c_str(),
+                     peer_text.c_str(), std::string(header.method_string()).c_str(),
                      std::string(header.target()).c_str(), static_cast<unsigned>(res.status));
       }
       if (!co_await WriteResponse(stream, res, keep_alive) || !keep_alive) break;
@@ -215,23 +239,45 @@ struct HttpServer::Connection {
     beast::error_code ignored;
     Lowest(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
+
+  static asio::awaitable<void> Accepted(HttpListener& listener, tcp::socket socket) {
+    boost::system::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    auto remote = socket.remote_endpoint(ec);
+    if (ec) co_return;
+    Peer peer;
+    peer.address = *core::IpAddress::Parse(remote.address().to_string());
+    peer.address = peer.address.Unmapped();
+    beast::tcp_stream tcp_stream(std::move(socket));
+    beast::flat_buffer buffer;
+    if (listener.TrustsProxyFrom(peer.address)) {
+      if (!co_await ReadProxyHeader(tcp_stream, buffer, &peer)) co_return;
+    }
+    if (!listener.tls_) {
+      co_await Serve(listener, tcp_stream, buffer, std::move(peer));
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *listener.tls_);
+    stream.next_layer().expires_after(kIoTimeout);
+    auto [hec, used] = co_await stream.async_handshake(ssl::stream_base::server, buffer.data(),
+                                                       use_tuple);
+    if (hec) co_return;
+    buffer.consume(used);
+    co_await Serve(listener, stream, buffer, std::move(peer));
+  }
 };
 
-HttpServer::HttpServer(const ServerConfig& config, registry::Registry& registry,
-                       const auth::HtpasswdFile* users)
-    : config_(config), registry_(registry), users_(users) {}
+HttpListener::HttpListener(const ListenerConfig& config, RequestHandler handler, bool access_log)
+    : config_(config), handler_(std::move(handler)), access_log_(access_log) {}
 
-std::optional<Response> HttpServer::CheckCredentials(const registry::Request& req) const {
-  if (!users_) return std::nullopt;
-  auto creds = auth::ParseBasicAuthorization(req.header[http::field::authorization]);
-  if (creds && users_->Verify(creds->user, creds->password)) return std::nullopt;
-  Response r = registry::ErrorResponse(
-      core::RegistryError(core::ErrorCode::kUnauthorized, "authentication required"));
-  r.fields.set(http::field::www_authenticate, "Basic realm=\"" + config_.realm + "\"");
-  return r;
+bool HttpListener::TrustsProxyFrom(const core::IpAddress& address) const {
+  for (const core::Cidr& cidr : config_.proxy_senders) {
+    if (cidr.Contains(address)) return true;
+  }
+  return false;
 }
 
-void HttpServer::Start(asio::io_context& io) {
+void HttpListener::Start(asio::io_context& io) {
   if (!config_.tls_certificate.empty()) {
     tls_.emplace(ssl::context::tls_server);
     tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -243,19 +289,15 @@ void HttpServer::Start(asio::io_context& io) {
     tls_->use_private_key_file(config_.tls_key, ssl::context::pem, ec);
     if (ec) throw std::runtime_error("cannot read TLS key " + config_.tls_key);
   }
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(config_.listen_host, ec);
-  if (ec) throw std::runtime_error("invalid listen address " + config_.listen_host);
-  tcp::endpoint endpoint(address, config_.listen_port);
+  int fd = OpenListeningSocket(config_.netns, config_.host, config_.port);
   auto acceptor = std::make_shared<tcp::acceptor>(io);
-  acceptor->open(endpoint.protocol());
-  acceptor->set_option(tcp::acceptor::reuse_address(true));
-  acceptor->bind(endpoint, ec);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(config_.host, ec);
+  acceptor->assign(address.is_v6() ? tcp::v6() : tcp::v4(), fd, ec);
   if (ec) {
-    throw std::runtime_error("cannot listen on " + config_.listen_host + ":" +
-                             std::to_string(config_.listen_port) + ": " + ec.message());
+    ::close(fd);
+    throw std::runtime_error("cannot use listening socket: " + ec.message());
   }
-  acceptor->listen(asio::socket_base::max_listen_connections);
   port_ = acceptor->local_endpoint().port();
 
   asio::co_spawn(
@@ -265,36 +307,14 @@ void HttpServer::Start(asio::io_context& io) {
           // Each connection gets its own strand: its timers and I/O never run at once.
           auto accepted = co_await acceptor->async_accept(asio::make_strand(io), use_tuple);
           boost::system::error_code ec = std::get<0>(accepted);
-          tcp::socket socket = std::move(std::get<1>(accepted));
           if (ec) {
             if (ec == asio::error::operation_aborted) co_return;
             continue;  // e.g. EMFILE: keep serving the connections we have
           }
-          socket.set_option(tcp::no_delay(true), ec);
-          std::string peer = socket.remote_endpoint(ec).address().to_string();
+          tcp::socket socket = std::move(std::get<1>(accepted));
           auto executor = socket.get_executor();
-          if (tls_) {
-            asio::co_spawn(
-                executor,
-                [this, s = std::move(socket), peer]() mutable -> asio::awaitable<void> {
-                  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(s)),
-                                                              *tls_);
-                  stream.next_layer().expires_after(kIoTimeout);
-                  auto [hec] =
-                      co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
-                  if (hec) co_return;
-                  co_await Connection::Serve(*this, stream, peer);
-                },
-                asio::detached);
-          } else {
-            asio::co_spawn(
-                executor,
-                [this, s = std::move(socket), peer]() mutable -> asio::awaitable<void> {
-                  beast::tcp_stream stream(std::move(s));
-                  co_await Connection::Serve(*this, stream, peer);
-                },
-                asio::detached);
-          }
+          asio::co_spawn(executor, Connection::Accepted(*this, std::move(socket)),
+                         asio::detached);
         }
       },
       asio::detached);

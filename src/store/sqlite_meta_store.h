@@ -1,14 +1,11 @@
 // MetaStore on an embedded SQLite database in WAL mode, one connection per thread.
 #pragma once
 
-#include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "store/meta_store.h"
-
-struct sqlite3;
+#include "store/sqlite_db.h"
 
 namespace kura::store {
 
@@ -17,7 +14,6 @@ class SqliteMetaStore final : public MetaStore {
   // Opens (creating it and its schema if needed) the database file at `path`.
   // Throws StoreError if it cannot.
   explicit SqliteMetaStore(std::string path);
-  ~SqliteMetaStore() override;
   SqliteMetaStore(const SqliteMetaStore&) = delete;
   SqliteMetaStore& operator=(const SqliteMetaStore&) = delete;
 
@@ -45,15 +41,8 @@ class SqliteMetaStore final : public MetaStore {
   // Every upload session, for start-up cleaning.
   std::vector<std::string> ListUploadIds();
 
-  class Connection;
-
  private:
-  Connection& ThisThreadConnection();
-
-  std::string path_;
-  uint64_t id_;  // tells this store's per-thread connections from another's
-  std::mutex connections_mu_;  // guards connections_ (touched once per thread)
-  std::vector<std::unique_ptr<Connection>> connections_;
+  SqliteDatabase db_;
 };
 
 }  // namespace kura::store

@@ -20,11 +20,11 @@ TEST(ConfigTest, ReadsEveryKey) {
       "listen: 0.0.0.0:6000\ndata: /srv/kura\nthreads: 3\n"
       "tls: {certificate: /c.pem, key: /k.pem}\nauth: {htpasswd: /h, realm: r}\n"
       "log: {access: true}\n"));
-  EXPECT_EQ(c.listen_host, "0.0.0.0");
-  EXPECT_EQ(c.listen_port, 6000);
+  EXPECT_EQ(c.registry.host, "0.0.0.0");
+  EXPECT_EQ(c.registry.port, 6000);
   EXPECT_EQ(c.data_dir, "/srv/kura");
   EXPECT_EQ(c.threads, 3u);
-  EXPECT_EQ(c.tls_certificate, "/c.pem");
+  EXPECT_EQ(c.registry.tls_certificate, "/c.pem");
   EXPECT_EQ(c.htpasswd, "/h");
   EXPECT_EQ(c.realm, "r");
   EXPECT_TRUE(c.access_log);
@@ -37,15 +37,44 @@ TEST(ConfigTest, RefusesUnknownKeysAndBadValues) {
   EXPECT_THROW(LoadConfig(WriteConfig("tls: {certificate: /c.pem}\n")), ConfigError);
   EXPECT_THROW(LoadConfig(WriteConfig("threads: many\n")), ConfigError);
   EXPECT_THROW(LoadConfig(WriteConfig("[1, 2\n")), ConfigError);
+  EXPECT_THROW(LoadConfig(WriteConfig("endpoints: [{listen: 1.2.3.4:5, endpoint: moon}]\n")),
+               ConfigError);
+  EXPECT_THROW(LoadConfig(WriteConfig("endpoints: [{listen: 1.2.3.4:5, endpoint: vpc}]\n")),
+               ConfigError);
+  EXPECT_THROW(LoadConfig(WriteConfig("domain: Not_A_Domain\n")), ConfigError);
+  EXPECT_THROW(LoadConfig(WriteConfig("admin: {listen: 1.2.3.4:5, accounts: {A: {token: short}}}\n")),
+               ConfigError);
+}
+
+TEST(ConfigTest, ReadsEndpointsAndAdmin) {
+  auto c = LoadConfig(WriteConfig(
+      "listen: \"\"\ndomain: example.test\ntoken_ttl: 60\n"
+      "endpoints:\n"
+      "  - {listen: 198.51.100.5:80, endpoint: internet, proxy_protocol: [127.0.0.1/32]}\n"
+      "  - {listen: 192.168.0.2:80, endpoint: vpc, network: vpc-a, netns: lab-a}\n"
+      "admin: {listen: 127.0.0.1:5001, accounts: {A: {token: aaaaaaaaaaaaaaaaaaaa}}}\n"));
+  EXPECT_FALSE(c.registry_enabled);
+  EXPECT_EQ(c.domain, "example.test");
+  EXPECT_EQ(c.token_ttl_seconds, 60);
+  ASSERT_EQ(c.endpoints.size(), 2u);
+  EXPECT_EQ(c.endpoints[0].role, ListenerRole::kInternet);
+  ASSERT_EQ(c.endpoints[0].proxy_senders.size(), 1u);
+  EXPECT_EQ(c.endpoints[1].role, ListenerRole::kVpc);
+  EXPECT_EQ(c.endpoints[1].network, "vpc-a");
+  EXPECT_EQ(c.endpoints[1].netns, "lab-a");
+  EXPECT_TRUE(c.admin_enabled);
+  EXPECT_EQ(c.admin.port, 5001);
+  ASSERT_EQ(c.admin_accounts.size(), 1u);
+  EXPECT_EQ(c.admin_accounts[0].id, "A");
 }
 
 TEST(ConfigTest, ListenForms) {
-  ServerConfig c;
+  ListenerConfig c;
   SetListen(c, "[::1]:5001");
-  EXPECT_EQ(c.listen_host, "::1");
-  EXPECT_EQ(c.listen_port, 5001);
+  EXPECT_EQ(c.host, "::1");
+  EXPECT_EQ(c.port, 5001);
   SetListen(c, ":5002");
-  EXPECT_EQ(c.listen_host, "0.0.0.0");
+  EXPECT_EQ(c.host, "0.0.0.0");
   EXPECT_THROW(SetListen(c, "host:"), ConfigError);
 }
 

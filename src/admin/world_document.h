@@ -1,0 +1,24 @@
+// The World as one JSON document: how the admin side persists it in the metadata store.
+// Restoring replays the World's own operations, so a document can never smuggle in a state the
+// rules of EXPOSURE.md forbid.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "access/world.h"
+
+namespace kura::admin {
+
+class DocumentError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::string WorldToDocument(const access::World& world);
+
+// Rebuilds a World under `domain` from a document. Throws DocumentError naming the first thing
+// that cannot be restored.
+access::World WorldFromDocument(const std::string& document, const std::string& domain);
+
+}  // namespace kura::admin

@@ -1,0 +1,367 @@
+#include "server/instance_gateway.h"
+
+#include <boost/beast/http.hpp>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "access/policy.h"
+#include "auth/htpasswd.h"
+#include "auth/scope.h"
+
+namespace kura::server {
+
+namespace http = boost::beast::http;
+using core::ErrorCode;
+using core::RegistryError;
+using registry::ErrorResponse;
+using registry::Response;
+using registry::Route;
+
+namespace {
+
+int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+std::string IsoNow() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// The host name without port, lower-cased: the token "service" of an endpoint.
+std::string ServiceOf(std::string_view host) {
+  if (!host.empty() && host.front() != '[') host = host.substr(0, host.rfind(':'));
+  std::string out(host);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+// Every value of query parameter `key`, percent-decoded.
+std::vector<std::string> QueryAll(std::string_view query, std::string_view key) {
+  std::vector<std::string> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key && eq != std::string_view::npos) {
+      if (auto v = registry::PercentDecode(pair.substr(eq + 1), true)) out.push_back(*v);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+// The namespace of a repository: its first path component.
+std::string NamespaceOf(std::string_view repository) {
+  return std::string(repository.substr(0, repository.find('/')));
+}
+
+// What a request needs of its caller.
+struct Need {
+  enum class Kind { kLogin, kCatalog, kRepository, kNone } kind = Kind::kNone;
+  std::string repository;
+  std::string action;            // pull, push or delete
+  std::string mount_from;        // cross-repository mount: pull on this one too
+};
+
+Need NeedOf(const registry::Request& req, const Route& route) {
+  Need need;
+  switch (route.kind) {
+    case Route::Kind::kBase:
+      need.kind = Need::Kind::kLogin;
+      return need;
+    case Route::Kind::kCatalog:
+      need.kind = Need::Kind::kCatalog;
+      return need;
+    case Route::Kind::kUnknown:
+      return need;
+    default:
+      break;
+  }
+  need.kind = Need::Kind::kRepository;
+  need.repository = route.name;
+  http::verb m = req.method();
+  if (m == http::verb::get || m == http::verb::head) {
+    need.action = std::string(auth::kActionPull);
+  } else if (m == http::verb::delete_ && route.kind != Route::Kind::kUpload) {
+    need.action = std::string(auth::kActionDelete);
+  } else {
+    need.action = std::string(auth::kActionPush);
+    if (route.kind == Route::Kind::kUploadStart) {
+      if (auto from = req.Query("from")) need.mount_from = *from;
+    }
+  }
+  return need;
+}
+
+std::string AuditLine(const access::ConnectionContext& ctx, const access::Instance& instance,
+                      const access::Decision& d) {
+  nlohmann::json line = {
+      {"time", IsoNow()},
+      {"source", ctx.source.ToString()},
+      {"arrival_network", ctx.arrival_network ? nlohmann::json(ctx.arrival_network->id)
+                                              : nlohmann::json(nullptr)},
+      {"endpoint", access::EndpointKindName(ctx.kind)},
+      {"instance", instance.name},
+      {"rule", access::RuleName(d.rule)},
+      {"allowed", d.allowed},
+  };
+  if (!d.allowed) line["reason"] = d.reason;
+  return line.dump();
+}
+
+}  // namespace
+
+AuditLog::AuditLog(const std::string& path)
+    : file_(path.empty() ? stderr : std::fopen(path.c_str(), "a")), owned_(!path.empty()) {
+  if (!file_) throw std::runtime_error("cannot open audit log " + path);
+}
+
+AuditLog::~AuditLog() {
+  if (owned_) std::fclose(file_);
+}
+
+void AuditLog::Write(const std::string& line) {
+  // One fputs per line: stdio locks the stream, so lines never interleave.
+  std::fputs((line + "\n").c_str(), file_);
+  std::fflush(file_);
+}
+
+bool LoginThrottle::Blocked(const std::string& source) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(source);
+  if (it == entries_.end()) return false;
+  if (std::chrono::steady_clock::now() - it->second.window_start > kWindow) {
+    entries_.erase(it);
+    return false;
+  }
+  return it->second.failures >= kMaxFailures;
+}
+
+void LoginThrottle::Failed(const std::string& source) {
+  std::lock_guard lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  Entry& e = entries_[source];
+  if (e.failures == 0 || now - e.window_start > kWindow) e = Entry{0, now};
+  ++e.failures;
+}
+
+void LoginThrottle::Succeeded(const std::string& source) {
+  std::lock_guard lock(mu_);
+  entries_.erase(source);
+}
+
+struct InstanceGateway::Caller {
+  enum class Via { kAnonymous, kPassword, kToken } via = Via::kAnonymous;
+  std::string user;
+  auth::TokenClaims claims;  // kToken
+};
+
+InstanceGateway::InstanceGateway(admin::ExposureState& exposure,
+                                 store::SqliteAdminStore& admin_store,
+                                 registry::Registry& registry, const auth::TokenSigner& tokens,
+                                 int64_t token_ttl_seconds, AuditLog& audit)
+    : exposure_(exposure),
+      admin_store_(admin_store),
+      registry_(registry),
+      tokens_(tokens),
+      token_ttl_seconds_(token_ttl_seconds),
+      audit_(audit) {}
+
+bool InstanceGateway::CheckPassword(const std::string& instance, std::string_view user,
+                                    std::string_view password, int64_t now) {
+  for (const auto& cred : admin_store_.FindCredentials(instance, user, now)) {
+    if (verified_.Check(instance + "/" + std::string(user), password, cred.hash)) return true;
+  }
+  return false;
+}
+
+boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req, const Peer& peer,
+                                                         const ListenerConfig& listener) {
+  std::shared_ptr<const access::World> world = exposure_.Snapshot();
+  std::string host(req.header[http::field::host]);
+  access::EndpointKind kind;
+  std::string why;
+  const access::Instance* instance = world->FindInstanceByHost(host, &kind, &why);
+  if (!instance) {
+    co_return ErrorResponse(RegistryError(
+        ErrorCode::kNameUnknown, "no registry instance at host '" + host + "': " + why, {}, 404));
+  }
+
+  // Step 3 of EXPOSURE.md: may this connection use this endpoint?
+  access::ConnectionContext ctx;
+  ctx.kind = kind;
+  ctx.source = peer.address;
+  if (listener.role == ListenerRole::kVpc) {
+    std::string network = peer.arrival_network.value_or(listener.network);
+    if (!network.empty()) ctx.arrival_network = world->ArrivalThrough(network);
+  }
+  access::Decision decision = access::Admit(ctx, *instance);
+  audit_.Write(AuditLine(ctx, *instance, decision));
+  if (!decision.allowed) {
+    co_return ErrorResponse(RegistryError(ErrorCode::kDenied, decision.reason));
+  }
+
+  // Step 4: who is calling?
+  std::string service = ServiceOf(host);
+  std::string realm = std::string(listener.tls_certificate.empty() ? "http" : "https") + "://" +
+                      host + "/token";
+  std::string source = peer.address.ToString();
+  Caller caller;
+  std::string_view authorization = req.header[http::field::authorization];
+  if (authorization.size() > 7 && (authorization.substr(0, 7) == "Bearer " ||
+                                   authorization.substr(0, 7) == "bearer ")) {
+    auto claims = tokens_.Verify(authorization.substr(7), service, Now(), &why);
+    if (!claims) {
+      Response r = ErrorResponse(RegistryError(ErrorCode::kUnauthorized, "invalid token: " + why));
+      r.fields.set(http::field::www_authenticate,
+                   auth::BearerChallenge(realm, service, std::nullopt, "invalid_token"));
+      co_return r;
+    }
+    caller.via = Caller::Via::kToken;
+    caller.user = claims->subject;
+    caller.claims = std::move(*claims);
+  } else if (!authorization.empty()) {
+    auto basic = auth::ParseBasicAuthorization(authorization);
+    if (throttle_.Blocked(source)) {
+      co_return ErrorResponse(RegistryError(ErrorCode::kTooManyRequests,
+                                            "too many failed logins from " + source +
+                                                "; try again in a minute"));
+    }
+    if (!basic || !CheckPassword(instance->name, basic->user, basic->password, Now())) {
+      throttle_.Failed(source);
+      Response r = ErrorResponse(RegistryError(
+          ErrorCode::kUnauthorized, "incorrect username or password for instance " +
+                                        instance->name));
+      r.fields.set(http::field::www_authenticate, auth::BearerChallenge(realm, service));
+      co_return r;
+    }
+    throttle_.Succeeded(source);
+    caller.via = Caller::Via::kPassword;
+    caller.user = basic->user;
+  }
+
+  if (req.path == "/token") {
+    if (req.method() != http::verb::get) {
+      co_return ErrorResponse(RegistryError(ErrorCode::kUnsupported, "use GET for tokens"));
+    }
+    co_return IssueToken(req, caller, *instance, service);
+  }
+  if (auto refused = Authorize(req, caller, *instance, realm, service)) co_return std::move(*refused);
+  req.instance = instance->name;
+  req.user = caller.user;
+  co_return co_await registry_.Handle(req);
+}
+
+// GET /token?service=&scope=...: a signed token granting what the caller may have of what it
+// asks: everything of the instance for a user with a password, pull of public namespaces for
+// anyone. 200 {"token","access_token","expires_in","issued_at"}.
+Response InstanceGateway::IssueToken(registry::Request& req, const Caller& caller,
+                                     const access::Instance& instance,
+                                     const std::string& service) {
+  auto requested = auth::ParseScopeParams(QueryAll(req.query, "scope"));
+  if (!requested) {
+    return ErrorResponse(RegistryError(ErrorCode::kUnsupported, "malformed scope", {}, 400));
+  }
+  const bool user = caller.via == Caller::Via::kPassword;
+  std::vector<auth::Access> granted;
+  for (const auth::Access& want : *requested) {
+    auth::Access grant{want.type, want.name, {}};
+    if (want.type == "repository") {
+      for (const std::string& action : want.actions) {
+        if (!auth::IsKnownAction(action)) continue;
+        if (user) {
+          grant.actions.insert(action);
+        } else if (action == auth::kActionPull) {
+          auto ns = admin_store_.FindNamespace(instance.name, NamespaceOf(want.name));
+          if (ns && ns->is_public) grant.actions.insert(action);
+        }
+      }
+    } else if (want.type == "registry" && want.name == "catalog" && user) {
+      grant.actions = want.actions;
+    }
+    if (!grant.actions.empty()) granted.push_back(std::move(grant));
+  }
+  int64_t now = Now();
+  auth::TokenClaims claims;
+  claims.subject = user ? caller.user : "";
+  claims.audience = service;
+  claims.issued_at = now;
+  claims.not_before = now;
+  claims.expires_at = now + token_ttl_seconds_;
+  claims.access = std::move(granted);
+  Response r;
+  r.fields.set(http::field::content_type, "application/json");
+  r.fields.set(http::field::cache_control, "no-store");
+  r.body = auth::TokenResponseJson(tokens_.Issue(claims), token_ttl_seconds_, now);
+  return r;
+}
+
+std::optional<Response> InstanceGateway::Authorize(registry::Request& req, const Caller& caller,
+                                                   const access::Instance& instance,
+                                                   const std::string& realm,
+                                                   const std::string& service) {
+  Need need = NeedOf(req, registry::ParseRoute(req.path));
+  if (need.kind == Need::Kind::kNone) return std::nullopt;  // the registry answers 404
+  const bool signed_in = caller.via != Caller::Via::kAnonymous && !caller.user.empty();
+  auto challenge = [&](std::optional<std::string> scope, std::optional<std::string_view> error) {
+    Response r = ErrorResponse(RegistryError(ErrorCode::kUnauthorized, "authentication required"));
+    r.fields.set(http::field::www_authenticate,
+                 auth::BearerChallenge(realm, service, scope, error));
+    return r;
+  };
+  switch (need.kind) {
+    case Need::Kind::kLogin:
+      if (signed_in) return std::nullopt;
+      return challenge(std::nullopt, std::nullopt);
+    case Need::Kind::kCatalog:
+      if (caller.via == Caller::Via::kPassword) return std::nullopt;
+      if (caller.via == Caller::Via::kToken &&
+          auth::Allows(caller.claims, "registry", "catalog", "*")) {
+        return std::nullopt;
+      }
+      return challenge("registry:catalog:*", std::nullopt);
+    default:
+      break;
+  }
+  // A repository: users with a password may do everything in their instance; tokens carry what
+  // they were granted; anyone may pull from a public namespace.
+  auto allowed = [&](const std::string& repository, const std::string& action) {
+    if (caller.via == Caller::Via::kPassword) return true;
+    if (caller.via == Caller::Via::kToken) {
+      if (auth::Allows(caller.claims, "repository", repository, action)) return true;
+      // DELETE is also allowed to tokens holding push, as clients that delete ask for either.
+      if (action == auth::kActionDelete &&
+          auth::Allows(caller.claims, "repository", repository, auth::kActionPush)) {
+        return true;
+      }
+    }
+    if (action == auth::kActionPull) {
+      auto ns = admin_store_.FindNamespace(instance.name, NamespaceOf(repository));
+      return ns && ns->is_public;
+    }
+    return false;
+  };
+  std::string scope = "repository:" + need.repository + ":" + need.action;
+  if (!allowed(need.repository, need.action)) {
+    return challenge(scope, caller.via == Caller::Via::kToken
+                                ? std::optional<std::string_view>("insufficient_scope")
+                                : std::nullopt);
+  }
+  if (!need.mount_from.empty() && !allowed(need.mount_from, std::string(auth::kActionPull))) {
+    // Mounting needs pull on the source; without it, fall back to a plain upload session.
+    req.query.clear();
+  }
+  if (need.action == auth::kActionPush && signed_in) {
+    // Pushing to a namespace that does not exist yet creates it, private.
+    std::string ns = NamespaceOf(need.repository);
+    if (!admin_store_.FindNamespace(instance.name, ns)) {
+      admin_store_.PutNamespace(instance.name, {ns, false});
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace kura::server

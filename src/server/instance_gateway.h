@@ -1,0 +1,98 @@
+// The handler of the Internet and VPC endpoint listeners: everything between a request and the
+// registry API of an instance, in the order of EXPOSURE.md:
+//   1. the Host header names the instance and the endpoint (404 when it names none);
+//   2. access::Admit decides whether this connection may use that endpoint (403 DENIED naming
+//      the rule), and the decision is written as one JSON audit line;
+//   3. credentials: the token endpoint (GET /token), Bearer tokens, Basic passwords of the
+//      instance (permanent or temporary), anonymous pull of public namespaces; failed logins are
+//      throttled per source;
+//   4. the registry API, on the instance's own repositories.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "admin/exposure_state.h"
+#include "auth/password.h"
+#include "auth/token.h"
+#include "registry/registry.h"
+#include "server/http_server.h"
+#include "store/admin_store.h"
+
+namespace kura::server {
+
+// One JSON line per admission decision. Thread-safe.
+class AuditLog {
+ public:
+  // Appends to `path`, or writes to stderr when it is empty. Throws if the file cannot be opened.
+  explicit AuditLog(const std::string& path);
+  ~AuditLog();
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+  void Write(const std::string& line);
+
+ private:
+  FILE* file_;
+  bool owned_;
+};
+
+// Counts failed logins per source address; a source with too many recent failures is refused
+// for a while. Thread-safe.
+class LoginThrottle {
+ public:
+  static constexpr int kMaxFailures = 10;
+  static constexpr std::chrono::seconds kWindow{60};
+
+  bool Blocked(const std::string& source);
+  void Failed(const std::string& source);
+  void Succeeded(const std::string& source);
+
+ private:
+  struct Entry {
+    int failures = 0;
+    std::chrono::steady_clock::time_point window_start;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+class InstanceGateway {
+ public:
+  // All must outlive the gateway.
+  InstanceGateway(admin::ExposureState& exposure, store::SqliteAdminStore& admin_store,
+                  registry::Registry& registry, const auth::TokenSigner& tokens,
+                  int64_t token_ttl_seconds, AuditLog& audit);
+
+  // Serves one request arriving on `listener`.
+  boost::asio::awaitable<registry::Response> Handle(registry::Request& req, const Peer& peer,
+                                                    const ListenerConfig& listener);
+
+  // The credentials of `user` at `instance` are valid at `now`: a permanent password or an
+  // unexpired temporary one.
+  bool CheckPassword(const std::string& instance, std::string_view user,
+                     std::string_view password, int64_t now);
+
+ private:
+  struct Caller;
+
+  registry::Response IssueToken(registry::Request& req, const Caller& caller,
+                                const access::Instance& instance, const std::string& service);
+  std::optional<registry::Response> Authorize(registry::Request& req, const Caller& caller,
+                                              const access::Instance& instance,
+                                              const std::string& realm,
+                                              const std::string& service);
+
+  admin::ExposureState& exposure_;
+  store::SqliteAdminStore& admin_store_;
+  registry::Registry& registry_;
+  const auth::TokenSigner& tokens_;
+  int64_t token_ttl_seconds_;
+  AuditLog& audit_;
+  LoginThrottle throttle_;
+  auth::VerifiedPasswords verified_;
+};
+
+}  // namespace kura::server

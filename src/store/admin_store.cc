@@ -1,0 +1,136 @@
+#include "store/admin_store.h"
+
+namespace kura::store {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS exposure_world(
+  id INTEGER PRIMARY KEY CHECK (id = 1), document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS credentials(
+  instance TEXT NOT NULL, user TEXT NOT NULL, hash TEXT NOT NULL, expires_at INTEGER NOT NULL,
+  PRIMARY KEY(instance, user, hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS namespaces(
+  instance TEXT NOT NULL, name TEXT NOT NULL, is_public INTEGER NOT NULL,
+  PRIMARY KEY(instance, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+)sql";
+
+}  // namespace
+
+SqliteAdminStore::SqliteAdminStore(std::string path) : db_(std::move(path), kSchema) {}
+
+std::optional<std::string> SqliteAdminStore::LoadWorld() {
+  Statement s(db_.Connection(), "SELECT document FROM exposure_world WHERE id = 1");
+  if (!s.Step()) return std::nullopt;
+  return s.Text(0);
+}
+
+void SqliteAdminStore::SaveWorld(std::string_view document) {
+  Statement(db_.Connection(), "INSERT OR REPLACE INTO exposure_world(id, document) VALUES(1, ?)")
+      .Bind(document)
+      .Run();
+}
+
+void SqliteAdminStore::SetPassword(std::string_view instance, std::string_view user,
+                                   std::string_view hash) {
+  SqliteConnection& c = db_.Connection();
+  Transaction tx(c);
+  Statement(c, "DELETE FROM credentials WHERE instance = ? AND user = ? AND expires_at = 0")
+      .Bind(instance)
+      .Bind(user)
+      .Run();
+  Statement(c, "INSERT INTO credentials(instance, user, hash, expires_at) VALUES(?, ?, ?, 0)")
+      .Bind(instance)
+      .Bind(user)
+      .Bind(hash)
+      .Run();
+  tx.Commit();
+}
+
+void SqliteAdminStore::AddTemporaryPassword(std::string_view instance, std::string_view user,
+                                            std::string_view hash, int64_t expires_at,
+                                            int64_t now) {
+  SqliteConnection& c = db_.Connection();
+  Transaction tx(c);
+  Statement(c, "DELETE FROM credentials WHERE expires_at != 0 AND expires_at <= ?")
+      .Bind(now)
+      .Run();
+  Statement(c, "INSERT INTO credentials(instance, user, hash, expires_at) VALUES(?, ?, ?, ?)")
+      .Bind(instance)
+      .Bind(user)
+      .Bind(hash)
+      .Bind(expires_at)
+      .Run();
+  tx.Commit();
+}
+
+std::vector<StoredCredential> SqliteAdminStore::FindCredentials(std::string_view instance,
+                                                                std::string_view user,
+                                                                int64_t now) {
+  Statement s(db_.Connection(),
+              "SELECT hash, expires_at FROM credentials WHERE instance = ? AND user = ? "
+              "AND (expires_at = 0 OR expires_at > ?) ORDER BY expires_at");
+  s.Bind(instance).Bind(user).Bind(now);
+  std::vector<StoredCredential> out;
+  while (s.Step()) out.push_back({std::string(user), s.Text(0), s.Int(1)});
+  return out;
+}
+
+std::vector<std::string> SqliteAdminStore::ListUsers(std::string_view instance) {
+  Statement s(db_.Connection(),
+              "SELECT user FROM credentials WHERE instance = ? AND expires_at = 0 ORDER BY user");
+  s.Bind(instance);
+  std::vector<std::string> out;
+  while (s.Step()) out.push_back(s.Text(0));
+  return out;
+}
+
+void SqliteAdminStore::DeleteInstanceState(std::string_view instance) {
+  SqliteConnection& c = db_.Connection();
+  Transaction tx(c);
+  Statement(c, "DELETE FROM credentials WHERE instance = ?").Bind(instance).Run();
+  Statement(c, "DELETE FROM namespaces WHERE instance = ?").Bind(instance).Run();
+  tx.Commit();
+}
+
+void SqliteAdminStore::PutNamespace(std::string_view instance, const StoredNamespace& ns) {
+  Statement(db_.Connection(),
+            "INSERT OR REPLACE INTO namespaces(instance, name, is_public) VALUES(?, ?, ?)")
+      .Bind(instance)
+      .Bind(ns.name)
+      .Bind(int64_t{ns.is_public})
+      .Run();
+}
+
+std::optional<StoredNamespace> SqliteAdminStore::FindNamespace(std::string_view instance,
+                                                               std::string_view name) {
+  Statement s(db_.Connection(),
+              "SELECT is_public FROM namespaces WHERE instance = ? AND name = ?");
+  if (!s.Bind(instance).Bind(name).Step()) return std::nullopt;
+  return StoredNamespace{std::string(name), s.Int(0) != 0};
+}
+
+std::vector<StoredNamespace> SqliteAdminStore::ListNamespaces(std::string_view instance) {
+  Statement s(db_.Connection(),
+              "SELECT name, is_public FROM namespaces WHERE instance = ? ORDER BY name");
+  s.Bind(instance);
+  std::vector<StoredNamespace> out;
+  while (s.Step()) out.push_back({s.Text(0), s.Int(1) != 0});
+  return out;
+}
+
+std::optional<std::string> SqliteAdminStore::FindSecret(std::string_view name) {
+  Statement s(db_.Connection(), "SELECT value FROM secrets WHERE name = ?");
+  if (!s.Bind(name).Step()) return std::nullopt;
+  return s.Text(0);
+}
+
+std::string SqliteAdminStore::PutSecretIfAbsent(std::string_view name, std::string_view value) {
+  Statement(db_.Connection(), "INSERT OR IGNORE INTO secrets(name, value) VALUES(?, ?)")
+      .Bind(name)
+      .Bind(value)
+      .Run();
+  return *FindSecret(name);
+}
+
+}  // namespace kura::store

@@ -1,0 +1,136 @@
+#include "store/sqlite_db.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+
+namespace kura::store {
+namespace {
+
+std::atomic<uint64_t> next_database_id{1};
+
+}  // namespace
+
+SqliteConnection::SqliteConnection(const std::string& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw StoreError("cannot open " + path + ": " + why);
+  }
+  sqlite3_busy_timeout(db_, 10000);
+  // WAL: readers never block the writer. synchronous=NORMAL keeps every committed transaction
+  // across a crash of the process (what SIGKILL tests); a power loss may drop the last ones but
+  // never corrupts the database.
+  Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+}
+
+SqliteConnection::~SqliteConnection() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+void SqliteConnection::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string why = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw StoreError(std::string("sqlite: ") + why);
+  }
+}
+
+sqlite3_stmt* SqliteConnection::Prepare(const char* sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    throw StoreError(std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
+  }
+  statements_.emplace(sql, stmt);
+  return stmt;
+}
+
+SqliteDatabase::SqliteDatabase(std::string path, const char* schema)
+    : path_(std::move(path)), id_(next_database_id++) {
+  Connection().Exec(schema);
+}
+
+SqliteConnection& SqliteDatabase::Connection() {
+  // Ids are never reused, so an entry of a destroyed database is never looked up again.
+  thread_local std::unordered_map<uint64_t, SqliteConnection*> mine;
+  auto it = mine.find(id_);
+  if (it != mine.end()) return *it->second;
+  auto conn = std::make_unique<SqliteConnection>(path_);
+  SqliteConnection* raw = conn.get();
+  {
+    std::lock_guard lock(connections_mu_);
+    connections_.push_back(std::move(conn));
+  }
+  mine.emplace(id_, raw);
+  return *raw;
+}
+
+Statement::Statement(SqliteConnection& c, const char* sql) : db_(c.db()), stmt_(c.Prepare(sql)) {}
+
+Statement::~Statement() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+Statement& Statement::Bind(std::string_view text) {
+  sqlite3_bind_text(stmt_, ++index_, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  return *this;
+}
+
+Statement& Statement::BindBlob(std::string_view bytes) {
+  sqlite3_bind_blob(stmt_, ++index_, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+  return *this;
+}
+
+Statement& Statement::BindNullable(std::string_view text) {
+  if (text.empty()) {
+    sqlite3_bind_null(stmt_, ++index_);
+    return *this;
+  }
+  return Bind(text);
+}
+
+Statement& Statement::Bind(int64_t value) {
+  sqlite3_bind_int64(stmt_, ++index_, value);
+  return *this;
+}
+
+bool Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw StoreError(std::string("sqlite: ") + sqlite3_errmsg(db_));
+}
+
+std::string Statement::Text(int col) {
+  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
+}
+
+std::string Statement::Blob(int col) {
+  auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+  return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
+}
+
+int64_t Statement::Int(int col) { return sqlite3_column_int64(stmt_, col); }
+
+int Statement::Changes() { return sqlite3_changes(db_); }
+
+Transaction::Transaction(SqliteConnection& c) : c_(c) { c_.Exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+  if (!done_) sqlite3_exec(c_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::Commit() {
+  c_.Exec("COMMIT");
+  done_ = true;
+}
+
+}  // namespace kura::store

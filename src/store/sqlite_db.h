@@ -1,0 +1,99 @@
+// A SQLite database file shared by the stores that keep their state in it: one connection per
+// thread (SQLite connections must not be used by two threads at once), prepared statements cached
+// per connection, WAL mode. Errors throw StoreError.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/meta_store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace kura::store {
+
+// One connection, used by one thread at a time.
+class SqliteConnection {
+ public:
+  explicit SqliteConnection(const std::string& path);
+  ~SqliteConnection();
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  // Runs one or more statements without results.
+  void Exec(const char* sql);
+  // The prepared statement for `sql`, cached by the address of the text: pass string literals.
+  sqlite3_stmt* Prepare(const char* sql);
+  sqlite3* db() { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> statements_;
+};
+
+class SqliteDatabase {
+ public:
+  // Opens (creating it if needed) the database at `path` and runs `schema` once.
+  SqliteDatabase(std::string path, const char* schema);
+  SqliteDatabase(const SqliteDatabase&) = delete;
+  SqliteDatabase& operator=(const SqliteDatabase&) = delete;
+
+  // The calling thread's connection, opened on first use.
+  SqliteConnection& Connection();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  uint64_t id_;  // tells this database's per-thread connections from another's
+  std::mutex connections_mu_;  // guards connections_ (touched once per thread)
+  std::vector<std::unique_ptr<SqliteConnection>> connections_;
+};
+
+// A cached statement in use: binds, steps, and is reset when it goes out of scope.
+class Statement {
+ public:
+  Statement(SqliteConnection& c, const char* sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(std::string_view text);
+  Statement& BindBlob(std::string_view bytes);
+  Statement& BindNullable(std::string_view text);  // NULL when empty
+  Statement& Bind(int64_t value);
+  // Returns true while there is a row.
+  bool Step();
+  void Run() { Step(); }
+  std::string Text(int col);
+  std::string Blob(int col);
+  int64_t Int(int col);
+  // Rows changed by the last Run.
+  int Changes();
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  int index_ = 0;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back if Commit() is not reached.
+class Transaction {
+ public:
+  explicit Transaction(SqliteConnection& c);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void Commit();
+
+ private:
+  SqliteConnection& c_;
+  bool done_ = false;
+};
+
+}  // namespace kura::store

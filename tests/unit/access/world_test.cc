@@ -1,0 +1,446 @@
+// The mutating operations of World and the rules they enforce.
+
+#include "access/world.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "report_world.h"
+
+namespace kura::access {
+namespace {
+
+using testing::Check;
+using testing::Cidr;
+using testing::Ip;
+using testing::ReportWorld;
+using testing::ReportWorldWithoutInstance;
+
+constexpr char kAcmeVpcHost[] = "acme-registry-vpc.ap-northeast-1.kura.test";
+
+// ---- Creation.
+
+TEST(CreateInstance, EnterpriseIsCreatedClosed) {
+  World world = ReportWorld(Edition::kEnterprise);
+  const Instance* acme = world.FindInstance("acme");
+  ASSERT_NE(acme, nullptr);
+  EXPECT_FALSE(acme->internet.enabled);
+  EXPECT_TRUE(acme->internet.allowlist.empty());
+  EXPECT_TRUE(acme->vpc.bindings.empty());
+}
+
+TEST(CreateInstance, PersonalIsOpen) {
+  World world = ReportWorld(Edition::kPersonal);
+  EXPECT_TRUE(world.FindInstance("acme")->internet.enabled);
+}
+
+TEST(CreateInstance, Refusals) {
+  World world = ReportWorld(Edition::kEnterprise);
+  EXPECT_EQ(world.CreateInstance("acme", "A", "ap-northeast-1", Edition::kPersonal).message(),
+            "cannot create instance acme: it already exists");
+  EXPECT_EQ(world.CreateInstance("beta", "C", "ap-northeast-1", Edition::kPersonal).message(),
+            "cannot create instance beta: no such account C");
+  EXPECT_EQ(world.CreateInstance("beta", "A", "eu-west-1", Edition::kPersonal).code(),
+            Status::Code::kNotFound);
+  for (const char* bad : {"", "Acme", "1acme", "acme-", "ac_me", "acme.x"}) {
+    EXPECT_EQ(world.CreateInstance(bad, "A", "ap-northeast-1", Edition::kPersonal).code(),
+              Status::Code::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(
+      world.CreateInstance(std::string(51, 'a'), "A", "ap-northeast-1", Edition::kPersonal).code(),
+      Status::Code::kInvalidArgument);
+  Check(world.CreateInstance(std::string(50, 'a'), "A", "ap-northeast-1", Edition::kPersonal));
+}
+
+TEST(AddCloud, Refusals) {
+  World world = ReportWorldWithoutInstance();
+  EXPECT_EQ(world.AddAccount({"A", ""}).code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(world.AddRegion({"Tokyo!", ""}).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(world.AddNetwork({"vpc-x", "A", "ap-northeast-1", {}}).message(),
+            "cannot add network vpc-x: it has no CIDR");
+  EXPECT_EQ(
+      world.AddNetwork({"vpc-x", "A", "ap-northeast-1", {Cidr("10.0.0.0/8"), Cidr("10.1.0.0/16")}})
+          .message(),
+      "cannot add network vpc-x: 10.0.0.0/8 overlaps 10.1.0.0/16");
+  EXPECT_EQ(world.AddSubnet({"vsw-x", "vpc-a", Cidr("10.0.1.0/24")}).message(),
+            "cannot add subnet vsw-x: 10.0.1.0/24 is not inside a CIDR of network vpc-a");
+  EXPECT_EQ(world.AddSubnet({"vsw-x", "vpc-a", Cidr("192.168.0.128/25")}).message(),
+            "cannot add subnet vsw-x: 192.168.0.128/25 overlaps subnet vsw-a (192.168.0.0/24)");
+  EXPECT_EQ(world.AddHost({"ecs-x", "vsw-a", Ip("192.168.0.0"), std::nullopt}).message(),
+            "cannot add host ecs-x: 192.168.0.0 is not a usable address of subnet vsw-a "
+            "(192.168.0.0/24)");
+  EXPECT_EQ(world.AddHost({"ecs-x", "vsw-a", Ip("192.168.0.255"), std::nullopt}).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(world.AddHost({"ecs-x", "vsw-a", Ip("192.168.1.1"), std::nullopt}).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(world.AddHost({"ecs-x", "vsw-a", Ip("192.168.0.1"), std::nullopt}).message(),
+            "cannot add host ecs-x: 192.168.0.1 is already taken");
+  EXPECT_EQ(world.AddTransitNetwork({"cen", {"vpc-a", "vpc-z"}}).message(),
+            "cannot add transit network cen: no such network vpc-z");
+}
+
+// ---- Personal edition: the Internet endpoint cannot be closed or restricted.
+
+TEST(PersonalEdition, DisablingTheInternetEndpointIsRefused) {
+  World world = ReportWorld(Edition::kPersonal);
+  Status status = world.SetInternetEnabled("acme", false);
+  EXPECT_EQ(status.code(), Status::Code::kRefused);
+  EXPECT_EQ(status.message(),
+            "cannot disable the internet endpoint of instance acme: a personal edition instance "
+            "is always open to all on the Internet");
+  EXPECT_TRUE(world.FindInstance("acme")->internet.enabled);
+  Check(world.SetInternetEnabled("acme", true));
+}
+
+TEST(PersonalEdition, RestrictingTheInternetEndpointIsRefused) {
+  World world = ReportWorld(Edition::kPersonal);
+  Status allow = world.AllowCidr("acme", {Cidr("198.51.100.10/32"), "ECS-A"});
+  EXPECT_EQ(allow.code(), Status::Code::kRefused);
+  EXPECT_EQ(allow.message(),
+            "cannot add 198.51.100.10/32 to the allowlist of instance acme: the internet endpoint "
+            "of a personal edition instance is always open to all and cannot be restricted");
+  EXPECT_EQ(world.RevokeCidr("acme", Cidr("0.0.0.0/0")).code(), Status::Code::kRefused);
+  EXPECT_EQ(world.ReplaceAllowlist("acme", {}).code(), Status::Code::kRefused);
+  EXPECT_TRUE(world.FindInstance("acme")->internet.allowlist.empty());
+}
+
+TEST(PersonalEdition, BindingIsRefused) {
+  World world = ReportWorld(Edition::kPersonal);
+  Status status = world.Bind("acme", "vpc-a", "vsw-a");
+  EXPECT_EQ(status.code(), Status::Code::kRefused);
+  EXPECT_EQ(status.message(),
+            "cannot bind network vpc-a to instance acme: the VPC endpoint of a personal edition "
+            "instance serves every network of its region and takes no bindings");
+}
+
+// ---- Enterprise allowlist.
+
+TEST(AllowlistEdits, AllowReplacesTheDescriptionOfTheSameCidr) {
+  World world = ReportWorld(Edition::kEnterprise);
+  Check(world.AllowCidr("acme", {Cidr("198.51.100.10/32"), "old"}));
+  Check(world.AllowCidr("acme", {Cidr("198.51.100.10/32"), "ECS-A"}));
+  const Allowlist& list = world.FindInstance("acme")->internet.allowlist;
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list.entries()[0].description, "ECS-A");
+}
+
+TEST(AllowlistEdits, RevokeRemovesTheEntry) {
+  World world = ReportWorld(Edition::kEnterprise);
+  Check(world.AllowCidr("acme", {Cidr("198.51.100.10/32"), "ECS-A"}));
+  Check(world.AllowCidr("acme", {Cidr("203.0.113.20/32"), "ECS-B"}));
+  Check(world.RevokeCidr("acme", Cidr("198.51.100.10/32")));
+  const Allowlist& list = world.FindInstance("acme")->internet.allowlist;
+  EXPECT_EQ(list.Find(Ip("198.51.100.10")), nullptr);
+  EXPECT_NE(list.Find(Ip("203.0.113.20")), nullptr);
+  EXPECT_EQ(world.RevokeCidr("acme", Cidr("198.51.100.10/32")).message(),
+            "cannot remove 198.51.100.10/32 from the allowlist of instance acme: it is not in the "
+            "allowlist");
+}
+
+TEST(AllowlistEdits, ReplaceRefusesDuplicates) {
+  World world = ReportWorld(Edition::kEnterprise);
+  Status status = world.ReplaceAllowlist(
+      "acme", {{Cidr("10.0.0.0/8"), "a"}, {Cidr("1.2.3.4/32"), "b"}, {Cidr("10.0.0.0/8"), "c"}});
+  EXPECT_EQ(status.message(),
+            "cannot replace the allowlist of instance acme: 10.0.0.0/8 appears twice");
+  Check(world.ReplaceAllowlist("acme", {{Cidr("10.0.0.0/8"), "a"}, {Cidr("1.2.3.4/32"), "b"}}));
+  EXPECT_EQ(world.FindInstance("acme")->internet.allowlist.size(), 2u);
+}
+
+TEST(AllowlistEdits, UnknownInstance) {
+  World world = ReportWorld(Edition::kEnterprise);
+  EXPECT_EQ(world.SetInternetEnabled("nope", true).message(),
+            "cannot enable the internet endpoint of instance nope: no such instance");
+  EXPECT_EQ(world.AllowCidr("nope", {Cidr("1.2.3.4/32"), ""}).code(), Status::Code::kNotFound);
+}
+
+// ---- Binding refusals: same account and same region only, naming which differs.
+
+World EnterpriseWithOtherNetworks() {
+  World world = ReportWorld(Edition::kEnterprise);
+  // Account B in Tokyo (same region, other account) and account A in Singapore (same account,
+  // other region).
+  Check(world.AddNetwork({"vpc-c", "B", "ap-northeast-1", {Cidr("172.16.0.0/12")}}));
+  Check(world.AddSubnet({"vsw-c", "vpc-c", Cidr("172.16.0.0/24")}));
+  Check(world.AddNetwork({"vpc-d", "A", "ap-southeast-1", {Cidr("172.16.0.0/12")}}));
+  Check(world.AddSubnet({"vsw-d", "vpc-d", Cidr("172.16.0.0/24")}));
+  return world;
+}
+
+TEST(Bind, OtherAccountIsRefused) {
+  World world = EnterpriseWithOtherNetworks();
+  Status status = world.Bind("acme", "vpc-c", "vsw-c");
+  EXPECT_EQ(status.code(), Status::Code::kRefused);
+  EXPECT_EQ(status.message(),
+            "cannot bind network vpc-c to instance acme: network belongs to account B, instance "
+            "to account A");
+}
+
+TEST(Bind, OtherRegionIsRefused) {
+  World world = EnterpriseWithOtherNetworks();
+  Status status = world.Bind("acme", "vpc-d", "vsw-d");
+  EXPECT_EQ(status.code(), Status::Code::kRefused);
+  EXPECT_EQ(status.message(),
+            "cannot bind network vpc-d to instance acme: network is in region ap-southeast-1, "
+            "instance in region ap-northeast-1");
+}
+
+TEST(Bind, OtherAccountAndOtherRegionIsRefused) {
+  World world = EnterpriseWithOtherNetworks();
+  Status status = world.Bind("acme", "vpc-b", "vsw-b");
+  EXPECT_EQ(status.code(), Status::Code::kRefused);
+  EXPECT_EQ(status.message(),
+            "cannot bind network vpc-b to instance acme: network belongs to account B in region "
+            "ap-southeast-1, instance to account A in region ap-northeast-1");
+  EXPECT_TRUE(world.FindInstance("acme")->vpc.bindings.empty());
+  EXPECT_TRUE(world.zones().empty());
+}
+
+TEST(Bind, OtherFailures) {
+  World world = ReportWorld(Edition::kEnterprise);
+  EXPECT_EQ(world.Bind("nope", "vpc-a", "vsw-a").message(),
+            "cannot bind network vpc-a to instance nope: no such instance");
+  EXPECT_EQ(world.Bind("acme", "vpc-z", "vsw-a").message(),
+            "cannot bind network vpc-z to instance acme: no such network");
+  EXPECT_EQ(world.Bind("acme", "vpc-a", "vsw-z").message(),
+            "cannot bind network vpc-a to instance acme: no such subnet vsw-z");
+  Check(world.AddNetwork({"vpc-a2", "A", "ap-northeast-1", {Cidr("172.16.0.0/12")}}));
+  EXPECT_EQ(world.Bind("acme", "vpc-a2", "vsw-a").message(),
+            "cannot bind network vpc-a2 to instance acme: subnet vsw-a belongs to network vpc-a");
+  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Status again = world.Bind("acme", "vpc-a", "vsw-a");
+  EXPECT_EQ(again.code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(again.message(),
+            "cannot bind network vpc-a to instance acme: it is already bound (address 192.168.0.2 "
+            "in subnet vsw-a)");
+}
+
+// ---- Address allocation.
+
+TEST(Bind, AllocatesTheFirstFreeAddressSkippingHostsAndBindings) {
+  World world = ReportWorld(Edition::kEnterprise);
+  VpcBinding binding;
+  Check(world.Bind("acme", "vpc-a", "vsw-a", &binding));
+  // 192.168.0.0 is the network address and ECS-A holds 192.168.0.1.
+  EXPECT_EQ(binding.private_ip, Ip("192.168.0.2"));
+  EXPECT_EQ(binding.network, "vpc-a");
+  EXPECT_EQ(binding.subnet, "vsw-a");
+  ASSERT_EQ(world.FindInstance("acme")->vpc.bindings.size(), 1u);
+  EXPECT_EQ(world.FindInstance("acme")->vpc.bindings[0].private_ip, Ip("192.168.0.2"));
+
+  Check(world.CreateInstance("beta", "A", "ap-northeast-1", Edition::kEnterprise));
+  Check(world.Bind("beta", "vpc-a", "vsw-a", &binding));
+  EXPECT_EQ(binding.private_ip, Ip("192.168.0.3"));
+
+  // A released address is the first free one again; a host cannot take a bound address.
+  Check(world.Unbind("acme", "vpc-a"));
+  EXPECT_EQ(world.AddHost({"ecs-x", "vsw-a", Ip("192.168.0.3"), std::nullopt}).code(),
+            Status::Code::kAlreadyExists);
+  Check(world.Bind("acme", "vpc-a", "vsw-a", &binding));
+  EXPECT_EQ(binding.private_ip, Ip("192.168.0.2"));
+}
+
+TEST(Bind, ExhaustedSubnetIsAnError) {
+  World world = ReportWorld(Edition::kEnterprise);
+  // 192.168.1.0/30 has two usable addresses, .1 and .2.
+  Check(world.AddSubnet({"vsw-tiny", "vpc-a", Cidr("192.168.1.0/30")}));
+  Check(world.AddHost({"ecs-t", "vsw-tiny", Ip("192.168.1.1"), std::nullopt}));
+  VpcBinding binding;
+  Check(world.Bind("acme", "vpc-a", "vsw-tiny", &binding));
+  EXPECT_EQ(binding.private_ip, Ip("192.168.1.2"));
+
+  Check(world.CreateInstance("beta", "A", "ap-northeast-1", Edition::kEnterprise));
+  Status status = world.Bind("beta", "vpc-a", "vsw-tiny");
+  EXPECT_EQ(status.code(), Status::Code::kExhausted);
+  EXPECT_EQ(status.message(),
+            "cannot bind network vpc-a to instance beta: subnet vsw-tiny (192.168.1.0/30) has no "
+            "free address");
+  EXPECT_TRUE(world.FindInstance("beta")->vpc.bindings.empty());
+}
+
+TEST(Bind, Slash31AndIpv6Subnets) {
+  World world = ReportWorldWithoutInstance();
+  Check(world.AddNetwork(
+      {"vpc-6", "A", "ap-northeast-1", {Cidr("172.16.0.0/16"), Cidr("2001:db8::/56")}}));
+  Check(world.AddSubnet({"vsw-31", "vpc-6", Cidr("172.16.0.0/31")}));
+  Check(world.AddSubnet({"vsw-v6", "vpc-6", Cidr("2001:db8::/64")}));
+  Check(world.CreateInstance("one", "A", "ap-northeast-1", Edition::kEnterprise));
+  Check(world.CreateInstance("two", "A", "ap-northeast-1", Edition::kEnterprise));
+  VpcBinding binding;
+  Check(world.Bind("one", "vpc-6", "vsw-31", &binding));
+  EXPECT_EQ(binding.private_ip, Ip("172.16.0.0"));  // RFC 3021: both addresses of a /31 usable
+  Check(world.Bind("two", "vpc-6", "vsw-v6", &binding));
+  EXPECT_EQ(binding.private_ip, Ip("2001:db8::1"));
+  EXPECT_EQ(world.ResolvePrivate("vpc-6", "two-registry-vpc.ap-northeast-1.kura.test").address,
+            Ip("2001:db8::1"));
+}
+
+// ---- Private DNS.
+
+TEST(Bind, WritesTheRecordInAZoneAttachedToTheBoundNetwork) {
+  World world = ReportWorld(Edition::kEnterprise);
+  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+
+  const std::string zone_id = std::string(kAcmeVpcHost) + "@vpc-a";
+  const PrivateDnsZone* zone = world.FindZone(zone_id);
+  ASSERT_NE(zone, nullptr);
+  EXPECT_EQ(zone->name, kAcmeVpcHost);
+  EXPECT_EQ(zone->attached_networks, std::vector<NetworkId>{"vpc-a"});
+  ASSERT_EQ(zone->records.size(), 1u);
+  EXPECT_EQ(zone->records[0].name, kAcmeVpcHost);
+  EXPECT_EQ(zone->records[0].address, Ip("192.168.0.2"));
+
+  PrivateDnsAnswer in_a =
+      world.ResolvePrivate("vpc-a", "ACME-registry-vpc.ap-northeast-1.kura.test");
+  EXPECT_EQ(in_a.zone, zone);
+  EXPECT_EQ(in_a.address, Ip("192.168.0.2"));
+  // The zone holds exactly the endpoint's name: it shadows nothing else.
+  EXPECT_EQ(world.ResolvePrivate("vpc-a", "other-registry-vpc.ap-northeast-1.kura.test").zone,
+            nullptr);
+  // Report step 3: VPC-B has no record for the endpoint's hostname.
+  PrivateDnsAnswer in_b = world.ResolvePrivate("vpc-b", kAcmeVpcHost);
+  EXPECT_EQ(in_b.zone, nullptr);
+  EXPECT_FALSE(in_b.address.has_value());
+}
+
+TEST(Unbind, RemovesTheBindingTheRecordAndTheEmptyZone) {
+  World world = ReportWorld(Edition::kEnterprise);
+  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.Unbind("acme", "vpc-a"));
+  EXPECT_TRUE(world.FindInstance("acme")->vpc.bindings.empty());
+  EXPECT_TRUE(world.zones().empty());
+  EXPECT_FALSE(world.ResolvePrivate("vpc-a", kAcmeVpcHost).address.has_value());
+  EXPECT_EQ(world.Unbind("acme", "vpc-a").message(),
+            "cannot unbind network vpc-a from instance acme: it is not bound");
+}
+
+TEST(Bind, ReusesAZoneOfTheHostnameAlreadyAttachedToTheNetwork) {
+  World world = ReportWorld(Edition::kEnterprise);
+  Check(world.CreatePrivateZone("mine", kAcmeVpcHost));
+  Check(world.AttachZone("mine", "vpc-a"));
+  Check(world.SetRecord("mine", {kAcmeVpcHost, Ip("192.168.0.200")}));
+  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  EXPECT_EQ(world.zones().size(), 1u);
+  ASSERT_EQ(world.FindZone("mine")->records.size(), 1u);
+  EXPECT_EQ(world.ResolvePrivate("vpc-a", kAcmeVpcHost).address, Ip("192.168.0.2"));
+}
+
+// Report steps 1 to 5: bind VPC-A, join VPC-A and VPC-B by a transit network, then give VPC-B the
+// same zone and record by hand.
+TEST(PrivateDns, SharingTheEndpointWithAnotherAccountsNetwork) {
+  World world = ReportWorld(Edition::kEnterprise);
+  VpcBinding binding;
+  Check(world.Bind("acme", "vpc-a", "vsw-a", &binding));
+  Check(world.AddTransitNetwork({"cen-1", {"vpc-a", "vpc-b"}}));
+  EXPECT_FALSE(world.ResolvePrivate("vpc-b", kAcmeVpcHost).address.has_value());
+
+  Check(world.CreatePrivateZone("zone-b", kAcmeVpcHost));
+  Check(world.AttachZone("zone-b", "vpc-b"));
+  Check(world.SetRecord("zone-b", {kAcmeVpcHost, binding.private_ip}));
+  EXPECT_EQ(world.ResolvePrivate("vpc-b", kAcmeVpcHost).address, Ip("192.168.0.2"));
+
+  // Unbinding removes what Bind wrote, not the copy in VPC-B's zone.
+  Check(world.Unbind("acme", "vpc-a"));
+  EXPECT_NE(world.FindZone("zone-b"), nullptr);
+  EXPECT_EQ(world.ResolvePrivate("vpc-b", kAcmeVpcHost).address, Ip("192.168.0.2"));
+}
+
+TEST(PrivateDns, ZoneOperations) {
+  World world = ReportWorld(Edition::kEnterprise);
+  Check(world.CreatePrivateZone("z", "Internal.Example"));
+  EXPECT_EQ(world.FindZone("z")->name, "internal.example");
+  EXPECT_EQ(world.CreatePrivateZone("z", "x.example").code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(world.CreatePrivateZone("bad", "not a name").code(), Status::Code::kInvalidArgument);
+  Check(world.AttachZone("z", "vpc-a"));
+  Check(world.CreatePrivateZone("z2", "internal.example"));
+  EXPECT_EQ(world.AttachZone("z2", "vpc-a").message(),
+            "cannot attach zone z2 to network vpc-a: zone z of the same name internal.example is "
+            "already attached");
+  EXPECT_EQ(world.SetRecord("z", {"db.other.example", Ip("192.168.0.9")}).message(),
+            "cannot set record db.other.example in zone z: the name is not internal.example or "
+            "under it");
+  EXPECT_EQ(world.SetRecord("z", {"xinternal.example", Ip("192.168.0.9")}).code(),
+            Status::Code::kInvalidArgument);
+  Check(world.SetRecord("z", {"DB.internal.example", Ip("192.168.0.9")}));
+  EXPECT_EQ(world.ResolvePrivate("vpc-a", "db.internal.example").address, Ip("192.168.0.9"));
+  // The zone is authoritative for names under it: a missing record does not fall through.
+  PrivateDnsAnswer missing = world.ResolvePrivate("vpc-a", "web.internal.example");
+  EXPECT_NE(missing.zone, nullptr);
+  EXPECT_FALSE(missing.address.has_value());
+  Check(world.RemoveRecord("z", "db.internal.example"));
+  EXPECT_EQ(world.RemoveRecord("z", "db.internal.example").code(), Status::Code::kNotFound);
+}
+
+TEST(PrivateDns, TheMostSpecificAttachedZoneAnswers) {
+  World world = ReportWorld(Edition::kEnterprise);
+  Check(world.CreatePrivateZone("wide", "kura.test"));
+  Check(world.AttachZone("wide", "vpc-a"));
+  Check(world.SetRecord("wide", {kAcmeVpcHost, Ip("192.168.0.77")}));
+  EXPECT_EQ(world.ResolvePrivate("vpc-a", kAcmeVpcHost).address, Ip("192.168.0.77"));
+  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  EXPECT_EQ(world.ResolvePrivate("vpc-a", kAcmeVpcHost).address, Ip("192.168.0.2"));
+}
+
+// ---- Deleting an instance.
+
+TEST(DeleteInstance, ReleasesBindingsAndRecords) {
+  World world = ReportWorld(Edition::kEnterprise);
+  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.DeleteInstance("acme"));
+  EXPECT_EQ(world.FindInstance("acme"), nullptr);
+  EXPECT_TRUE(world.zones().empty());
+  Check(world.AddHost({"ecs-x", "vsw-a", Ip("192.168.0.2"), std::nullopt}));
+  EXPECT_EQ(world.DeleteInstance("acme").code(), Status::Code::kNotFound);
+}
+
+// ---- Looking up by Host.
+
+TEST(FindInstanceByHost, FindsTheInstanceAndTheEndpoint) {
+  World world = ReportWorld(Edition::kEnterprise);
+  EndpointKind kind = EndpointKind::kInternet;
+  const Instance* found = world.FindInstanceByHost(kAcmeVpcHost + std::string(":443"), &kind);
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->name, "acme");
+  EXPECT_EQ(kind, EndpointKind::kVpc);
+  EXPECT_EQ(world.Hostname(*found, EndpointKind::kInternet),
+            "acme-registry.ap-northeast-1.kura.test");
+  ASSERT_NE(world.FindInstanceByHost("acme-registry.ap-northeast-1.kura.test", &kind), nullptr);
+  EXPECT_EQ(kind, EndpointKind::kInternet);
+}
+
+TEST(FindInstanceByHost, WrongRegionOrUnknownInstance) {
+  World world = ReportWorld(Edition::kEnterprise);
+  std::string error;
+  EXPECT_EQ(world.FindInstanceByHost("acme-registry.ap-southeast-1.kura.test", nullptr, &error),
+            nullptr);
+  EXPECT_EQ(error,
+            "host \"acme-registry.ap-southeast-1.kura.test\" names no instance: there is no "
+            "instance acme in region ap-southeast-1");
+  EXPECT_EQ(world.FindInstanceByHost("nope-registry.ap-northeast-1.kura.test", nullptr, &error),
+            nullptr);
+  EXPECT_EQ(world.FindInstanceByHost("acme-registry.ap-northeast-1.example.com", nullptr, &error),
+            nullptr);
+  EXPECT_EQ(error,
+            "host \"acme-registry.ap-northeast-1.example.com\" is not under domain kura.test");
+}
+
+// ---- Snapshots.
+
+TEST(Snapshot, ChangingACopyLeavesThePublishedWorldAsItWas) {
+  auto published = std::make_shared<const World>(ReportWorld(Edition::kEnterprise));
+  World next = *published;
+  Check(next.SetInternetEnabled("acme", true));
+  Check(next.AllowCidr("acme", {Cidr("198.51.100.10/32"), "ECS-A"}));
+  Check(next.Bind("acme", "vpc-a", "vsw-a"));
+  EXPECT_FALSE(published->FindInstance("acme")->internet.enabled);
+  EXPECT_TRUE(published->FindInstance("acme")->internet.allowlist.empty());
+  EXPECT_TRUE(published->FindInstance("acme")->vpc.bindings.empty());
+  EXPECT_TRUE(published->zones().empty());
+  EXPECT_EQ(next.FindInstance("acme")->internet.allowlist.size(), 1u);
+}
+
+}  // namespace
+}  // namespace kura::access
