@@ -80,7 +80,7 @@ void PrintInstance(const json& i) {
   } else if (vpc["bindings"].empty()) {
     std::cout << "no network bound\n";
   } else {
-    std::cout << "\n";
+    std::cout << "bound networks:\n";
     for (const auto& b : vpc["bindings"]) {
       std::cout << "            " << b["network"].get<std::string>() << " via "
                 << b["subnet"].get<std::string>() << " at " << b["private_ip"].get<std::string>()

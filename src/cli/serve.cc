@@ -109,6 +109,8 @@ int Serve(const server::ServerConfig& config) {
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
 
+    std::cout << "kura " << KURA_VERSION << " (data in " << config.data_dir << ", " << threads
+              << " threads)\n";
     if (config.registry_enabled) {
       const server::HttpListener& l = *listeners.front();
       const char* scheme = config.registry.tls_certificate.empty() ? "http" : "https";
@@ -116,9 +118,8 @@ int Serve(const server::ServerConfig& config) {
                              ? "[" + l.config().host + "]"
                              : l.config().host;
       std::string where = host + ":" + std::to_string(l.port());
-      std::cout << "kura " << KURA_VERSION << " serving " << scheme << "://" << where
-                << " (data in " << config.data_dir << ", " << threads << " threads"
-                << (users ? ", htpasswd auth" : ", no auth") << ")\n";
+      std::cout << "  registry on " << scheme << "://" << where
+                << (users ? " (htpasswd auth)" : " (no auth)") << "\n";
       if (users) std::cout << "  log in:  docker login " << where << "\n";
       std::cout << "  push:    skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://" << where
                 << "/NAME:TAG\n"
