@@ -132,6 +132,10 @@ struct Instance {
   AccountId account;
   RegionId region;
   Edition edition = Edition::kEnterprise;
+  // Differs between two instances that had the same name at different times (the admin API
+  // sets a random one), so that nothing issued for a deleted instance, such as a registry token,
+  // is honoured by a new instance of the same name. May be empty in a topology file.
+  std::string incarnation;
   InternetEndpointPolicy internet;
   VpcEndpointPolicy vpc;
 };

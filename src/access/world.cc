@@ -157,7 +157,7 @@ Status World::AddTransitNetwork(TransitNetwork transit) {
 // ---- Instances and their endpoints.
 
 Status World::CreateInstance(InstanceName name, AccountId account, RegionId region,
-                             Edition edition) {
+                             Edition edition, std::string incarnation) {
   const std::string prefix = "cannot create instance " + name + ": ";
   if (!IsValidInstanceName(name)) {
     return Status::InvalidArgument(
@@ -174,6 +174,7 @@ Status World::CreateInstance(InstanceName name, AccountId account, RegionId regi
   instance.account = std::move(account);
   instance.region = std::move(region);
   instance.edition = edition;
+  instance.incarnation = std::move(incarnation);
   // Personal: open to all, for good. Enterprise: created closed, opened on purpose.
   instance.internet.enabled = edition == Edition::kPersonal;
   instances_.emplace(std::move(name), std::move(instance));

@@ -81,7 +81,9 @@ class World {
   // an enterprise instance is created closed: Internet endpoint disabled with an empty
   // allowlist, no network bound. Fails if the name is not a valid instance name (hostnames.h) or
   // is taken, or the account or region is unknown.
-  Status CreateInstance(InstanceName name, AccountId account, RegionId region, Edition edition);
+  // `incarnation` tells this instance from an earlier one of the same name (see Instance).
+  Status CreateInstance(InstanceName name, AccountId account, RegionId region, Edition edition,
+                        std::string incarnation = {});
   // Deletes an instance, unbinding its networks first (see Unbind). Fails if it is unknown.
   Status DeleteInstance(std::string_view instance);
 

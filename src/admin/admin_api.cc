@@ -104,8 +104,8 @@ struct AdminApi::Call {
 };
 
 AdminApi::AdminApi(ExposureState& exposure, store::SqliteAdminStore& store,
-                   std::map<std::string, std::string> tokens)
-    : exposure_(exposure), store_(store), tokens_(std::move(tokens)) {}
+                   store::MetaStore& registry, std::map<std::string, std::string> tokens)
+    : exposure_(exposure), store_(store), registry_(registry), tokens_(std::move(tokens)) {}
 
 std::string AdminApi::DescribeInstance(const access::World& world, const access::Instance& i) {
   json allowlist = json::array();
@@ -279,7 +279,7 @@ Response AdminApi::Route(Call& call) {
       }
       if (auto e = change([&](access::World& w) {
             access::Status s = ensure_region(w, region);
-            return s.ok() ? w.CreateInstance(name, me, region, *edition) : s;
+            return s.ok() ? w.CreateInstance(name, me, region, *edition, auth::RandomSecret()) : s;
           })) {
         return std::move(*e);
       }
@@ -308,6 +308,7 @@ Response AdminApi::Route(Call& call) {
     if (m == http::verb::delete_) {
       if (auto e = change([&](access::World& w) { return w.DeleteInstance(name); })) return std::move(*e);
       store_.DeleteInstanceState(name);
+      registry_.DeleteInstance(name);
       return JsonResponse(http::status::ok, {{"deleted", name}});
     }
     throw CallError{http::status::method_not_allowed, "use GET or DELETE"};

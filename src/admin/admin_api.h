@@ -29,13 +29,14 @@
 #include "admin/exposure_state.h"
 #include "registry/exchange.h"
 #include "store/admin_store.h"
+#include "store/meta_store.h"
 
 namespace kura::admin {
 
 class AdminApi {
  public:
   // `tokens` maps each account's admin token to its account id. All must outlive the API.
-  AdminApi(ExposureState& exposure, store::SqliteAdminStore& store,
+  AdminApi(ExposureState& exposure, store::SqliteAdminStore& store, store::MetaStore& registry,
            std::map<std::string, std::string> tokens);
 
   boost::asio::awaitable<registry::Response> Handle(registry::Request& req);
@@ -49,6 +50,7 @@ class AdminApi {
 
   ExposureState& exposure_;
   store::SqliteAdminStore& store_;
+  store::MetaStore& registry_;  // an instance's repositories go with it
   std::map<std::string, std::string> tokens_;
 };
 

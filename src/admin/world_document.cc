@@ -71,6 +71,7 @@ std::string WorldToDocument(const access::World& world) {
                          {"account", i.account},
                          {"region", i.region},
                          {"edition", access::EditionName(i.edition)},
+                         {"incarnation", i.incarnation},
                          {"internet_enabled", i.internet.enabled},
                          {"allowlist", allowlist},
                          {"bindings", bindings}});
@@ -116,7 +117,8 @@ access::World WorldFromDocument(const std::string& document, const std::string& 
       auto edition = access::ParseEdition(i["edition"].get<std::string>());
       if (!edition) throw DocumentError("unknown edition " + i["edition"].dump());
       std::string name = i["name"];
-      Check(w.CreateInstance(name, i["account"], i["region"], *edition));
+      Check(w.CreateInstance(name, i["account"], i["region"], *edition,
+                             i.value("incarnation", std::string())));
       if (*edition == access::Edition::kEnterprise) {
         std::vector<access::AllowlistEntry> entries;
         for (const auto& e : i["allowlist"]) entries.push_back({CidrOf(e["cidr"]), e["description"]});

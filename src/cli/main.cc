@@ -4,6 +4,8 @@
 
 #include "cli/admin_commands.h"
 #include "cli/admin_client.h"
+#include "cli/lab_command.h"
+#include "cli/scope_command.h"
 #include "cli/serve.h"
 #include "server/config.h"
 
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   app.fallthrough();
   auto verbs = kura::cli::AddAdminCommands(app, admin);
+  auto scope = kura::cli::AddScopeCommand(app);
+  auto lab = kura::cli::AddLabCommand(app);
 
   try {
     app.parse(argc, argv);

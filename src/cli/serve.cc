@@ -66,17 +66,16 @@ int Serve(const server::ServerConfig& config) {
     admin::ExposureState exposure(LoadWorld(admin_store, config), [&](const access::World& w) {
       admin_store.SaveWorld(admin::WorldToDocument(w));
     });
-    auth::TokenSigner tokens(admin_store.Secret("registry-token-hmac", auth::RandomSecret),
-                             "kura");
+    std::string token_key = admin_store.Secret("registry-token-hmac", auth::RandomSecret);
     std::optional<server::AuditLog> audit;
     if (!config.endpoints.empty()) audit.emplace(config.audit_log);
     std::optional<server::InstanceGateway> gateway;
     if (audit) {
-      gateway.emplace(exposure, admin_store, registry, tokens, config.token_ttl_seconds, *audit);
+      gateway.emplace(exposure, admin_store, registry, token_key, config.token_ttl_seconds, *audit);
     }
     std::map<std::string, std::string> admin_tokens;
     for (const auto& a : config.admin_accounts) admin_tokens[a.token] = a.id;
-    admin::AdminApi admin_api(exposure, admin_store, admin_tokens);
+    admin::AdminApi admin_api(exposure, admin_store, meta, admin_tokens);
 
     server::PlainRegistryHandler plain(registry, users ? &*users : nullptr, config.realm);
     std::vector<std::unique_ptr<server::HttpListener>> listeners;

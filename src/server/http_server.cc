@@ -178,7 +178,9 @@ asio::awaitable<bool> ReadProxyHeader(beast::tcp_stream& stream, beast::flat_buf
     if (parsed.state == ProxyParse::kInvalid) co_return false;
     if (parsed.state == ProxyParse::kDone) {
       buffer.consume(parsed.consumed);
-      if (!parsed.header.local && parsed.header.source) peer->address = *parsed.header.source;
+      if (!parsed.header.local && parsed.header.source) {
+        peer->address = parsed.header.source->Unmapped();
+      }
       if (parsed.header.vpc_id) peer->arrival_network = parsed.header.vpc_id;
       co_return true;
     }

@@ -1,5 +1,8 @@
 #include "server/instance_gateway.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <boost/beast/http.hpp>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -36,6 +39,7 @@ std::string ServiceOf(std::string_view host) {
   if (!out.empty() && out.back() == '.') out.pop_back();
   return out;
 }
+
 
 // Every value of query parameter `key`, percent-decoded.
 std::vector<std::string> QueryAll(std::string_view query, std::string_view key) {
@@ -153,6 +157,16 @@ void LoginThrottle::Succeeded(const std::string& source) {
   entries_.erase(source);
 }
 
+auth::TokenSigner InstanceGateway::SignerFor(const access::Instance& instance) const {
+  if (instance.incarnation.empty()) return auth::TokenSigner(master_key_, "kura");
+  unsigned char key[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), master_key_.data(), static_cast<int>(master_key_.size()),
+       reinterpret_cast<const unsigned char*>(instance.incarnation.data()),
+       instance.incarnation.size(), key, &length);
+  return auth::TokenSigner(std::string(reinterpret_cast<char*>(key), length), "kura");
+}
+
 struct InstanceGateway::Caller {
   enum class Via { kAnonymous, kPassword, kToken } via = Via::kAnonymous;
   std::string user;
@@ -161,12 +175,12 @@ struct InstanceGateway::Caller {
 
 InstanceGateway::InstanceGateway(admin::ExposureState& exposure,
                                  store::SqliteAdminStore& admin_store,
-                                 registry::Registry& registry, const auth::TokenSigner& tokens,
+                                 registry::Registry& registry, std::string token_master_key,
                                  int64_t token_ttl_seconds, AuditLog& audit)
     : exposure_(exposure),
       admin_store_(admin_store),
       registry_(registry),
-      tokens_(tokens),
+      master_key_(std::move(token_master_key)),
       token_ttl_seconds_(token_ttl_seconds),
       audit_(audit) {}
 
@@ -213,7 +227,7 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
   std::string_view authorization = req.header[http::field::authorization];
   if (authorization.size() > 7 && (authorization.substr(0, 7) == "Bearer " ||
                                    authorization.substr(0, 7) == "bearer ")) {
-    auto claims = tokens_.Verify(authorization.substr(7), service, Now(), &why);
+    auto claims = SignerFor(*instance).Verify(authorization.substr(7), service, Now(), &why);
     if (!claims) {
       Response r = ErrorResponse(RegistryError(ErrorCode::kUnauthorized, "invalid token: " + why));
       r.fields.set(http::field::www_authenticate,
@@ -295,7 +309,7 @@ Response InstanceGateway::IssueToken(registry::Request& req, const Caller& calle
   Response r;
   r.fields.set(http::field::content_type, "application/json");
   r.fields.set(http::field::cache_control, "no-store");
-  r.body = auth::TokenResponseJson(tokens_.Issue(claims), token_ttl_seconds_, now);
+  r.body = auth::TokenResponseJson(SignerFor(instance).Issue(claims), token_ttl_seconds_, now);
   return r;
 }
 

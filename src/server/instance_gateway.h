@@ -62,8 +62,10 @@ class LoginThrottle {
 class InstanceGateway {
  public:
   // All must outlive the gateway.
+  // Registry tokens of an instance are signed with a key derived from `token_master_key` and
+  // the instance's incarnation: a token never outlives the instance it was issued for.
   InstanceGateway(admin::ExposureState& exposure, store::SqliteAdminStore& admin_store,
-                  registry::Registry& registry, const auth::TokenSigner& tokens,
+                  registry::Registry& registry, std::string token_master_key,
                   int64_t token_ttl_seconds, AuditLog& audit);
 
   // Serves one request arriving on `listener`.
@@ -88,7 +90,9 @@ class InstanceGateway {
   admin::ExposureState& exposure_;
   store::SqliteAdminStore& admin_store_;
   registry::Registry& registry_;
-  const auth::TokenSigner& tokens_;
+  auth::TokenSigner SignerFor(const access::Instance& instance) const;
+
+  std::string master_key_;
   int64_t token_ttl_seconds_;
   AuditLog& audit_;
   LoginThrottle throttle_;

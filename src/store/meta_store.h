@@ -104,6 +104,10 @@ class MetaStore {
   // The manifests of the repository whose subject is `digest`, ordered by digest.
   virtual std::vector<Referrer> ListReferrers(const RepoKey& repo, std::string_view digest) = 0;
 
+  // Deletes every repository, manifest, tag, blob link and upload session of the instance (when
+  // the instance is deleted). Blob bytes stay for garbage collection.
+  virtual void DeleteInstance(std::string_view instance) = 0;
+
   virtual void CreateUpload(const UploadSession& session) = 0;
   virtual std::optional<UploadSession> FindUpload(std::string_view id) = 0;
   virtual void SetUploadOffset(std::string_view id, uint64_t offset) = 0;

@@ -189,6 +189,17 @@ std::vector<Referrer> SqliteMetaStore::ListReferrers(const RepoKey& repo,
   return out;
 }
 
+void SqliteMetaStore::DeleteInstance(std::string_view instance) {
+  SqliteConnection& c = db_.Connection();
+  Transaction tx(c);
+  Statement(c, "DELETE FROM tags WHERE instance = ?").Bind(instance).Run();
+  Statement(c, "DELETE FROM manifests WHERE instance = ?").Bind(instance).Run();
+  Statement(c, "DELETE FROM repository_blobs WHERE instance = ?").Bind(instance).Run();
+  Statement(c, "DELETE FROM repositories WHERE instance = ?").Bind(instance).Run();
+  Statement(c, "DELETE FROM uploads WHERE instance = ?").Bind(instance).Run();
+  tx.Commit();
+}
+
 void SqliteMetaStore::CreateUpload(const UploadSession& u) {
   Statement(db_.Connection(),
             "INSERT INTO uploads(id, instance, repo, offset) VALUES(?, ?, ?, ?)")

@@ -33,6 +33,7 @@ class SqliteMetaStore final : public MetaStore {
   std::vector<std::string> ListRepositories(std::string_view instance, std::string_view after,
                                             size_t limit) override;
   std::vector<Referrer> ListReferrers(const RepoKey& repo, std::string_view digest) override;
+  void DeleteInstance(std::string_view instance) override;
   void CreateUpload(const UploadSession& session) override;
   std::optional<UploadSession> FindUpload(std::string_view id) override;
   void SetUploadOffset(std::string_view id, uint64_t offset) override;
