@@ -49,5 +49,5 @@ clean:
 FUZZ_SECONDS ?= 30
 fuzz: setup
 	CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DKURA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_manifest fuzz_request_parts fuzz_token fuzz_proxy_protocol
-	for t in fuzz_manifest fuzz_request_parts fuzz_token fuzz_proxy_protocol; do build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; done
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_manifest fuzz_request_parts fuzz_token fuzz_proxy_protocol fuzz_topology
+	for t in fuzz_manifest fuzz_request_parts fuzz_token fuzz_proxy_protocol fuzz_topology; do build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; done

@@ -191,7 +191,7 @@ class Fields {
 
 class TopologyReader {
  public:
-  TopologyReader(std::string_view filename) : reader_(std::string(filename)) {}
+  explicit TopologyReader(std::string_view filename) : reader_(std::string(filename)) {}
 
   Topology Read(std::string_view text) {
     if (int line = FirstLineNotUtf8(text); line != 0) reader_.Fail(line, "the file is not UTF-8");
