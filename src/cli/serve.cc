@@ -2,7 +2,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <iostream>
 #include <thread>
@@ -25,6 +27,8 @@
 
 namespace kura::cli {
 namespace {
+
+constexpr int64_t kUploadIdleSeconds = 24 * 3600;
 
 // The saved World, or a new one holding the configured accounts; accounts named in the
 // configuration are always present.
@@ -105,8 +109,25 @@ int Serve(const server::ServerConfig& config) {
     }
     for (auto& l : listeners) l->Start(io);
 
+    // Upload sessions idle for a day expire, with their bytes.
+    boost::asio::steady_timer expiry(io);
+    std::function<void()> expire_uploads = [&] {
+      for (const std::string& id : meta.ExpireUploads(kUploadIdleSeconds)) {
+        blobs.RemoveUpload(id);
+        registry.ForgetUpload(id);
+      }
+      expiry.expires_after(std::chrono::minutes(10));
+      expiry.async_wait([&](const boost::system::error_code& ec) {
+        if (!ec) expire_uploads();
+      });
+    };
+    expire_uploads();
+
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+    signals.async_wait([&](const boost::system::error_code&, int) {
+      expiry.cancel();
+      io.stop();
+    });
 
     std::cout << "kura " << KURA_VERSION << " (data in " << config.data_dir << ", " << threads
               << " threads)\n";

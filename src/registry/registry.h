@@ -45,6 +45,9 @@ class Registry {
   // Answers one request. Never throws for bad input: every failure is an OCI error response.
   asio::awaitable<Response> Handle(Request& request);
 
+  // Forgets the running hash of an upload session that expired.
+  void ForgetUpload(const std::string& id) { ForgetHash(id); }
+
  private:
   struct UploadHash;
 

@@ -21,8 +21,8 @@ CREATE TABLE IF NOT EXISTS tags(
   PRIMARY KEY(instance, repo, tag)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tags_by_digest ON tags(instance, repo, digest);
 CREATE TABLE IF NOT EXISTS uploads(
-  id TEXT PRIMARY KEY, instance TEXT NOT NULL, repo TEXT NOT NULL, offset INTEGER NOT NULL)
-  WITHOUT ROWID;
+  id TEXT PRIMARY KEY, instance TEXT NOT NULL, repo TEXT NOT NULL, offset INTEGER NOT NULL,
+  touched_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 )sql";
 
 void EnsureRepository(SqliteConnection& c, const RepoKey& repo) {
@@ -34,7 +34,15 @@ void EnsureRepository(SqliteConnection& c, const RepoKey& repo) {
 
 }  // namespace
 
-SqliteMetaStore::SqliteMetaStore(std::string path) : db_(std::move(path), kSchema) {}
+SqliteMetaStore::SqliteMetaStore(std::string path) : db_(std::move(path), kSchema) {
+  // Databases made before upload sessions expired lack their last-touched time.
+  Statement columns(db_.Connection(), "SELECT 1 FROM pragma_table_info('uploads') "
+                                      "WHERE name = 'touched_at'");
+  if (!columns.Step()) {
+    db_.Connection().Exec(
+        "ALTER TABLE uploads ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0");
+  }
+}
 
 std::optional<uint64_t> SqliteMetaStore::LinkedBlobSize(const RepoKey& repo,
                                                         std::string_view digest) {
@@ -202,7 +210,8 @@ void SqliteMetaStore::DeleteInstance(std::string_view instance) {
 
 void SqliteMetaStore::CreateUpload(const UploadSession& u) {
   Statement(db_.Connection(),
-            "INSERT INTO uploads(id, instance, repo, offset) VALUES(?, ?, ?, ?)")
+            "INSERT INTO uploads(id, instance, repo, offset, touched_at) "
+            "VALUES(?, ?, ?, ?, unixepoch())")
       .Bind(u.id)
       .Bind(u.repo.instance)
       .Bind(u.repo.name)
@@ -218,7 +227,8 @@ std::optional<UploadSession> SqliteMetaStore::FindUpload(std::string_view id) {
 }
 
 void SqliteMetaStore::SetUploadOffset(std::string_view id, uint64_t offset) {
-  Statement(db_.Connection(), "UPDATE uploads SET offset = ? WHERE id = ?")
+  Statement(db_.Connection(),
+            "UPDATE uploads SET offset = ?, touched_at = unixepoch() WHERE id = ?")
       .Bind(static_cast<int64_t>(offset))
       .Bind(id)
       .Run();
@@ -226,6 +236,18 @@ void SqliteMetaStore::SetUploadOffset(std::string_view id, uint64_t offset) {
 
 void SqliteMetaStore::DeleteUpload(std::string_view id) {
   Statement(db_.Connection(), "DELETE FROM uploads WHERE id = ?").Bind(id).Run();
+}
+
+std::vector<std::string> SqliteMetaStore::ExpireUploads(int64_t idle_seconds) {
+  SqliteConnection& c = db_.Connection();
+  Transaction tx(c);
+  Statement s(c, "SELECT id FROM uploads WHERE touched_at < unixepoch() - ?");
+  s.Bind(idle_seconds);
+  std::vector<std::string> ids;
+  while (s.Step()) ids.push_back(s.Text(0));
+  Statement(c, "DELETE FROM uploads WHERE touched_at < unixepoch() - ?").Bind(idle_seconds).Run();
+  tx.Commit();
+  return ids;
 }
 
 std::vector<std::string> SqliteMetaStore::ListUploadIds() {

@@ -39,6 +39,10 @@ class SqliteMetaStore final : public MetaStore {
   void SetUploadOffset(std::string_view id, uint64_t offset) override;
   void DeleteUpload(std::string_view id) override;
 
+  // Deletes the upload sessions untouched for `idle_seconds` and returns their ids (their files
+  // are the caller's to remove).
+  std::vector<std::string> ExpireUploads(int64_t idle_seconds);
+
   // Every upload session, for start-up cleaning.
   std::vector<std::string> ListUploadIds();
 

@@ -134,6 +134,27 @@ TEST_F(MetaStoreTest, UploadSessionsSurviveReopening) {
   EXPECT_FALSE(store_->FindUpload("u1"));
 }
 
+TEST_F(MetaStoreTest, IdleUploadSessionsExpire) {
+  store_->CreateUpload({"fresh", repo_, 0});
+  EXPECT_TRUE(store_->ExpireUploads(3600).empty());
+  EXPECT_EQ(store_->ExpireUploads(-10), std::vector<std::string>{"fresh"});  // idle "in future"
+  EXPECT_FALSE(store_->FindUpload("fresh"));
+}
+
+TEST_F(MetaStoreTest, DeleteInstanceTakesEverythingOfItOnly) {
+  RepoKey other{"other", "library/app"};
+  store_->LinkBlob(repo_, kBlobA, 1);
+  store_->LinkBlob(other, kBlobA, 1);
+  ASSERT_FALSE(store_->PutManifest(repo_, Manifest(kManifest1, {kBlobA}), "v1"));
+  store_->CreateUpload({"u", repo_, 0});
+  store_->DeleteInstance("default");
+  EXPECT_FALSE(store_->RepositoryExists(repo_));
+  EXPECT_FALSE(store_->GetManifest(repo_, kManifest1));
+  EXPECT_FALSE(store_->LinkedBlobSize(repo_, kBlobA));
+  EXPECT_FALSE(store_->FindUpload("u"));
+  EXPECT_TRUE(store_->LinkedBlobSize(other, kBlobA));
+}
+
 TEST_F(MetaStoreTest, ConcurrentWritersFromManyThreads) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
