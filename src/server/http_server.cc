@@ -43,16 +43,23 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 beast::tcp_stream& Lowest(beast::tcp_stream& s) { return s; }
 beast::tcp_stream& Lowest(beast::ssl_stream<beast::tcp_stream>& s) { return s.next_layer(); }
 
-// The request body as the registry reads it: pieces straight from the parser.
+// The request body as the registry reads it. A body with a Content-Length is read straight from
+// the socket into the caller's buffer, one system call per piece (uploads run at memory speed);
+// a chunked body goes through the parser, which decodes the chunks.
 template <class Stream>
 class ParserBodyReader final : public registry::BodyReader {
  public:
   ParserBodyReader(Stream& stream, beast::flat_buffer& buffer,
                    http::request_parser<http::buffer_body>& parser)
-      : stream_(stream), buffer_(buffer), parser_(parser) {}
+      : stream_(stream), buffer_(buffer), parser_(parser) {
+    if (auto length = parser_.content_length(); length && !parser_.chunked()) {
+      declared_ = *length;
+      remaining_ = *length;
+    }
+  }
 
   asio::awaitable<size_t> Read(char* buf, size_t n) override {
-    if (!continue_sent_ && !parser_.is_done() &&
+    if (!continue_sent_ && !Complete() &&
         beast::iequals(parser_.get()[http::field::expect], "100-continue")) {
       // Clients that asked to wait (curl with large bodies) start sending only after this.
       continue_sent_ = true;
@@ -60,6 +67,25 @@ class ParserBodyReader final : public registry::BodyReader {
       Lowest(stream_).expires_after(kIoTimeout);
       auto [ec, _] = co_await asio::async_write(stream_, asio::buffer(kContinue), use_tuple);
       if (ec) throw registry::BodyError(ec.message());
+    }
+    if (declared_) {
+      if (remaining_ == 0 || n == 0) co_return 0;
+      size_t want = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
+      if (buffer_.size() > 0) {  // body bytes that arrived with the header
+        size_t k = asio::buffer_copy(asio::buffer(buf, want), buffer_.data());
+        buffer_.consume(k);
+        remaining_ -= k;
+        co_return k;
+      }
+      Lowest(stream_).expires_after(kIoTimeout);
+      auto [ec, got] = co_await stream_.async_read_some(asio::buffer(buf, want), use_tuple);
+      if (ec) {
+        throw registry::BodyError("connection ended after " +
+                                  std::to_string(*declared_ - remaining_) + " of " +
+                                  std::to_string(*declared_) + " bytes: " + ec.message());
+      }
+      remaining_ -= got;
+      co_return got;
     }
     while (!parser_.is_done()) {
       parser_.get().body().data = buf;
@@ -74,15 +100,17 @@ class ParserBodyReader final : public registry::BodyReader {
     co_return 0;
   }
 
-  std::optional<uint64_t> ContentLength() const override {
-    auto length = parser_.content_length();
-    return length ? std::optional<uint64_t>(*length) : std::nullopt;
-  }
+  std::optional<uint64_t> ContentLength() const override { return declared_; }
+
+  // True once the whole body has been read: the connection may carry another request.
+  bool Complete() const { return declared_ ? remaining_ == 0 : parser_.is_done(); }
 
  private:
   Stream& stream_;
   beast::flat_buffer& buffer_;
   http::request_parser<http::buffer_body>& parser_;
+  std::optional<uint64_t> declared_;  // Content-Length, for a body read straight from the socket
+  uint64_t remaining_ = 0;
   bool continue_sent_ = false;
 };
 
@@ -229,7 +257,7 @@ struct HttpListener::Connection {
         res = co_await listener.handler_(req, peer);
       }
       // A body the handler did not read would be taken for the next request: close instead.
-      bool keep_alive = parser.keep_alive() && parser.is_done();
+      bool keep_alive = parser.keep_alive() && body.Complete();
       if (listener.access_log_) {
         std::fprintf(stderr,
                      "{\"peer\":\"%s\",\"method\":\"%s\",\"target\":\"%s\",\"status\":%u}\n",
