@@ -21,6 +21,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kDenied: return "DENIED";
     case ErrorCode::kUnsupported: return "UNSUPPORTED";
     case ErrorCode::kTooManyRequests: return "TOOMANYREQUESTS";
+    case ErrorCode::kUnknown: return "UNKNOWN";
   }
   return "UNKNOWN";
 }
@@ -36,6 +37,7 @@ int DefaultStatus(ErrorCode code) {
     case ErrorCode::kDenied: return 403;
     case ErrorCode::kUnsupported: return 405;
     case ErrorCode::kTooManyRequests: return 429;
+    case ErrorCode::kUnknown: return 500;
     default: return 400;
   }
 }

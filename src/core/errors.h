@@ -23,6 +23,7 @@ enum class ErrorCode {
   kDenied,
   kUnsupported,
   kTooManyRequests,
+  kUnknown,  // the server failed (storage); distribution's UNKNOWN, 500
 };
 
 // The spec's name of the code, e.g. "BLOB_UNKNOWN".

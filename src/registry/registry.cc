@@ -242,8 +242,8 @@ asio::awaitable<Response> Registry::Handle(Request& req) {
   try {
     co_return co_await Dispatch(req, route);
   } catch (const store::StoreError& e) {
-    co_return ErrorResponse(RegistryError(ErrorCode::kUnsupported,
-                                          std::string("storage failure: ") + e.what(), {}, 500));
+    co_return ErrorResponse(
+        RegistryError(ErrorCode::kUnknown, std::string("storage failure: ") + e.what()));
   }
 }
 

@@ -91,7 +91,9 @@ bool FsBlobStore::CommitUpload(const std::string& id, const core::Digest& digest
   }
   if (!FsyncPath(from)) return false;
   std::string dir = to.substr(0, to.rfind('/'));
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return false;
   if (::rename(from.c_str(), to.c_str()) != 0) return false;
   return FsyncPath(dir);
 }
