@@ -305,11 +305,17 @@ Response Registry::FetchBlob(Request& req, const RepoKey& repo, const std::strin
     return ErrorResponse(RegistryError(ErrorCode::kBlobUnknown, "blob unknown to registry",
                                        nlohmann::json{{"digest", digest}}.dump()));
   };
-  if (!meta_.LinkedBlobSize(repo, digest)) return blob_unknown();
-  auto file = blobs_.Open(*core::ParseDigest(digest));
-  if (!file) return blob_unknown();
+  std::optional<uint64_t> linked = meta_.LinkedBlobSize(repo, digest);
+  if (!linked) return blob_unknown();
+  // HEAD answers from the metadata (a blob is linked only after its bytes are in place); GET
+  // opens the bytes it sends.
+  std::optional<store::BlobFile> file;
+  if (req.method() != http::verb::head) {
+    file = blobs_.Open(*core::ParseDigest(digest));
+    if (!file) return blob_unknown();
+  }
   Response r;
-  uint64_t size = file->size;
+  uint64_t size = file ? file->size : *linked;
   r.fields.set(http::field::content_type, "application/octet-stream");
   r.fields.set("Docker-Content-Digest", digest);
   r.fields.set(http::field::etag, "\"" + digest + "\"");
