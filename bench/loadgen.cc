@@ -24,6 +24,7 @@
 //
 // Every loop is bounded: the run stops at --duration (plus a 5 s grace for requests in flight,
 // which then count as errors) or after --max-requests, whichever comes first.
+#include <strings.h>
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -345,8 +346,14 @@ struct Shared {
 };
 
 std::string BuildHead(const Options& o, const std::string& path) {
-  std::string h = o.method + " " + path + " HTTP/1.1\r\nHost: " + o.url.host + ":" + o.url.port +
-                  "\r\nUser-Agent: kura-loadgen\r\n";
+  // A --header "Host: ..." replaces the default (to address an instance by its hostname).
+  bool own_host = false;
+  for (const auto& x : o.headers) {
+    own_host |= x.size() > 5 && strncasecmp(x.c_str(), "host:", 5) == 0;
+  }
+  std::string h = o.method + " " + path + " HTTP/1.1\r\n";
+  if (!own_host) h += "Host: " + o.url.host + ":" + o.url.port + "\r\n";
+  h += "User-Agent: kura-loadgen\r\n";
   for (const auto& x : o.headers) h += x + "\r\n";
   if (o.body) {
     h += "Content-Length: " + std::to_string(o.body->size()) + "\r\n";

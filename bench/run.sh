@@ -49,7 +49,7 @@ else
 fi
 CHUNK=$((8 * MiB))
 PORT=${BENCH_PORT:-18500}
-KP=$PORT; DP=$((PORT + 1)); NP=$((PORT + 2))
+KP=$PORT; DP=$((PORT + 1)); NP=$((PORT + 2)); EP=$((PORT + 3)); AP=$((PORT + 4))
 declare -A BASE=([kura]=http://127.0.0.1:$KP [dist]=http://127.0.0.1:$DP [nginx]=http://127.0.0.1:$NP)
 OCI_M=application/vnd.oci.image.manifest.v1+json
 
@@ -73,7 +73,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for p in $KP $DP $NP; do
+for p in $KP $DP $NP $EP $AP; do
   if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "run.sh: port $p is in use (set BENCH_PORT)" >&2; exit 2; fi
 done
 
@@ -126,7 +126,27 @@ http {
 EOF
 nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" -e "$W/nginx/logs/error.log" >"$W/nginx/logs/stdout" 2>&1 & PID[nginx]=$!
 
+# The same kura, serving an enterprise instance: its Internet endpoint admits through a
+# 10,000-entry allowlist, requests carry a registry token, every decision is an audit line.
+ENT_HOST=ent-registry.r1.bench.test; ENT_ADMIN_TOKEN=bench-admin-token-0123456789
+ENT_PASS=bench-password-0123; ENT_URL=http://127.0.0.1:$EP
+cat >"$W/kura-ent.yml" <<YAML
+listen: ""
+data: $W/kura-ent-data
+domain: bench.test
+token_ttl: 3600
+endpoints:
+  - {listen: 127.0.0.1:$EP, endpoint: internet}
+admin:
+  listen: 127.0.0.1:$AP
+  accounts: {A: {token: $ENT_ADMIN_TOKEN}}
+log:
+  audit: $W/kura-ent-audit.log
+YAML
+"$W/kura" serve --config "$W/kura-ent.yml" >"$W/kura-ent.log" 2>&1 & PID[kura_ent]=$!
+
 waitfor "${BASE[kura]}/v2/"; waitfor "${BASE[dist]}/v2/"; waitfor "${BASE[nginx]}/"
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$AP/" && break; sleep 0.1; done
 
 rss_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }  # PID FIELD
 rec() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }              # METRIC TARGET ROUND VALUE P99
@@ -205,6 +225,39 @@ for t in kura dist; do
   n=$(curl -s --max-time 30 "${BASE[$t]}/v2/bench/tags10k/tags/list" | jq '.tags | length')
   [ "$n" = "$TAGS" ] || { echo "run.sh: $t tags list has $n tags, want $TAGS" >&2; exit 1; }
 done
+
+# The enterprise instance: created closed, opened to 10,000 sources (127.0.0.1 among them).
+say "seeding the enterprise instance (10,000-entry allowlist, token)"
+admin() { # METHOD PATH [JSON or @FILE]
+  curl -sf --max-time 30 -X "$1" -H "Authorization: Bearer $ENT_ADMIN_TOKEN" \
+    -H 'Content-Type: application/json' ${3:+--data-binary "$3"} "http://127.0.0.1:$AP/api/v1$2" >/dev/null
+}
+admin POST /instances '{"name":"ent","region":"r1","edition":"enterprise"}'
+admin POST /instances/ent/internet/enable
+python3 -c '
+import json
+entries = [{"cidr": "10.%d.%d.%d/32" % (i >> 16, (i >> 8) & 255, i & 255), "description": "bench %d" % i}
+           for i in range(9999)] + [{"cidr": "127.0.0.1/32", "description": "the load generator"}]
+print(json.dumps({"entries": entries}))' >"$W/src/allowlist.json"
+admin PUT /instances/ent/internet/allowlist "@$W/src/allowlist.json"
+admin PUT /instances/ent/credentials/bench "{\"password\":\"$ENT_PASS\"}"
+ENT=(-u "bench:$ENT_PASS" -H "Host: $ENT_HOST")
+for pair in "$W/src/config $CFG_D" "$W/src/layer $LAYER_D"; do
+  read -r file digest <<<"$pair"
+  c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "${ENT[@]}" -H 'Expect:' -X POST \
+    --data-binary @"$file" "$ENT_URL/v2/bench/app/blobs/uploads/?digest=$digest")
+  [ "$c" = 201 ] || { echo "run.sh: enterprise blob push answered $c" >&2; exit 1; }
+done
+c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${ENT[@]}" -X PUT -H "Content-Type: $OCI_M" \
+  --data-binary @"$W/src/manifest" "$ENT_URL/v2/bench/app/manifests/latest")
+[ "$c" = 201 ] || { echo "run.sh: enterprise manifest PUT answered $c" >&2; exit 1; }
+ENT_TOKEN=$(curl -s --max-time 10 "${ENT[@]}" \
+  "$ENT_URL/token?service=$ENT_HOST&scope=repository:bench/app:pull" | jq -r .token)
+[ -n "$ENT_TOKEN" ] && [ "$ENT_TOKEN" != null ] || { echo "run.sh: no enterprise token" >&2; exit 1; }
+ENT_H=(--header "Host: $ENT_HOST" --header "Authorization: Bearer $ENT_TOKEN")
+c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Host: $ENT_HOST" \
+  -H "Authorization: Bearer $ENT_TOKEN" "$ENT_URL/v2/bench/app/manifests/latest")
+[ "$c" = 200 ] || { echo "run.sh: enterprise manifest GET with the token answered $c" >&2; exit 1; }
 
 # ------------------------------------------------------------------ durability check
 # Counts fsync-family calls per blob push and per tag PUT (strace attached to the server).
@@ -340,9 +393,11 @@ for r in $(seq 1 "$ROUNDS"); do
   for t in $two; do rate manifest_head $t "$r" 64 "${BASE[$t]}/v2/bench/app/manifests/$MAN_D" --method HEAD "${MAN_H[@]}"; done
   for t in $two; do rate blob_head $t "$r" 64 "${BASE[$t]}/v2/bench/app/blobs/$LAYER_D" --method HEAD; done
   for t in $two; do rate base_get $t "$r" 64 "${BASE[$t]}/v2/"; done
-  # Enterprise instance (auth, token, 10,000-entry allowlist): add it here as a third target
-  # once kura serves one, e.g. `rate manifest_get kura_ent "$r" 64 URL --header "Authorization:
-  # Bearer $TOKEN" --header "Host: ..."` for each rate above, and `kura_ent` in report.py TARGETS.
+  # The same rates through the enterprise instance: what the exposure checks cost.
+  rate manifest_get kura_ent "$r" 64 "$ENT_URL/v2/bench/app/manifests/latest" "${ENT_H[@]}" "${MAN_H[@]}"
+  rate manifest_head kura_ent "$r" 64 "$ENT_URL/v2/bench/app/manifests/$MAN_D" --method HEAD "${ENT_H[@]}" "${MAN_H[@]}"
+  rate blob_head kura_ent "$r" 64 "$ENT_URL/v2/bench/app/blobs/$LAYER_D" --method HEAD "${ENT_H[@]}"
+  rate base_get kura_ent "$r" 64 "$ENT_URL/v2/" "${ENT_H[@]}"
 
   say "round $r/$ROUNDS: tags list ($TAGS tags), catalog ($REPOS repositories, $CAT_PAGES pages)"
   for t in $two; do rate tags_list $t "$r" 8 "${BASE[$t]}/v2/bench/tags10k/tags/list"; done

@@ -32,10 +32,11 @@ class AuditLog {
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
+  // `line` ends with a newline.
   void Write(const std::string& line);
 
  private:
-  FILE* file_;
+  int fd_;
   bool owned_;
 };
 
@@ -87,10 +88,15 @@ class InstanceGateway {
                                               const std::string& realm,
                                               const std::string& service);
 
+  const uint64_t id_;  // tells this gateway's per-thread token cache entries from another's
   admin::ExposureState& exposure_;
   store::SqliteAdminStore& admin_store_;
   registry::Registry& registry_;
   auth::TokenSigner SignerFor(const access::Instance& instance) const;
+  // The claims of a registry token sent to `instance` at `service`, or nullopt with *why set.
+  std::optional<auth::TokenClaims> VerifyToken(const access::Instance& instance,
+                                               const std::string& service, std::string_view token,
+                                               std::string* why) const;
 
   std::string master_key_;
   int64_t token_ttl_seconds_;
