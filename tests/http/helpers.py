@@ -116,8 +116,10 @@ class Registry:
             try:
                 conn.request(method, path, body=body, headers=h)
             except (BrokenPipeError, ConnectionResetError):
-                # The server may answer (e.g. 413) and close before reading the whole body.
-                pass
+                # The server may answer (e.g. 413) and close before reading the whole body; but
+                # when the connection is gone altogether (the server died) there is no answer.
+                if conn.sock is None:
+                    raise
             r = conn.getresponse()
             data = r.read()
             return Response(r.status, r.getheaders(), data, method, path)
