@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "access/hostnames.h"
+#include "admin/world_document.h"
 #include "auth/password.h"
 #include "auth/token.h"
 #include "core/names.h"
@@ -108,15 +109,8 @@ AdminApi::AdminApi(ExposureState& exposure, store::SqliteAdminStore& store,
     : exposure_(exposure), store_(store), registry_(registry), tokens_(std::move(tokens)) {}
 
 std::string AdminApi::DescribeInstance(const access::World& world, const access::Instance& i) {
-  json allowlist = json::array();
-  for (const auto& e : i.internet.allowlist.entries()) {
-    allowlist.push_back({{"cidr", e.cidr.ToString()}, {"description", e.description}});
-  }
-  json bindings = json::array();
-  for (const auto& b : i.vpc.bindings) {
-    bindings.push_back(
-        {{"network", b.network}, {"subnet", b.subnet}, {"private_ip", b.private_ip.ToString()}});
-  }
+  json allowlist = AllowlistJson(i.internet.allowlist);
+  json bindings = BindingsJson(i.vpc);
   bool personal = i.edition == access::Edition::kPersonal;
   json out = {
       {"name", i.name},

@@ -30,6 +30,23 @@ void Check(const access::Status& s) {
 
 }  // namespace
 
+nlohmann::json AllowlistJson(const access::Allowlist& allowlist) {
+  json out = json::array();
+  for (const auto& e : allowlist.entries()) {
+    out.push_back({{"cidr", e.cidr.ToString()}, {"description", e.description}});
+  }
+  return out;
+}
+
+nlohmann::json BindingsJson(const access::VpcEndpointPolicy& vpc) {
+  json out = json::array();
+  for (const auto& b : vpc.bindings) {
+    out.push_back(
+        {{"network", b.network}, {"subnet", b.subnet}, {"private_ip", b.private_ip.ToString()}});
+  }
+  return out;
+}
+
 std::string WorldToDocument(const access::World& world) {
   json doc = {{"version", 1}, {"domain", world.domain()}};
   json& accounts = doc["accounts"] = json::array();
@@ -58,15 +75,8 @@ std::string WorldToDocument(const access::World& world) {
   }
   json& instances = doc["instances"] = json::array();
   for (const auto& [name, i] : world.instances()) {
-    json allowlist = json::array();
-    for (const auto& e : i.internet.allowlist.entries()) {
-      allowlist.push_back({{"cidr", e.cidr.ToString()}, {"description", e.description}});
-    }
-    json bindings = json::array();
-    for (const auto& b : i.vpc.bindings) {
-      bindings.push_back(
-          {{"network", b.network}, {"subnet", b.subnet}, {"private_ip", b.private_ip.ToString()}});
-    }
+    json allowlist = AllowlistJson(i.internet.allowlist);
+    json bindings = BindingsJson(i.vpc);
     instances.push_back({{"name", name},
                          {"account", i.account},
                          {"region", i.region},

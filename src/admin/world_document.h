@@ -3,6 +3,7 @@
 // rules of EXPOSURE.md forbid.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -16,6 +17,11 @@ class DocumentError : public std::runtime_error {
 };
 
 std::string WorldToDocument(const access::World& world);
+
+// [{cidr, description}...] and [{network, subnet, private_ip}...]: as the document and the admin
+// API both show them.
+nlohmann::json AllowlistJson(const access::Allowlist& allowlist);
+nlohmann::json BindingsJson(const access::VpcEndpointPolicy& vpc);
 
 // Rebuilds a World under `domain` from a document. Throws DocumentError naming the first thing
 // that cannot be restored.
