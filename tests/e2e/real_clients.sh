@@ -109,7 +109,7 @@ is_free() { ! ss -Htln "sport = :$1" | grep -q .; }
 pick_port() { # EXCLUDE...
   local p
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+): no clash with client sockets
     is_free "$p" || continue
     case " $* " in *" $p "*) continue ;; esac
     echo "$p"; return 0
