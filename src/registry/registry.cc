@@ -218,11 +218,11 @@ Route ParseRoute(std::string_view path) {
   if (rest == "_catalog") {
     route.kind = Route::Kind::kCatalog;
   } else if (EndsWith(rest, "/tags/list")) {
-    route.kind = Route::Kind::kTags;
     route.name = std::string(rest.substr(0, rest.size() - 10));
+    if (!route.name.empty()) route.kind = Route::Kind::kTags;
   } else if (EndsWith(rest, "/blobs/uploads/") || EndsWith(rest, "/blobs/uploads")) {
-    route.kind = Route::Kind::kUploadStart;
     route.name = std::string(rest.substr(0, rest.rfind("/blobs/uploads")));
+    if (!route.name.empty()) route.kind = Route::Kind::kUploadStart;
   } else if (SplitFromRight(rest, "/blobs/uploads/", &route)) {
     route.kind = Route::Kind::kUpload;
   } else if (SplitFromRight(rest, "/manifests/", &route)) {

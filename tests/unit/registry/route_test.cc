@@ -46,6 +46,10 @@ TEST(RouteTest, Unknown) {
   EXPECT_EQ(ParseRoute("/v1/x").kind, Kind::kUnknown);
   EXPECT_EQ(ParseRoute("/v2/x/manifests/").kind, Kind::kUnknown);
   EXPECT_EQ(ParseRoute("/v2/x/other/y").kind, Kind::kUnknown);
+  // Found by fuzz_request_parts: a route word with no repository name before it.
+  EXPECT_EQ(ParseRoute("/v2//blobs/uploads/").kind, Kind::kUnknown);
+  EXPECT_EQ(ParseRoute("/v2//tags/list").kind, Kind::kUnknown);
+  EXPECT_EQ(ParseRoute("/v2//manifests/x").kind, Kind::kUnknown);
 }
 
 TEST(PercentDecodeTest, Decodes) {
