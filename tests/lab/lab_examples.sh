@@ -9,7 +9,9 @@ cd "$(dirname "$0")/../.."
 examples=("$@"); [ ${#examples[@]} -eq 0 ] && examples=(examples/*.yaml)
 PREFIX=kt; STATE=$(mktemp -d /tmp/kura-lab-test.XXXXXX)
 lab() { "$KURA" lab "$@" --prefix "$PREFIX" --state "$STATE"; }
-trap '"$KURA" lab down --prefix "$PREFIX" --state "$STATE" >/dev/null 2>&1; rm -rf "$STATE"' EXIT
+# On exit: down, and should even that fail, stop any server started from this state directory.
+trap '"$KURA" lab down --prefix "$PREFIX" --state "$STATE" >/dev/null 2>&1
+      pkill -f -- "--config $STATE/" 2>/dev/null; rm -rf "$STATE"' EXIT
 if [ "$(id -u)" -ne 0 ]; then echo "lab tests need root (network namespaces)"; echo "0 passed, 1 failed"; exit 1; fi
 
 passed=0; failed=0
