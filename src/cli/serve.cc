@@ -140,7 +140,13 @@ int Serve(const server::ServerConfig& config) {
       std::string where = host + ":" + std::to_string(l.port());
       std::cout << "  registry on " << scheme << "://" << where
                 << (users ? " (htpasswd auth)" : " (no auth)") << "\n";
-      if (users) std::cout << "  log in:  docker login " << where << "\n";
+      if (users) {
+        std::cout << "  log in:  docker login " << where << "   (or podman/skopeo login)\n";
+      } else {
+        std::cout << "  log in:  not needed (no auth); with auth: {htpasswd: FILE} in a --config, "
+                     "docker login "
+                  << where << "\n";
+      }
       std::cout << "  push:    skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://" << where
                 << "/NAME:TAG\n"
                 << "           docker tag IMAGE " << where << "/NAME:TAG && docker push "
