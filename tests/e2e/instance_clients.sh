@@ -17,6 +17,7 @@
 # waiting for a 60 s temporary password (and a token with token_ttl 10 s plus the server's 60 s
 # clock leeway) to expire; every step is bounded by E2E_STEP_TIMEOUT.
 set -euo pipefail
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 set -a   # every variable below is exported: steps run in `timeout bash -c` with exported functions
 
 KURA=${1:?usage: $0 KURA_BIN}
@@ -36,15 +37,7 @@ mkdir -p "$W"/{logs,data,containers/root,containers/run,containers/tmp,docker-ro
 # ------------------------------------------------------------------ processes and cleanup
 SERVER_PID=
 DOCKERD_PID=
-stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
-  local p=$1 n=$(( $2 * 4 ))
-  kill -0 "$p" 2>/dev/null || return 0
-  kill "$p" 2>/dev/null
-  for _ in $(seq "$n"); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
-  kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
-  wait "$p" 2>/dev/null
-  return 0
-}
+. "$E2E_DIR/lib.sh"   # stop_pid, step, fails_with, pick_port, put_blob, ...
 cleanup() {
   set +e
   if [ -n "$DOCKERD_PID" ]; then
@@ -70,47 +63,12 @@ trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ step helper
 PASSN=0; FAILN=0
-step() { # NAME CMD...: runs CMD (a command or an exported function) with a timeout, counts, logs
-  local name=$1; shift
-  local out=$W/logs/step.out rc=0
-  { echo; echo "=== $(date +%T) $name"; printf '+'; printf ' %q' "$@"; echo; } >>"$LOG"
-  timeout -k 5 "$STEP_TIMEOUT" bash -c 'set -euo pipefail; "$@"' _ "$@" >"$out" 2>&1 </dev/null || rc=$?
-  cat "$out" >>"$LOG"
-  if [ "$rc" -eq 0 ]; then
-    PASSN=$((PASSN + 1)); echo "PASS $name"
-  else
-    FAILN=$((FAILN + 1))
-    [ "$rc" -eq 124 ] && echo "(timed out after ${STEP_TIMEOUT}s)" >>"$LOG"
-    echo "FAIL $name (exit $rc)"
-    tail -n 15 "$out" | sed 's/^/    | /'
-    [ "$rc" -eq 124 ] && echo "    | (timed out after ${STEP_TIMEOUT}s)"
-  fi
-  echo "--- exit $rc" >>"$LOG"
-  return 0
-}
-fails_with() { # REGEX CMD...: CMD must exit non-zero and say something matching REGEX (grep -Ei)
-  local re=$1 out rc=0; shift
-  out=$("$@" 2>&1) || rc=$?
-  printf '%s\n' "$out"; echo "(exit $rc; want non-zero and /$re/)"
-  [ "$rc" -ne 0 ] && printf '%s\n' "$out" | grep -Eqi -- "$re"
-}
 says() { # REGEX CMD...: CMD must succeed and say something matching REGEX
   local re=$1 out; shift
   out=$("$@" 2>&1); printf '%s\n' "$out"; printf '%s\n' "$out" | grep -Eqi -- "$re"
 }
 
 # ------------------------------------------------------------------ ports, names, the world
-is_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-pick_port() { # EXCLUDE...
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+): no clash with client sockets
-    is_free "$p" || continue
-    case " $* " in *" $p "*) continue ;; esac
-    echo "$p"; return 0
-  done
-  echo "no free port" >&2; return 1
-}
 PORT=$(pick_port); APORT=$(pick_port "$PORT")
 REGION=ap-northeast-1
 H=acme-registry.$REGION.kura.test       # the Internet endpoint of instance acme
@@ -195,11 +153,6 @@ issue_temporary() { # a 60 s password for user robot, and a bearer token (token_
     -H "Host: $R" | jq -r .token > bearer.txt
   [ -s bearer.txt ]
 }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-size() { stat -c%s "$1"; }
-put_blob() { # LAYOUTDIR FILE: moves FILE into the layout's blobs, prints "DIGEST SIZE"
-  local d s; d=$(sha "$2"); s=$(size "$2"); mkdir -p "$1/blobs/sha256"; mv "$2" "$1/blobs/sha256/$d"; echo "$d $s"
-}
 build_image() { # a one-layer OCI layout oci-app, ref "1"
   local X; X=$(mktemp -d); mkdir -p "$X/rootfs/app"; echo "hello from kura instances e2e" > "$X/rootfs/app/hello.txt"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$X/rootfs" -cf "$X/layer.tar" .
@@ -245,8 +198,6 @@ temp_pass() { jq -r .password temp.json; }
 skopeo_login_temp() { inhosts skopeo login --tls-verify=false -u robot -p "$(temp_pass)" "$R"; }
 podman_login_temp() { inhosts $PODMAN login --tls-verify=false -u robot -p "$(temp_pass)" "$R"; }
 docker_login() { echo "$2" | $D login -u "$1" --password-stdin "$R"; }
-docker_pull_fresh() { $D rmi "$1" >/dev/null 2>&1 || true; $D pull "$1"; }
-wait_dockerd() { for _ in $(seq 120); do $D version >/dev/null 2>&1 && { $D version; return 0; }; sleep 0.5; done; tail -20 logs/dockerd.log; return 1; }
 audit_has() { # JQ-FILTER: some audit line matches
   jq -ce "select($1)" logs/audit.log | tail -1 | grep -q .
 }

@@ -16,6 +16,7 @@
 # curl jq gcc libc6-dev iproute2 (scripts/setup.sh test installs them). Only loopback is used.
 # Prints PASS/FAIL/SKIP per step and ends with the line "N passed, M failed".
 set -euo pipefail
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 set -a   # every variable below is exported: steps run in `timeout bash -c` with exported functions
 
 PEER=${E2E_PEER:-}
@@ -42,15 +43,7 @@ mkdir -p "$W"/{logs,certs,certdir,src,data-plain,data-auth,data-tls,containers/r
 # ------------------------------------------------------------------ processes and cleanup
 SERVER_PIDS=()
 DOCKERD_PID=
-stop_pid() { # PID SECONDS: SIGTERM, wait, then SIGKILL
-  local p=$1 n=$(( $2 * 4 ))
-  kill -0 "$p" 2>/dev/null || return 0
-  kill "$p" 2>/dev/null
-  for _ in $(seq "$n"); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
-  kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
-  wait "$p" 2>/dev/null
-  return 0
-}
+. "$E2E_DIR/lib.sh"   # stop_pid, step, fails_with, pick_port, put_blob, ...
 cleanup() {
   set +e
   if [ -n "$DOCKERD_PID" ]; then
@@ -77,45 +70,10 @@ trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------ step helper
 PASSN=0; FAILN=0; SKIPN=0
-step() { # NAME CMD...: runs CMD (a command or an exported function) with a timeout, counts, logs
-  local name=$1; shift
-  local out=$W/logs/step.out rc=0
-  { echo; echo "=== $(date +%T) $name"; printf '+'; printf ' %q' "$@"; echo; } >>"$LOG"
-  timeout -k 5 "$STEP_TIMEOUT" bash -c 'set -euo pipefail; "$@"' _ "$@" >"$out" 2>&1 </dev/null || rc=$?
-  cat "$out" >>"$LOG"
-  if [ "$rc" -eq 0 ]; then
-    PASSN=$((PASSN + 1)); echo "PASS $name"
-  else
-    FAILN=$((FAILN + 1))
-    [ "$rc" -eq 124 ] && echo "(timed out after ${STEP_TIMEOUT}s)" >>"$LOG"
-    echo "FAIL $name (exit $rc)"
-    tail -n 15 "$out" | sed 's/^/    | /'
-    [ "$rc" -eq 124 ] && echo "    | (timed out after ${STEP_TIMEOUT}s)"
-  fi
-  echo "--- exit $rc" >>"$LOG"
-  return 0
-}
 skip() { SKIPN=$((SKIPN + 1)); echo "SKIP $1 ($2)"; }
 fails() { ! "$@"; }          # step NAME fails CMD...: CMD must exit non-zero
-fails_with() { # REGEX CMD...: CMD must exit non-zero and say something matching REGEX (grep -Ei)
-  local re=$1 out rc=0; shift
-  out=$("$@" 2>&1) || rc=$?
-  printf '%s\n' "$out"; echo "(exit $rc; want non-zero and /$re/)"
-  [ "$rc" -ne 0 ] && printf '%s\n' "$out" | grep -Eqi -- "$re"
-}
 
 # ------------------------------------------------------------------ ports
-is_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-pick_port() { # EXCLUDE...
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768+): no clash with client sockets
-    is_free "$p" || continue
-    case " $* " in *" $p "*) continue ;; esac
-    echo "$p"; return 0
-  done
-  echo "no free port" >&2; return 1
-}
 PORT=${E2E_PORT:-$(pick_port)}
 APORT=${E2E_AUTH_PORT:-$(pick_port "$PORT")}
 TPORT=${E2E_TLS_PORT:-$(pick_port "$PORT" "$APORT")}
@@ -222,11 +180,6 @@ if [ -z "$up" ]; then echo "$PASSN passed, $FAILN failed"; exit 1; fi
 code() { curl -sk -o /dev/null -w '%{http_code}' "$@"; }
 expect_code() { # WANT CURL-ARGS...
   local want=$1 got; shift; got=$(code "$@"); echo "HTTP $got (want $want): $*"; [ "$got" = "$want" ]
-}
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-size() { stat -c%s "$1"; }
-put_blob() { # LAYOUTDIR FILE: moves FILE into the layout's blobs, prints "DIGEST SIZE"
-  local d s; d=$(sha "$2"); s=$(size "$2"); mkdir -p "$1/blobs/sha256"; mv "$2" "$1/blobs/sha256/$d"; echo "$d $s"
 }
 mkimg() { # LAYOUTDIR TEXT ARCH [VARIANT]: one single-layer image; prints "MANIFEST-DIGEST SIZE"
   local OUT=$1 TEXT=$2 ARCH=$3 VAR=${4:-} X; X=$(mktemp -d)
@@ -359,8 +312,6 @@ docker_arch() {
 }
 skopeo_login() { echo "$PASS_" | skopeo login --tls-verify=false -u "$USER_" --password-stdin "$A"; }
 docker_login() { echo "$2" | $D login -u "$USER_" --password-stdin "$1"; }
-docker_pull_fresh() { $D rmi "$1" >/dev/null 2>&1 || true; $D pull "$1"; }
-wait_dockerd() { for _ in $(seq 120); do $D version >/dev/null 2>&1 && { $D version; return 0; }; sleep 0.5; done; tail -20 logs/dockerd.log; return 1; }
 
 # referrers (OCI distribution 1.1) by curl
 push_blob() { # BASE REPO FILE [curl-opts...]
