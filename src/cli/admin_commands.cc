@@ -3,27 +3,13 @@
 #include <iostream>
 
 #include "cli/admin_client.h"
+#include "registry/exchange.h"
 
 namespace kura::cli {
 
 using nlohmann::json;
 
 namespace {
-
-// Percent-encodes a path or query component.
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[4];
-      snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 // "90", "90s", "30m", "12h", "7d" -> seconds.
 int64_t ParseDuration(const std::string& text) {
@@ -92,14 +78,16 @@ void PrintInstance(const json& i) {
 struct Verbs {
   AdminOptions* options;
   // Arguments of the verbs; each verb reads the ones it declared.
-  std::string name, account, region, edition = "personal", network, subnet, cidr, description,
-      user, ttl = "12h", visibility = "private";
+  std::string name, account, region, edition = "personal", network, subnet, cidr, description, user,
+                                     ttl = "12h", visibility = "private";
   std::vector<std::string> cidrs;
   bool password_stdin = false;
 
-  AdminClient Client() const {
-    return AdminClient(options->server, options->token);
+  // "/api/v1/instances/<name>" followed by `rest`.
+  std::string InstancePath(const std::string& rest = "") const {
+    return "/api/v1/instances/" + registry::PercentEncode(name) + rest;
   }
+  AdminClient Client() const { return AdminClient(options->server, options->token); }
   // Runs a call and prints its answer: JSON, or `text(answer)`.
   void Run(const std::string& method, const std::string& path, const json& body,
            const std::function<void(const json&)>& text) const {
@@ -149,14 +137,11 @@ std::shared_ptr<void> AddAdminCommands(CLI::App& app, AdminOptions& options) {
   });
   CLI::App* is = instance->add_subcommand("show", "Show an instance and its endpoints");
   is->add_option("NAME", s.name, "Instance name")->required();
-  is->callback([&s, print_instance] {
-    s.Run("GET", "/api/v1/instances/" + Escape(s.name), nullptr, print_instance);
-  });
+  is->callback([&s, print_instance] { s.Run("GET", s.InstancePath(), nullptr, print_instance); });
   CLI::App* id = instance->add_subcommand("delete", "Delete an instance");
   id->add_option("NAME", s.name, "Instance name")->required();
   id->callback([&s, text_ok] {
-    s.Run("DELETE", "/api/v1/instances/" + Escape(s.name), nullptr,
-          text_ok("deleted instance " + s.name));
+    s.Run("DELETE", s.InstancePath(), nullptr, text_ok("deleted instance " + s.name));
   });
 
   // ---- network, subnet
@@ -201,17 +186,14 @@ std::shared_ptr<void> AddAdminCommands(CLI::App& app, AdminOptions& options) {
   endpoint->require_subcommand(1);
   CLI::App* es = endpoint->add_subcommand("show", "Show the endpoints of an instance");
   es->add_option("INSTANCE", s.name, "Instance name")->required();
-  es->callback([&s, print_instance] {
-    s.Run("GET", "/api/v1/instances/" + Escape(s.name), nullptr, print_instance);
-  });
+  es->callback([&s, print_instance] { s.Run("GET", s.InstancePath(), nullptr, print_instance); });
   CLI::App* internet = endpoint->add_subcommand("internet", "The Internet endpoint");
   internet->require_subcommand(1);
   for (const char* verb : {"enable", "disable"}) {
     CLI::App* c = internet->add_subcommand(verb, std::string(verb) + " the Internet endpoint");
     c->add_option("INSTANCE", s.name, "Instance name")->required();
     c->callback([&s, verb, print_instance] {
-      s.Run("POST", "/api/v1/instances/" + Escape(s.name) + "/internet/" + verb, nullptr,
-            print_instance);
+      s.Run("POST", s.InstancePath(std::string("/internet/") + verb), nullptr, print_instance);
     });
   }
   CLI::App* allow = internet->add_subcommand("allow", "Add an address or CIDR to the allowlist");
@@ -219,15 +201,14 @@ std::shared_ptr<void> AddAdminCommands(CLI::App& app, AdminOptions& options) {
   allow->add_option("CIDR", s.cidr, "Address or CIDR")->required();
   allow->add_option("--description", s.description, "What the entry is for");
   allow->callback([&s, print_instance] {
-    s.Run("POST", "/api/v1/instances/" + Escape(s.name) + "/internet/allowlist",
+    s.Run("POST", s.InstancePath("/internet/allowlist"),
           {{"cidr", s.cidr}, {"description", s.description}}, print_instance);
   });
   CLI::App* revoke = internet->add_subcommand("revoke", "Remove an allowlist entry");
   revoke->add_option("INSTANCE", s.name, "Instance name")->required();
   revoke->add_option("CIDR", s.cidr, "Address or CIDR")->required();
   revoke->callback([&s, print_instance] {
-    s.Run("DELETE",
-          "/api/v1/instances/" + Escape(s.name) + "/internet/allowlist?cidr=" + Escape(s.cidr),
+    s.Run("DELETE", s.InstancePath("/internet/allowlist?cidr=" + registry::PercentEncode(s.cidr)),
           nullptr, print_instance);
   });
   CLI::App* vpc = endpoint->add_subcommand("vpc", "The VPC endpoint");
@@ -239,14 +220,14 @@ std::shared_ptr<void> AddAdminCommands(CLI::App& app, AdminOptions& options) {
   bind->callback([&s, print_instance] {
     json body = {{"network", s.network}};
     if (!s.subnet.empty()) body["subnet"] = s.subnet;
-    s.Run("POST", "/api/v1/instances/" + Escape(s.name) + "/vpc/bindings", body, print_instance);
+    s.Run("POST", s.InstancePath("/vpc/bindings"), body, print_instance);
   });
   CLI::App* unbind = vpc->add_subcommand("unbind", "Unbind a network");
   unbind->add_option("INSTANCE", s.name, "Instance name")->required();
   unbind->add_option("--network", s.network, "Network to unbind")->required();
   unbind->callback([&s, print_instance] {
-    s.Run("DELETE", "/api/v1/instances/" + Escape(s.name) + "/vpc/bindings/" + Escape(s.network),
-          nullptr, print_instance);
+    s.Run("DELETE", s.InstancePath("/vpc/bindings/" + registry::PercentEncode(s.network)), nullptr,
+          print_instance);
   });
 
   // ---- credential, token, namespace
@@ -262,7 +243,7 @@ std::shared_ptr<void> AddAdminCommands(CLI::App& app, AdminOptions& options) {
     std::getline(std::cin, password);
     if (!password.empty() && password.back() == '\r') password.pop_back();
     if (password.empty()) throw CommandError("no password on standard input");
-    s.Run("PUT", "/api/v1/instances/" + Escape(s.name) + "/credentials/" + Escape(s.user),
+    s.Run("PUT", s.InstancePath("/credentials/" + registry::PercentEncode(s.user)),
           {{"password", password}}, text_ok("password set for " + s.user + " on " + s.name));
   });
   CLI::App* token = app.add_subcommand("token", "Temporary registry passwords");
@@ -272,7 +253,7 @@ std::shared_ptr<void> AddAdminCommands(CLI::App& app, AdminOptions& options) {
   ti->add_option("--user", s.user, "User name")->required();
   ti->add_option("--ttl", s.ttl, "Lifetime: 3600, 30m, 12h, 7d (default 12h)");
   ti->callback([&s] {
-    s.Run("POST", "/api/v1/instances/" + Escape(s.name) + "/tokens",
+    s.Run("POST", s.InstancePath("/tokens"),
           {{"user", s.user}, {"ttl_seconds", ParseDuration(s.ttl)}}, [](const json& t) {
             std::cout << "user:     " << t["user"].get<std::string>() << "\n"
                       << "password: " << t["password"].get<std::string>() << "\n"
@@ -287,20 +268,19 @@ std::shared_ptr<void> AddAdminCommands(CLI::App& app, AdminOptions& options) {
   nsc->add_option("--visibility", s.visibility, "public or private (default private)")
       ->check(CLI::IsMember({"public", "private"}));
   nsc->callback([&s, text_ok] {
-    s.Run("POST", "/api/v1/instances/" + Escape(s.name) + "/namespaces",
+    s.Run("POST", s.InstancePath("/namespaces"),
           {{"name", s.network}, {"visibility", s.visibility}},
           text_ok("created " + s.visibility + " namespace " + s.network + " in " + s.name));
   });
   CLI::App* nsl = ns->add_subcommand("list", "List namespaces");
   nsl->add_option("INSTANCE", s.name, "Instance name")->required();
   nsl->callback([&s] {
-    s.Run("GET", "/api/v1/instances/" + Escape(s.name) + "/namespaces", nullptr,
-          [](const json& list) {
-            for (const auto& n : list) {
-              std::cout << n["name"].get<std::string>() << "  "
-                        << n["visibility"].get<std::string>() << "\n";
-            }
-          });
+    s.Run("GET", s.InstancePath("/namespaces"), nullptr, [](const json& list) {
+      for (const auto& n : list) {
+        std::cout << n["name"].get<std::string>() << "  " << n["visibility"].get<std::string>()
+                  << "\n";
+      }
+    });
   });
   return v;
 }

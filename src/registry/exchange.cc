@@ -1,5 +1,7 @@
 #include "registry/exchange.h"
 
+#include <cctype>
+
 namespace kura::registry {
 
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space) {
@@ -27,20 +29,62 @@ std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space)
   return out;
 }
 
-std::optional<std::string> Request::Query(std::string_view key) const {
-  std::string_view q = query;
+namespace {
+
+// Calls `found(value)` for every `key=value` of the raw query, in order; stops when it returns
+// false. A value with a bad escape is skipped.
+template <class Found>
+void ForEachQueryValue(std::string_view q, std::string_view key, Found found) {
   while (!q.empty()) {
     size_t amp = q.find('&');
     std::string_view pair = q.substr(0, amp);
     size_t eq = pair.find('=');
     if (pair.substr(0, eq) == key) {
-      if (eq == std::string_view::npos) return std::string();
-      return PercentDecode(pair.substr(eq + 1), /*plus_is_space=*/true);
+      std::optional<std::string> value =
+          eq == std::string_view::npos ? std::string()
+                                       : PercentDecode(pair.substr(eq + 1), /*plus_is_space=*/true);
+      if (value && !found(std::move(*value))) return;
     }
-    if (amp == std::string_view::npos) break;
+    if (amp == std::string_view::npos) return;
     q.remove_prefix(amp + 1);
   }
-  return std::nullopt;
+}
+
+}  // namespace
+
+std::string PercentEncode(std::string_view s, bool keep_slash) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> Request::Query(std::string_view key) const {
+  std::optional<std::string> first;
+  ForEachQueryValue(query, key, [&](std::string value) {
+    first = std::move(value);
+    return false;
+  });
+  return first;
+}
+
+std::vector<std::string> Request::QueryAll(std::string_view key) const {
+  std::vector<std::string> all;
+  ForEachQueryValue(query, key, [&](std::string value) {
+    all.push_back(std::move(value));
+    return true;
+  });
+  return all;
 }
 
 Response ErrorResponse(const core::RegistryError& error) {

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/errors.h"
 #include "store/blob_store.h"
@@ -48,6 +49,8 @@ struct Request {
   http::verb method() const { return header.method(); }
   // The value of query parameter `key`, percent-decoded, or nullopt.
   std::optional<std::string> Query(std::string_view key) const;
+  // Every value of query parameter `key` (e.g. several `scope=`), percent-decoded, in order.
+  std::vector<std::string> QueryAll(std::string_view key) const;
 };
 
 struct Response {
@@ -68,6 +71,9 @@ struct Response {
 
 // The response for an OCI error: its status and the JSON body. The one place errors become HTTP.
 Response ErrorResponse(const core::RegistryError& error);
+
+// Escapes every byte but unreserved characters (and '/' when `keep_slash`) as %XX.
+std::string PercentEncode(std::string_view s, bool keep_slash = false);
 
 // Decodes %XX escapes (and '+' in queries when `plus_is_space`). Returns nullopt on a bad escape.
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space = false);

@@ -167,8 +167,8 @@ std::optional<Response> ReadPage(const Request& req, Page* page) {
   if (auto n = req.Query("n")) {
     auto v = ParseUint(*n);
     if (!v) {
-      return ErrorResponse(RegistryError(ErrorCode::kPaginationNumberInvalid,
-                                         "n must be a non-negative integer"));
+      return ErrorResponse(
+          RegistryError(ErrorCode::kPaginationNumberInvalid, "n must be a non-negative integer"));
     }
     page->limit = std::min<uint64_t>(*v, kMaxPageSize);
     page->limited = true;
@@ -177,26 +177,13 @@ std::optional<Response> ReadPage(const Request& req, Page* page) {
   return std::nullopt;
 }
 
-std::string QueryEscape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[4];
-      snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 // Sets the Link header to the next page when `items` filled the page and more may follow.
 void SetNextLink(Response& r, std::string_view base, const Page& page,
                  const std::vector<std::string>& items, bool more) {
   if (!more || items.empty()) return;
   r.fields.set(http::field::link, "<" + std::string(base) + "?n=" + std::to_string(page.limit) +
-                                      "&last=" + QueryEscape(items.back()) + ">; rel=\"next\"");
+                                      "&last=" + PercentEncode(items.back(), /*keep_slash=*/true) +
+                                      ">; rel=\"next\"");
 }
 
 }  // namespace
@@ -325,8 +312,8 @@ Response Registry::FetchBlob(Request& req, const RepoKey& repo, const std::strin
   if (!range_header.empty()) {
     auto range = ParseByteRange(range_header, size);
     if (!range) {
-      Response bad = ErrorResponse(RegistryError(ErrorCode::kBlobUnknown,
-                                                 "requested range not satisfiable", {}, 416));
+      Response bad = ErrorResponse(
+          RegistryError(ErrorCode::kBlobUnknown, "requested range not satisfiable", {}, 416));
       bad.fields.set(http::field::content_range, "bytes */" + std::to_string(size));
       return bad;
     }
@@ -418,9 +405,9 @@ asio::awaitable<Response> Registry::PushBlobMonolithic(Request& req, const RepoK
   core::Digest actual = state->hash.Finish();
   if (actual.str() != digest) {
     blobs_.RemoveUpload(id);
-    co_return ErrorResponse(RegistryError(
-        ErrorCode::kDigestInvalid, "provided digest did not match uploaded content",
-        nlohmann::json{{"expected", digest}, {"actual", actual.str()}}.dump()));
+    co_return ErrorResponse(
+        RegistryError(ErrorCode::kDigestInvalid, "provided digest did not match uploaded content",
+                      nlohmann::json{{"expected", digest}, {"actual", actual.str()}}.dump()));
   }
   if (!blobs_.CommitUpload(id, actual)) {
     blobs_.RemoveUpload(id);
@@ -463,9 +450,9 @@ asio::awaitable<Registry::AppendResult> Registry::AppendBody(
   {
     std::lock_guard lock(hashes_mu_);
     if (state->busy) {
-      co_return AppendResult{offset, RegistryError(ErrorCode::kBlobUploadInvalid,
-                                                   "another request is writing this upload", {},
-                                                   416)};
+      co_return AppendResult{offset,
+                             RegistryError(ErrorCode::kBlobUploadInvalid,
+                                           "another request is writing this upload", {}, 416)};
     }
     state->busy = true;
   }
@@ -490,7 +477,8 @@ asio::awaitable<Registry::AppendResult> Registry::AppendBody(
       error = RegistryError(ErrorCode::kSizeInvalid, "body length differs from Content-Length");
     }
   } catch (const BodyError& e) {
-    error = RegistryError(ErrorCode::kBlobUploadInvalid, std::string("body cut short: ") + e.what());
+    error =
+        RegistryError(ErrorCode::kBlobUploadInvalid, std::string("body cut short: ") + e.what());
   } catch (...) {
     std::lock_guard lock(hashes_mu_);
     state->busy = false;
@@ -522,9 +510,8 @@ asio::awaitable<Response> Registry::PatchBlobData(Request& req, const RepoKey& r
   if (!content_range.empty()) {
     auto range = ParseContentRange(content_range);
     if (!range || range->first != session->offset) {
-      Response r = ErrorResponse(RegistryError(ErrorCode::kBlobUploadInvalid,
-                                               "content range does not continue the upload", {},
-                                               416));
+      Response r = ErrorResponse(RegistryError(
+          ErrorCode::kBlobUploadInvalid, "content range does not continue the upload", {}, 416));
       r.fields.set(http::field::location, UploadLocation(repo, id));
       r.fields.set(http::field::range, UploadRange(session->offset));
       co_return r;
@@ -571,8 +558,7 @@ asio::awaitable<Response> Registry::BlobUploadComplete(Request& req, const RepoK
     auto range = ParseContentRange(content_range);
     if (!range || range->first != session->offset) {
       co_return ErrorResponse(RegistryError(ErrorCode::kBlobUploadInvalid,
-                                            "content range does not continue the upload", {},
-                                            416));
+                                            "content range does not continue the upload", {}, 416));
     }
   }
   std::optional<uint64_t> length = req.body.ContentLength();
@@ -588,9 +574,9 @@ asio::awaitable<Response> Registry::BlobUploadComplete(Request& req, const RepoK
   if (actual.str() != *digest) {
     meta_.DeleteUpload(id);
     blobs_.RemoveUpload(id);
-    co_return ErrorResponse(RegistryError(
-        ErrorCode::kDigestInvalid, "provided digest did not match uploaded content",
-        nlohmann::json{{"expected", *digest}, {"actual", actual.str()}}.dump()));
+    co_return ErrorResponse(
+        RegistryError(ErrorCode::kDigestInvalid, "provided digest did not match uploaded content",
+                      nlohmann::json{{"expected", *digest}, {"actual", actual.str()}}.dump()));
   }
   if (size == 0) blobs_.OpenUpload(id, 0);  // an empty blob still needs its (empty) file
   if (!blobs_.CommitUpload(id, actual)) throw store::StoreError("cannot store blob " + *digest);
@@ -674,9 +660,9 @@ asio::awaitable<Response> Registry::PutManifest(Request& req, const RepoKey& rep
   }
   core::Digest digest = core::Sha256Of(body);
   if (by_digest && digest.str() != reference) {
-    co_return ErrorResponse(RegistryError(
-        ErrorCode::kDigestInvalid, "manifest digest does not match its content",
-        nlohmann::json{{"expected", reference}, {"actual", digest.str()}}.dump()));
+    co_return ErrorResponse(
+        RegistryError(ErrorCode::kDigestInvalid, "manifest digest does not match its content",
+                      nlohmann::json{{"expected", reference}, {"actual", digest.str()}}.dump()));
   }
   ParsedManifest parsed = ParseManifest(body, req.header[http::field::content_type]);
   if (parsed.error) co_return ErrorResponse(*parsed.error);
@@ -770,16 +756,17 @@ Response Registry::ListReferrers(Request& req, const RepoKey& repo, const std::s
     if (filter && ref.artifact_type != *filter) continue;
     nlohmann::json d = {{"mediaType", ref.media_type}, {"digest", ref.digest}, {"size", ref.size}};
     if (!ref.artifact_type.empty()) d["artifactType"] = ref.artifact_type;
-    if (!ref.annotations_json.empty()) d["annotations"] = nlohmann::json::parse(ref.annotations_json);
+    if (!ref.annotations_json.empty())
+      d["annotations"] = nlohmann::json::parse(ref.annotations_json);
     manifests.push_back(std::move(d));
   }
   Response r;
   r.fields.set(http::field::content_type, core::kOciIndex);
   if (filter) r.fields.set("OCI-Filters-Applied", "artifactType");
-  r.body = nlohmann::json{{"schemaVersion", 2},
-                          {"mediaType", core::kOciIndex},
-                          {"manifests", std::move(manifests)}}
-               .dump();
+  r.body =
+      nlohmann::json{
+          {"schemaVersion", 2}, {"mediaType", core::kOciIndex}, {"manifests", std::move(manifests)}}
+          .dump();
   if (req.method() == http::verb::head) {
     r.head_length = r.body.size();
     r.body.clear();

@@ -1,13 +1,12 @@
 #include "server/instance_gateway.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-
-#include <boost/beast/http.hpp>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/beast/http.hpp>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -26,7 +25,9 @@ using registry::Route;
 
 namespace {
 
-int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+int64_t Now() {
+  return static_cast<int64_t>(std::time(nullptr));
+}
 
 std::string IsoNow() {
   std::time_t t = std::time(nullptr);
@@ -44,23 +45,6 @@ std::string ServiceOf(std::string_view host) {
   return out;
 }
 
-
-// Every value of query parameter `key`, percent-decoded.
-std::vector<std::string> QueryAll(std::string_view query, std::string_view key) {
-  std::vector<std::string> out;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == key && eq != std::string_view::npos) {
-      if (auto v = registry::PercentDecode(pair.substr(eq + 1), true)) out.push_back(*v);
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return out;
-}
-
 // The namespace of a repository: its first path component.
 std::string NamespaceOf(std::string_view repository) {
   return std::string(repository.substr(0, repository.find('/')));
@@ -70,8 +54,8 @@ std::string NamespaceOf(std::string_view repository) {
 struct Need {
   enum class Kind { kLogin, kCatalog, kRepository, kNone } kind = Kind::kNone;
   std::string repository;
-  std::string action;            // pull, push or delete
-  std::string mount_from;        // cross-repository mount: pull on this one too
+  std::string action;      // pull, push or delete
+  std::string mount_from;  // cross-repository mount: pull on this one too
 };
 
 Need NeedOf(const registry::Request& req, const Route& route) {
@@ -109,11 +93,21 @@ void AppendJsonString(std::string& out, std::string_view text) {
   out += '"';
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -246,9 +240,9 @@ struct InstanceGateway::Caller {
 };
 
 InstanceGateway::InstanceGateway(admin::ExposureState& exposure,
-                                 store::SqliteAdminStore& admin_store,
-                                 registry::Registry& registry, std::string token_master_key,
-                                 int64_t token_ttl_seconds, AuditLog& audit)
+                                 store::SqliteAdminStore& admin_store, registry::Registry& registry,
+                                 std::string token_master_key, int64_t token_ttl_seconds,
+                                 AuditLog& audit)
     : id_(next_gateway_id++),
       exposure_(exposure),
       admin_store_(admin_store),
@@ -293,13 +287,13 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
 
   // Step 4: who is calling?
   std::string service = ServiceOf(host);
-  std::string realm = std::string(listener.tls_certificate.empty() ? "http" : "https") + "://" +
-                      host + "/token";
+  std::string realm =
+      std::string(listener.tls_certificate.empty() ? "http" : "https") + "://" + host + "/token";
   std::string source = peer.address.ToString();
   Caller caller;
   std::string_view authorization = req.header[http::field::authorization];
-  if (authorization.size() > 7 && (authorization.substr(0, 7) == "Bearer " ||
-                                   authorization.substr(0, 7) == "bearer ")) {
+  if (authorization.size() > 7 &&
+      (authorization.substr(0, 7) == "Bearer " || authorization.substr(0, 7) == "bearer ")) {
     auto claims = VerifyToken(*instance, service, authorization.substr(7), &why);
     if (!claims) {
       Response r = ErrorResponse(RegistryError(ErrorCode::kUnauthorized, "invalid token: " + why));
@@ -313,15 +307,15 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
   } else if (!authorization.empty()) {
     auto basic = auth::ParseBasicAuthorization(authorization);
     if (throttle_.Blocked(source)) {
-      co_return ErrorResponse(RegistryError(ErrorCode::kTooManyRequests,
-                                            "too many failed logins from " + source +
-                                                "; try again in a minute"));
+      co_return ErrorResponse(
+          RegistryError(ErrorCode::kTooManyRequests,
+                        "too many failed logins from " + source + "; try again in a minute"));
     }
     if (!basic || !CheckPassword(instance->name, basic->user, basic->password, Now())) {
       throttle_.Failed(source);
-      Response r = ErrorResponse(RegistryError(
-          ErrorCode::kUnauthorized, "incorrect username or password for instance " +
-                                        instance->name));
+      Response r = ErrorResponse(
+          RegistryError(ErrorCode::kUnauthorized,
+                        "incorrect username or password for instance " + instance->name));
       r.fields.set(http::field::www_authenticate, auth::BearerChallenge(realm, service));
       co_return r;
     }
@@ -336,7 +330,8 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
     }
     co_return IssueToken(req, caller, *instance, service);
   }
-  if (auto refused = Authorize(req, caller, *instance, realm, service)) co_return std::move(*refused);
+  if (auto refused = Authorize(req, caller, *instance, realm, service))
+    co_return std::move(*refused);
   req.instance = instance->name;
   req.user = caller.user;
   co_return co_await registry_.Handle(req);
@@ -346,9 +341,8 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
 // asks: everything of the instance for a user with a password, pull of public namespaces for
 // anyone. 200 {"token","access_token","expires_in","issued_at"}.
 Response InstanceGateway::IssueToken(registry::Request& req, const Caller& caller,
-                                     const access::Instance& instance,
-                                     const std::string& service) {
-  auto requested = auth::ParseScopeParams(QueryAll(req.query, "scope"));
+                                     const access::Instance& instance, const std::string& service) {
+  auto requested = auth::ParseScopeParams(req.QueryAll("scope"));
   if (!requested) {
     return ErrorResponse(RegistryError(ErrorCode::kUnsupported, "malformed scope", {}, 400));
   }

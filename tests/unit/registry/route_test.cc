@@ -61,5 +61,26 @@ TEST(PercentDecodeTest, Decodes) {
   EXPECT_FALSE(PercentDecode("abc%"));
 }
 
+TEST(PercentEncodeTest, KeepsUnreservedAndOptionallySlash) {
+  EXPECT_EQ(PercentEncode("a-b_c.d~e"), "a-b_c.d~e");
+  EXPECT_EQ(PercentEncode("a/b c:d"), "a%2Fb%20c%3Ad");
+  EXPECT_EQ(PercentEncode("a/b c", /*keep_slash=*/true), "a/b%20c");
+  EXPECT_EQ(PercentDecode(PercentEncode("x+y/\xff", false)).value(), "x+y/\xff");
+}
+
+TEST(QueryTest, FirstAndAllValues) {
+  struct NoBody : BodyReader {
+    asio::awaitable<size_t> Read(char*, size_t) override { co_return 0; }
+    std::optional<uint64_t> ContentLength() const override { return 0; }
+  } body;
+  http::request_header<> header;
+  Request req{header, "/token", "scope=a%3Ab&n=1&scope=c+d&scope=%zz&flag", body, {}, {}};
+  EXPECT_EQ(req.Query("scope").value(), "a:b");
+  EXPECT_EQ(req.QueryAll("scope"), (std::vector<std::string>{"a:b", "c d"}));  // bad escape skipped
+  EXPECT_EQ(req.Query("flag").value(), "");
+  EXPECT_FALSE(req.Query("missing"));
+  EXPECT_TRUE(req.QueryAll("missing").empty());
+}
+
 }  // namespace
 }  // namespace kura::registry
