@@ -52,3 +52,21 @@ put_blob() { # LAYOUTDIR FILE: moves FILE into the layout's blobs, prints "DIGES
 }
 docker_pull_fresh() { $D rmi "$1" >/dev/null 2>&1 || true; $D pull "$1"; }
 wait_dockerd() { for _ in $(seq 120); do $D version >/dev/null 2>&1 && { $D version; return 0; }; sleep 0.5; done; tail -20 logs/dockerd.log; return 1; }
+cleanup_work() { # SERVER-PID...: stops dockerd (and its containerd), the servers, anything else
+  # started from the work dir $W; then removes $W (unless E2E_KEEP=1), unmounting first.
+  set +e
+  if [ -n "${DOCKERD_PID:-}" ]; then
+    local kids; kids=$(pgrep -P "$DOCKERD_PID" 2>/dev/null)   # its containerd
+    stop_pid "$DOCKERD_PID" 30
+    for k in $kids; do stop_pid "$k" 10; done
+  fi
+  for p in "$@"; do [ -n "$p" ] && stop_pid "$p" 10; done
+  # anything still running from the work dir (a containerd that dockerd spawned as it was stopped)
+  for p in $(pgrep -f -- "$W/" 2>/dev/null); do [ "$p" != $$ ] && kill -9 "$p" 2>/dev/null; done
+  if [ "${E2E_KEEP:-}" = 1 ]; then echo "work dir kept: $W"
+  else
+    # dockerd/podman may leave mounts under the work dir; never delete through a mount
+    grep -o " $W[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+    rm -rf "$W"
+  fi
+}

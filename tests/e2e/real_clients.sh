@@ -44,27 +44,7 @@ mkdir -p "$W"/{logs,certs,certdir,src,data-plain,data-auth,data-tls,containers/r
 SERVER_PIDS=()
 DOCKERD_PID=
 . "$E2E_DIR/lib.sh"   # stop_pid, step, fails_with, pick_port, put_blob, ...
-cleanup() {
-  set +e
-  if [ -n "$DOCKERD_PID" ]; then
-    local kids; kids=$(pgrep -P "$DOCKERD_PID" 2>/dev/null)   # its containerd
-    stop_pid "$DOCKERD_PID" 30
-    for k in $kids; do
-      kill -0 "$k" 2>/dev/null || continue
-      kill "$k"; for _ in $(seq 40); do kill -0 "$k" 2>/dev/null || break; sleep 0.25; done
-      kill -0 "$k" 2>/dev/null && kill -9 "$k"
-    done
-  fi
-  for p in "${SERVER_PIDS[@]}"; do stop_pid "$p" 10; done
-  # anything still running from the work dir (a containerd that dockerd spawned as it was stopped)
-  for p in $(pgrep -f -- "$W/" 2>/dev/null); do [ "$p" != $$ ] && kill -9 "$p" 2>/dev/null; done
-  if [ "${E2E_KEEP:-}" = 1 ]; then echo "work dir kept: $W"
-  else
-    # dockerd/podman may leave mounts under the work dir; never delete through a mount
-    grep -o " $W[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
-    rm -rf "$W"
-  fi
-}
+cleanup() { cleanup_work "${SERVER_PIDS[@]}"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

@@ -17,14 +17,12 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from helpers import Registry  # noqa: E402
+from helpers import READY_TIMEOUT, STOP_TIMEOUT, Registry, ServerProcess  # noqa: E402,F401
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KURA_BIN = os.environ.get("KURA_BIN", os.path.join(REPO_ROOT, "build", "kura"))
 PEER = os.environ.get("KURA_PEER", "")
 PEER_BIN = os.environ.get("KURA_PEER_BIN", "/usr/bin/docker-registry")
-READY_TIMEOUT = 10.0
-STOP_TIMEOUT = 5.0
 
 
 def free_port():
@@ -39,7 +37,7 @@ def is_peer():
     return PEER == "distribution"
 
 
-class Server:
+class Server(ServerProcess):
     """One registry process on 127.0.0.1:<port> with its data directory.
 
     `auth` is (htpasswd_path, user, password) or None; `tls` is (cert, key) or None.
@@ -47,16 +45,13 @@ class Server:
     """
 
     def __init__(self, workdir, auth=None, tls=None, extra_config=None):
-        self.workdir = str(workdir)
+        super().__init__(workdir)
         self.data = os.path.join(self.workdir, "data")
         os.makedirs(self.data, exist_ok=True)
         self.port = free_port()
         self.auth = auth
         self.tls = tls
         self.extra_config = extra_config
-        self.proc = None
-        self.starts = 0
-        self.log_path = os.path.join(self.workdir, "server.log")
         self.config_path = None
         self.registry = Registry("127.0.0.1", self.port,
                                  tls_ca=tls[0] if tls else None,
@@ -106,54 +101,12 @@ class Server:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self, cmd=None):
-        assert self.proc is None, "server already running"
-        cmd = cmd or self.command()
         env = dict(os.environ)
         env.pop("REGISTRY_AUTH_FILE", None)  # distribution reads REGISTRY_* as config overrides
-        log = open(self.log_path, "ab")
-        log.write(("\n=== start %d: %s\n" % (self.starts, " ".join(cmd))).encode())
-        log.flush()
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                     cwd=self.workdir)
-        log.close()
-        self.starts += 1
-        self.wait_ready()
-        return self
+        return self.launch(cmd or self.command(), env=env)
 
-    def wait_ready(self, timeout=READY_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail("server exited with %s during start-up; log:\n%s"
-                            % (self.proc.returncode, self.log_tail()))
-            if self.registry.alive():
-                return
-            time.sleep(0.1)
-        pytest.fail("server did not answer GET /v2/ within %.0f s; log:\n%s"
-                    % (timeout, self.log_tail()))
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after STOP_TIMEOUT. Returns the exit code."""
-        if self.proc is None:
-            return None
-        p, self.proc = self.proc, None
-        if p.poll() is None:
-            os.kill(p.pid, signal.SIGTERM)
-            try:
-                p.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait(STOP_TIMEOUT)
-        return p.returncode
-
-    def kill(self):
-        """SIGKILL, as a crash would."""
-        if self.proc is None:
-            return
-        p, self.proc = self.proc, None
-        if p.poll() is None:
-            os.kill(p.pid, signal.SIGKILL)
-        p.wait(STOP_TIMEOUT)
+    def answers(self):
+        return self.registry.alive()
 
     def restart(self, crash=False):
         if crash:
@@ -161,16 +114,6 @@ class Server:
         else:
             self.stop()
         return self.start()
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, n=4000):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-n:].decode("utf-8", "replace")
-        except OSError:
-            return "(no log)"
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,89 @@ import hashlib
 import http.client
 import json
 import os
+import signal
 import socket
 import ssl
+import subprocess
 import time
 import urllib.parse
+
+import pytest
+
+
+READY_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+
+class ServerProcess:
+    """A server process started by a test: its log file, start-up wait, stop, crash.
+    Subclasses give the command (start) and say when it answers (answers)."""
+
+    def __init__(self, workdir):
+        self.workdir = str(workdir)
+        self.log_path = os.path.join(self.workdir, "server.log")
+        self.proc = None
+        self.starts = 0
+
+    def answers(self):
+        raise NotImplementedError
+
+    def launch(self, cmd, env=None):
+        """Starts `cmd` (output appended to the log) and waits until answers()."""
+        assert self.proc is None, "server already running"
+        log = open(self.log_path, "ab")
+        log.write(("\n=== start %d: %s\n" % (self.starts, " ".join(cmd))).encode())
+        log.flush()
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                     cwd=self.workdir)
+        log.close()
+        self.starts += 1
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail("server exited with %s during start-up; log:\n%s"
+                            % (self.proc.returncode, self.log_tail()))
+            if self.answers():
+                return
+            time.sleep(0.1)
+        pytest.fail("server did not answer within %.0f s; log:\n%s" % (timeout, self.log_tail()))
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT. Returns the exit code."""
+        if self.proc is None:
+            return None
+        p, self.proc = self.proc, None
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGTERM)
+            try:
+                p.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(STOP_TIMEOUT)
+        return p.returncode
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.proc is None:
+            return
+        p, self.proc = self.proc, None
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
+        p.wait(STOP_TIMEOUT)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n=4000):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()[-n:].decode("utf-8", "replace")
+        except OSError:
+            return "(no log)"
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -26,7 +26,7 @@ import urllib.parse
 
 import pytest
 
-from helpers import Registry
+from helpers import READY_TIMEOUT, STOP_TIMEOUT, Registry, ServerProcess  # noqa: F401
 
 DOMAIN = "kura.test"
 REGION_A = "ap-northeast-1"    # Tokyo: account A, the instances
@@ -40,8 +40,6 @@ ECS_A_LOCAL, ECS_B_LOCAL = "127.0.0.11", "127.0.0.12"
 ECS_A_PUBLIC, ECS_B_PUBLIC = "198.51.100.10", "203.0.113.20"
 PROXY_SENDER = "127.0.0.9"          # trusted by the listeners that speak PROXY protocol
 
-READY_TIMEOUT = 10.0
-STOP_TIMEOUT = 5.0
 CLI_TIMEOUT = 30.0
 
 
@@ -306,7 +304,7 @@ class AdminClient:
 
 # ----------------------------------------------------------------------------- the server
 
-class InstanceServer:
+class InstanceServer(ServerProcess):
     """`kura serve` with no plain registry, endpoint listeners on 127.0.0.1, an admin listener,
     accounts A and B and an audit file. Ports and data survive restart().
 
@@ -314,12 +312,11 @@ class InstanceServer:
     """
 
     def __init__(self, kura_bin, workdir, listeners, token_ttl=None, threads=2):
+        super().__init__(workdir)
         self.kura_bin = kura_bin
-        self.workdir = str(workdir)
         self.data = os.path.join(self.workdir, "data")
         os.makedirs(self.data, exist_ok=True)
         self.audit_path = os.path.join(self.workdir, "audit.log")
-        self.log_path = os.path.join(self.workdir, "server.log")
         self.config_path = os.path.join(self.workdir, "kura.yaml")
         self.admin_port = free_port()
         self.listeners = {}
@@ -327,8 +324,6 @@ class InstanceServer:
             self.listeners[name] = dict(spec, port=free_port())
         self.token_ttl = token_ttl
         self.threads = threads
-        self.proc = None
-        self.starts = 0
         self.admin = AdminClient(self.admin_port, TOKEN_A)
         self.admin_b = AdminClient(self.admin_port, TOKEN_B)
         self._write_config()
@@ -355,20 +350,11 @@ class InstanceServer:
             f.write("\n".join(lines) + "\n")
 
     def start(self):
-        assert self.proc is None, "server already running"
         if not os.path.exists(self.kura_bin):
             pytest.fail("kura binary not found at %s (build it or set KURA_BIN)" % self.kura_bin)
-        cmd = [self.kura_bin, "serve", "--config", self.config_path]
-        log = open(self.log_path, "ab")
-        log.write(("\n=== start %d: %s\n" % (self.starts, " ".join(cmd))).encode())
-        log.flush()
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
-        log.close()
-        self.starts += 1
-        self.wait_ready()
-        return self
+        return self.launch([self.kura_bin, "serve", "--config", self.config_path])
 
-    def _answers(self):
+    def answers(self):
         try:
             status, _, _ = self.admin.call("GET", "/api/v1/whoami", timeout=2)
         except (OSError, http.client.HTTPException):
@@ -382,43 +368,9 @@ class InstanceServer:
                 return False
         return True
 
-    def wait_ready(self, timeout=READY_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail("server exited with %s during start-up; log:\n%s"
-                            % (self.proc.returncode, self.log_tail()))
-            if self._answers():
-                return
-            time.sleep(0.1)
-        pytest.fail("server did not answer within %.0f s; log:\n%s" % (timeout, self.log_tail()))
-
-    def stop(self):
-        if self.proc is None:
-            return None
-        p, self.proc = self.proc, None
-        if p.poll() is None:
-            os.kill(p.pid, signal.SIGTERM)
-            try:
-                p.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGKILL)
-                p.wait(STOP_TIMEOUT)
-        return p.returncode
-
     def restart(self):
         self.stop()
         return self.start()
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, n=4000):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-n:].decode("utf-8", "replace")
-        except OSError:
-            return "(no log)"
 
     # -- clients
 
