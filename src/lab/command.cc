@@ -15,6 +15,23 @@ extern char** environ;
 
 namespace kura::lab {
 
+namespace {
+
+// posix_spawnp of argv with these file actions and attributes, which it then destroys. Returns
+// 0 or an errno value.
+int Spawn(const std::vector<std::string>& argv, posix_spawn_file_actions_t* actions,
+          posix_spawnattr_t* attr, pid_t* pid) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int rc = posix_spawnp(pid, args[0], actions, attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(actions);
+  posix_spawnattr_destroy(attr);
+  return rc;
+}
+
+}  // namespace
+
 std::string CommandLine(const std::vector<std::string>& argv) {
   std::string line;
   for (const auto& a : argv) {
@@ -44,13 +61,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::mill
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  int rc = Spawn(argv, &actions, &attr, &pid);
   ::close(out[1]);
   ::close(in[0]);
   if (rc != 0) {
@@ -108,13 +120,8 @@ int SpawnBackground(const std::vector<std::string>& argv, const std::string& log
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  int rc = Spawn(argv, &actions, &attr, &pid);
   ::close(log);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
   return pid;

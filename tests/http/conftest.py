@@ -17,20 +17,13 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from helpers import READY_TIMEOUT, STOP_TIMEOUT, Registry, ServerProcess  # noqa: E402,F401
+from helpers import READY_TIMEOUT, STOP_TIMEOUT, Registry, ServerProcess, free_port  # noqa: E402,F401
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KURA_BIN = os.environ.get("KURA_BIN", os.path.join(REPO_ROOT, "build", "kura"))
 PEER = os.environ.get("KURA_PEER", "")
 PEER_BIN = os.environ.get("KURA_PEER_BIN", "/usr/bin/docker-registry")
 
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def is_peer():

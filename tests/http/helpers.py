@@ -23,6 +23,15 @@ READY_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 
 
+def free_port():
+    """A port nothing listens on now (the kernel's choice)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 class ServerProcess:
     """A server process started by a test: its log file, start-up wait, stop, crash.
     Subclasses give the command (start) and say when it answers (answers)."""

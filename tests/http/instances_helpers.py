@@ -26,7 +26,7 @@ import urllib.parse
 
 import pytest
 
-from helpers import READY_TIMEOUT, STOP_TIMEOUT, Registry, ServerProcess  # noqa: F401
+from helpers import READY_TIMEOUT, STOP_TIMEOUT, Registry, ServerProcess, free_port  # noqa: F401
 
 DOMAIN = "kura.test"
 REGION_A = "ap-northeast-1"    # Tokyo: account A, the instances
@@ -42,13 +42,6 @@ PROXY_SENDER = "127.0.0.9"          # trusted by the listeners that speak PROXY 
 
 CLI_TIMEOUT = 30.0
 
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def internet_host(instance, region=REGION_A):
