@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   serve->add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
   serve->add_option("--listen", listen, "Address to listen on, HOST:PORT (default 127.0.0.1:5000)");
   serve->add_option("--data", data, "Data directory (default ./var)");
-  serve->add_option("--threads", threads, "I/O threads (default: one per core)");
+  serve->add_option("--threads", threads, "I/O threads (default: one per core)")
+      ->check(CLI::Range(1u, kura::server::kMaxThreads));
 
   kura::cli::AdminOptions admin;
   app.add_option("--server", admin.server, "Admin API URL (KURA_SERVER)")

@@ -125,6 +125,9 @@ ServerConfig LoadConfig(const std::string& path) {
     } catch (const YAML::Exception&) {
       r.Fail("threads", "must be a non-negative integer");
     }
+    if (config.threads > kMaxThreads) {
+      r.Fail("threads", "must be at most " + std::to_string(kMaxThreads));
+    }
   }
   if (root["tls"]) r.Tls(root["tls"], "tls", config.registry);
   if (auto auth = root["auth"]) {

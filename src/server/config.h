@@ -44,6 +44,9 @@ enum class ListenerRole {
   kAdmin,     // the admin REST API
 };
 
+// The most I/O threads a server runs (0 in the configuration means one per core).
+inline constexpr unsigned kMaxThreads = 256;
+
 struct ListenerConfig {
   ListenerRole role = ListenerRole::kRegistry;
   std::string host = "127.0.0.1";

@@ -182,6 +182,9 @@ bool LoginThrottle::Blocked(const std::string& source) {
 void LoginThrottle::Failed(const std::string& source) {
   std::lock_guard lock(mu_);
   auto now = std::chrono::steady_clock::now();
+  if (entries_.size() >= kMaxTracked) {  // many failing sources: forget the windows that ended
+    std::erase_if(entries_, [&](const auto& kv) { return now - kv.second.window_start > kWindow; });
+  }
   Entry& e = entries_[source];
   if (e.failures == 0 || now - e.window_start > kWindow) e = Entry{0, now};
   ++e.failures;

@@ -46,6 +46,7 @@ class LoginThrottle {
  public:
   static constexpr int kMaxFailures = 10;
   static constexpr std::chrono::seconds kWindow{60};
+  static constexpr size_t kMaxTracked = 100000;
 
   bool Blocked(const std::string& source);
   void Failed(const std::string& source);

@@ -36,6 +36,7 @@ TEST(ConfigTest, RefusesUnknownKeysAndBadValues) {
   EXPECT_THROW(LoadConfig(WriteConfig("listen: 1.2.3.4:99999\n")), ConfigError);
   EXPECT_THROW(LoadConfig(WriteConfig("tls: {certificate: /c.pem}\n")), ConfigError);
   EXPECT_THROW(LoadConfig(WriteConfig("threads: many\n")), ConfigError);
+  EXPECT_THROW(LoadConfig(WriteConfig("threads: 100000\n")), ConfigError);
   EXPECT_THROW(LoadConfig(WriteConfig("[1, 2\n")), ConfigError);
   EXPECT_THROW(LoadConfig(WriteConfig("endpoints: [{listen: 1.2.3.4:5, endpoint: moon}]\n")),
                ConfigError);
