@@ -10,6 +10,7 @@
 #include "core/media_types.h"
 #include "core/names.h"
 #include "registry/manifest.h"
+#include "store/upload_writer.h"
 
 namespace kura::registry {
 
@@ -50,19 +51,6 @@ std::string NewUploadId() {
     id.push_back(kHex[b[i] & 15]);
   }
   return id;
-}
-
-bool WriteAll(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
 }
 
 std::string UploadLocation(const RepoKey& repo, const std::string& id) {
@@ -462,17 +450,29 @@ asio::awaitable<Registry::AppendResult> Registry::AppendBody(
     state->busy = false;
     throw store::StoreError("cannot open upload file " + id);
   }
-  std::vector<char> buf(kChunkBytes);
   uint64_t received = 0;
   std::optional<RegistryError> error;
   try {
-    while (true) {
-      size_t n = co_await req.body.Read(buf.data(), buf.size());
-      if (n == 0) break;
-      if (!WriteAll(file.get(), buf.data(), n)) throw store::StoreError("cannot write upload");
-      state->hash.Update(buf.data(), n);
-      received += n;
+    // The writer writes one buffer while this coroutine receives and hashes the next.
+    store::UploadWriter writer(file.get(), offset);
+    bool body_done = false;
+    while (!body_done) {
+      std::span<char> buf = writer.NextBuffer();
+      size_t filled = 0;
+      while (filled < buf.size()) {  // only a whole buffer keeps the writes aligned
+        size_t n = co_await req.body.Read(buf.data() + filled, buf.size() - filled);
+        if (n == 0) {
+          body_done = true;
+          break;
+        }
+        filled += n;
+      }
+      if (filled == 0) break;
+      state->hash.Update(buf.data(), filled);
+      writer.Submit(filled);
+      received += filled;
     }
+    writer.Finish();
     if (expected_length && received != *expected_length) {
       error = RegistryError(ErrorCode::kSizeInvalid, "body length differs from Content-Length");
     }

@@ -1,0 +1,73 @@
+// Appends the bytes of an upload to its data file while the caller receives and hashes the next
+// ones. Big pushes are bound by three steps on the same bytes: the socket copy, SHA-256 and the
+// file write. The writes run on a thread of their own so the disk works while the hash does, and
+// they use O_DIRECT where the file system takes it, so a multi-GiB layer neither evicts the page
+// cache that pulls are served from nor pays for filling it (the page-cache copy was half of the
+// CPU time of a 1 GiB push: bench/README.md).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kura::store {
+
+class UploadWriter {
+ public:
+  static constexpr size_t kBufferBytes = 1 << 20;
+  static constexpr size_t kBuffers = 4;
+  static constexpr uint64_t kAlignment = 4096;  // what O_DIRECT asks of offsets, sizes, memory
+
+  // `fd` is open for writing, holds exactly `offset` bytes (the ones before the append) and stays
+  // open (owned by the caller) as long as the writer lives.
+  UploadWriter(int fd, uint64_t offset);
+  ~UploadWriter();  // waits for the writes in flight; the file is left as far as they got
+  UploadWriter(const UploadWriter&) = delete;
+  UploadWriter& operator=(const UploadWriter&) = delete;
+
+  // The next buffer to fill. It is free until passed to Submit; waits (blocking) while every
+  // buffer is still being written. Throws StoreError once a write has failed.
+  std::span<char> NextBuffer();
+  // Queues the first `n` bytes of the buffer NextBuffer returned. Only the last buffer of an
+  // upload may be filled partly (the others keep the file offsets of writes aligned).
+  void Submit(size_t n);
+  // Waits for every queued write. Throws StoreError when one failed (with the reason).
+  void Finish();
+
+ private:
+  struct Chunk {
+    char* data;
+    size_t size;
+    uint64_t offset;
+  };
+  void Run();
+  void Write(const Chunk& chunk);  // on the writer thread, or inline for a single-buffer append
+  void PwriteAll(const char* p, size_t n, uint64_t offset, bool direct);
+  void Fail(const std::string& why);
+
+  int fd_;
+  uint64_t next_offset_;  // file offset of the next byte handed to Submit
+  bool direct_ = true;    // O_DIRECT still worth trying on this file
+  bool direct_set_ = false;
+
+  std::vector<std::unique_ptr<char, void (*)(void*)>> buffers_;
+  size_t next_buffer_ = 0;
+  std::span<char> handed_out_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Chunk> queue_;
+  size_t in_flight_ = 0;  // queued or being written (guarded by mu_)
+  bool stopping_ = false;
+  std::string error_;            // first failure (guarded by mu_)
+  std::thread thread_;           // started by the second Submit: a one-buffer append writes inline
+  std::unique_ptr<Chunk> held_;  // the first chunk, until it is known whether a thread is needed
+};
+
+}  // namespace kura::store

@@ -1,0 +1,129 @@
+#include "store/upload_writer.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "store/meta_store.h"
+
+namespace kura::store {
+namespace {
+
+class UploadWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            ("kura-upload-writer-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove(path_);
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+
+  std::string Contents() const {
+    std::ifstream in(path_, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  // Appends `data` through a writer, a whole buffer at a time, and waits for the writes.
+  static void Append(UploadWriter& w, const std::string& data) {
+    size_t at = 0;
+    while (at < data.size()) {
+      std::span<char> buf = w.NextBuffer();
+      size_t n = std::min(buf.size(), data.size() - at);
+      std::copy_n(data.data() + at, n, buf.data());
+      w.Submit(n);
+      at += n;
+    }
+    w.Finish();
+  }
+  static std::string Pattern(size_t n, char seed) {
+    std::string s(n, '\0');
+    for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i * 7 % 251);
+    return s;
+  }
+
+  std::filesystem::path path_;
+};
+
+TEST_F(UploadWriterTest, AppendsManyBuffersAfterAnUnalignedPrefix) {
+  std::string prefix = Pattern(1000, 'a');
+  std::string body = Pattern(3 * UploadWriter::kBufferBytes + 12345, 'b');
+  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, prefix.data(), prefix.size()), 1000);
+  {
+    UploadWriter w(fd, prefix.size());
+    // The first buffer ends on a block boundary of the file, whatever the starting offset.
+    std::span<char> first = w.NextBuffer();
+    EXPECT_EQ((prefix.size() + first.size()) % UploadWriter::kAlignment, 0u);
+    std::copy_n(body.data(), first.size(), first.data());
+    w.Submit(first.size());
+    Append(w, body.substr(first.size()));
+  }
+  ::close(fd);
+  EXPECT_EQ(Contents(), prefix + body);
+}
+
+TEST_F(UploadWriterTest, SecondAppendContinuesWhereTheFirstEnded) {
+  std::string one = Pattern(UploadWriter::kBufferBytes + 5, 'c');
+  std::string two = Pattern(2 * UploadWriter::kBufferBytes + 4096, 'd');
+  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  {
+    UploadWriter w(fd, 0);
+    Append(w, one);
+  }
+  {
+    UploadWriter w(fd, one.size());
+    Append(w, two);
+  }
+  ::close(fd);
+  EXPECT_EQ(Contents(), one + two);
+}
+
+TEST_F(UploadWriterTest, SmallAppendIsWrittenWhole) {
+  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  {
+    UploadWriter w(fd, 0);
+    Append(w, "hello");
+  }
+  ::close(fd);
+  EXPECT_EQ(Contents(), "hello");
+}
+
+TEST_F(UploadWriterTest, FailedWriteIsReportedWithItsReason) {
+  { std::ofstream(path_) << ""; }
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // every write fails with EBADF
+  ASSERT_GE(fd, 0);
+  UploadWriter w(fd, 0);
+  try {
+    Append(w, Pattern(3 * UploadWriter::kBufferBytes, 'e'));
+    ADD_FAILURE() << "no error";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot write upload"), std::string::npos) << e.what();
+  }
+  ::close(fd);
+}
+
+TEST_F(UploadWriterTest, AbandonedAppendDoesNotHang) {
+  int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  {
+    UploadWriter w(fd, 0);
+    for (int i = 0; i < 3; ++i) {
+      std::span<char> buf = w.NextBuffer();
+      std::fill(buf.begin(), buf.end(), 'x');
+      w.Submit(buf.size());
+    }
+  }  // no Finish: the body was cut short; the destructor waits for the writes in flight
+  ::close(fd);
+  EXPECT_EQ(Contents().size(), 3 * UploadWriter::kBufferBytes);
+}
+
+}  // namespace
+}  // namespace kura::store
