@@ -29,11 +29,19 @@ int64_t Now() {
   return static_cast<int64_t>(std::time(nullptr));
 }
 
-std::string IsoNow() {
+// The current second in ISO 8601 (UTC), formatted once per second per thread.
+const std::string& IsoNow() {
+  thread_local std::time_t formatted_second = -1;
+  thread_local std::string formatted;
   std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
+  if (t != formatted_second) {
+    std::tm tm{};
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", ::gmtime_r(&t, &tm));
+    formatted = buf;
+    formatted_second = t;
+  }
+  return formatted;
 }
 
 // The host name without port, lower-cased: the token "service" of an endpoint.
@@ -157,15 +165,46 @@ AuditLog::AuditLog(const std::string& path)
                        : ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)),
       owned_(!path.empty()) {
   if (fd_ < 0) throw std::runtime_error("cannot open audit log " + path);
+  writer_ = std::thread([this] { Run(); });
 }
 
 AuditLog::~AuditLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  writer_.join();
   if (owned_) ::close(fd_);
 }
 
-void AuditLog::Write(const std::string& line) {
-  // One write(2) of a whole line on an O_APPEND file: lines never interleave, no lock needed.
-  (void)!::write(fd_, line.data(), line.size());
+void AuditLog::Write(std::string_view line) {
+  std::lock_guard lock(mu_);
+  queued_ += line;
+  // Only a writer asleep on an empty queue needs waking; under load it is never asleep there.
+  if (writer_idle_) cv_.notify_one();
+}
+
+void AuditLog::Run() {
+  std::string batch;
+  std::unique_lock lock(mu_);
+  while (true) {
+    writer_idle_ = true;
+    cv_.wait(lock, [&] { return !queued_.empty() || stopping_; });
+    writer_idle_ = false;
+    if (queued_.empty()) return;
+    batch.swap(queued_);
+    lock.unlock();
+    // Whole lines in one write(2) on an O_APPEND file: they never interleave with another
+    // writer's. A failed write loses these lines, never a request.
+    (void)!::write(fd_, batch.data(), batch.size());
+    batch.clear();
+    if (batch.capacity() > (1 << 20)) batch.shrink_to_fit();  // a burst is not kept forever
+    lock.lock();
+    // Let lines gather before the next write: waking this thread per request cost more than the
+    // write itself.
+    cv_.wait_for(lock, kGatherTime, [&] { return stopping_; });
+  }
 }
 
 bool LoginThrottle::Blocked(const std::string& source) {

@@ -179,8 +179,13 @@ temp_pass() { jq -r .password temp.json; }
 skopeo_login_temp() { inhosts skopeo login --tls-verify=false -u robot -p "$(temp_pass)" "$R"; }
 podman_login_temp() { inhosts $PODMAN login --tls-verify=false -u robot -p "$(temp_pass)" "$R"; }
 docker_login() { echo "$2" | $D login -u "$1" --password-stdin "$R"; }
-audit_has() { # JQ-FILTER: some audit line matches
-  jq -ce "select($1)" logs/audit.log | tail -1 | grep -q .
+audit_has() { # JQ-FILTER: some audit line matches (kura writes the log from its own thread)
+  local i
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    jq -ce "select($1)" logs/audit.log | tail -1 | grep -q . && return 0
+    sleep 0.1
+  done
+  return 1
 }
 wait_expired() { # until the temporary password (60 s) and the bearer token (10 s + 60 s leeway) expired
   local until=$(( $(cat temp.issued) + 72 )) now; now=$(date +%s)

@@ -390,14 +390,32 @@ class InstanceServer(ServerProcess):
 
     # -- audit
 
-    def audit_mark(self):
+    def audit_size(self):
         try:
             return os.path.getsize(self.audit_path)
         except FileNotFoundError:
             return 0
 
+    def audit_settled_size(self):
+        """The audit log's size once it has stopped growing (at most 2 s): the server writes the
+        log from a thread of its own, a few milliseconds after each decision."""
+        deadline = time.monotonic() + 2
+        size = -1
+        while time.monotonic() < deadline:
+            time.sleep(0.03)
+            now = self.audit_size()
+            if now == size:
+                break
+            size = now
+        return size
+
+    def audit_mark(self):
+        """Where the lines of the requests about to be sent will start."""
+        return self.audit_settled_size()
+
     def audit_since(self, mark):
         """The audit lines written after `mark`, decoded."""
+        self.audit_settled_size()
         with open(self.audit_path, "rb") as f:
             f.seek(mark)
             data = f.read()
