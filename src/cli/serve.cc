@@ -1,12 +1,14 @@
 #include "cli/serve.h"
 
+#include <malloc.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <iostream>
+#include <map>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -17,11 +19,11 @@
 #include "admin/world_document.h"
 #include "auth/htpasswd.h"
 #include "auth/token.h"
-#include "server/instance_gateway.h"
-#include "store/admin_store.h"
 #include "registry/registry.h"
 #include "server/http_server.h"
+#include "server/instance_gateway.h"
 #include "server/plain_registry.h"
+#include "store/admin_store.h"
 #include "store/fs_blob_store.h"
 #include "store/sqlite_meta_store.h"
 
@@ -48,6 +50,10 @@ access::World LoadWorld(store::SqliteAdminStore& store, const server::ServerConf
 }  // namespace
 
 int Serve(const server::ServerConfig& config) {
+  // Upload buffers (1 MiB) always come from mmap and go back to the system when freed. glibc
+  // would otherwise raise this threshold after the first such free and keep freed buffers in
+  // every thread's heap: an idle server that once took a push held megabytes it no longer used.
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   try {
     std::filesystem::create_directories(config.data_dir);
     store::FsBlobStore blobs(config.data_dir);
@@ -149,8 +155,8 @@ int Serve(const server::ServerConfig& config) {
       }
       std::cout << "  push:    skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://" << where
                 << "/NAME:TAG\n"
-                << "           docker tag IMAGE " << where << "/NAME:TAG && docker push "
-                << where << "/NAME:TAG\n"
+                << "           docker tag IMAGE " << where << "/NAME:TAG && docker push " << where
+                << "/NAME:TAG\n"
                 << "  pull:    podman pull --tls-verify=false " << where << "/NAME:TAG"
                 << std::endl;
     }

@@ -129,11 +129,10 @@ void AppendJsonString(std::string& out, std::string_view text) {
   out += '"';
 }
 
-// One audit line, built by hand: it is written for every request.
-std::string AuditLine(const access::ConnectionContext& ctx, const access::Instance& instance,
-                      const access::Decision& d) {
-  std::string line;
-  line.reserve(256);
+// One audit line, built by hand into `line`: it is written for every request.
+void BuildAuditLine(const access::ConnectionContext& ctx, const access::Instance& instance,
+                    const access::Decision& d, std::string& line) {
+  line.clear();
   line += "{\"time\":";
   AppendJsonString(line, IsoNow());
   line += ",\"source\":";
@@ -153,7 +152,6 @@ std::string AuditLine(const access::ConnectionContext& ctx, const access::Instan
   line += d.allowed ? ",\"allowed\":true" : ",\"allowed\":false,\"reason\":";
   if (!d.allowed) AppendJsonString(line, d.reason);
   line += "}\n";
-  return line;
 }
 
 std::atomic<uint64_t> next_gateway_id{1};
@@ -244,41 +242,44 @@ auth::TokenSigner InstanceGateway::SignerFor(const access::Instance& instance) c
   return auth::TokenSigner(std::string(reinterpret_cast<char*>(key), length), "kura");
 }
 
-std::optional<auth::TokenClaims> InstanceGateway::VerifyToken(const access::Instance& instance,
-                                                              const std::string& service,
-                                                              std::string_view token,
-                                                              std::string* why) const {
+std::shared_ptr<const auth::TokenClaims> InstanceGateway::VerifyToken(
+    const access::Instance& instance, const std::string& service, std::string_view token,
+    std::string* why) const {
   // A token is sent on every request of a client; its signature is checked once, then the
   // verified claims are remembered per thread (no lock) until the token expires. The key holds
   // the instance's incarnation, so a cached answer never outlives the instance.
   struct Verified {
     uint64_t gateway;
-    auth::TokenClaims claims;
+    std::shared_ptr<const auth::TokenClaims> claims;
   };
   thread_local std::unordered_map<std::string, Verified> verified;
+  thread_local std::string key;  // reused: no allocation per request
   constexpr size_t kMaxRemembered = 4096;
-  std::string key;
-  key.reserve(instance.incarnation.size() + service.size() + token.size() + 2);
+  key.clear();
   key.append(instance.incarnation).append(1, '\n').append(service).append(1, '\n').append(token);
   int64_t now = Now();
   auto hit = verified.find(key);
   if (hit != verified.end() && hit->second.gateway == id_) {
-    const auth::TokenClaims& c = hit->second.claims;
-    if (now < c.expires_at && now >= c.not_before - auth::kTokenLeewaySeconds) return c;
+    const auth::TokenClaims& c = *hit->second.claims;
+    if (now < c.expires_at && now >= c.not_before - auth::kTokenLeewaySeconds) {
+      return hit->second.claims;
+    }
     verified.erase(hit);
   }
   auto claims = SignerFor(instance).Verify(token, service, now, why);
-  if (claims && now < claims->expires_at) {
+  if (!claims) return nullptr;
+  auto shared = std::make_shared<const auth::TokenClaims>(std::move(*claims));
+  if (now < shared->expires_at) {
     if (verified.size() >= kMaxRemembered) verified.clear();
-    verified[key] = Verified{id_, *claims};
+    verified[key] = Verified{id_, shared};
   }
-  return claims;
+  return shared;
 }
 
 struct InstanceGateway::Caller {
   enum class Via { kAnonymous, kPassword, kToken } via = Via::kAnonymous;
   std::string user;
-  auth::TokenClaims claims;  // kToken
+  std::shared_ptr<const auth::TokenClaims> claims;  // kToken
 };
 
 InstanceGateway::InstanceGateway(admin::ExposureState& exposure,
@@ -322,7 +323,9 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
     if (!network.empty()) ctx.arrival_network = world->ArrivalThrough(network);
   }
   access::Decision decision = access::Admit(ctx, *instance);
-  audit_.Write(AuditLine(ctx, *instance, decision));
+  thread_local std::string audit_line;  // reused: no allocation per request
+  BuildAuditLine(ctx, *instance, decision, audit_line);
+  audit_.Write(audit_line);
   if (!decision.allowed) {
     co_return ErrorResponse(RegistryError(ErrorCode::kDenied, decision.reason));
   }
@@ -331,7 +334,6 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
   std::string service = ServiceOf(host);
   std::string realm =
       std::string(listener.tls_certificate.empty() ? "http" : "https") + "://" + host + "/token";
-  std::string source = peer.address.ToString();
   Caller caller;
   std::string_view authorization = req.header[http::field::authorization];
   if (authorization.size() > 7 &&
@@ -345,9 +347,10 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
     }
     caller.via = Caller::Via::kToken;
     caller.user = claims->subject;
-    caller.claims = std::move(*claims);
+    caller.claims = std::move(claims);
   } else if (!authorization.empty()) {
     auto basic = auth::ParseBasicAuthorization(authorization);
+    std::string source = peer.address.ToString();
     if (throttle_.Blocked(source)) {
       co_return ErrorResponse(
           RegistryError(ErrorCode::kTooManyRequests,
@@ -442,7 +445,7 @@ std::optional<Response> InstanceGateway::Authorize(registry::Request& req, const
     case Need::Kind::kCatalog:
       if (caller.via == Caller::Via::kPassword) return std::nullopt;
       if (caller.via == Caller::Via::kToken &&
-          auth::Allows(caller.claims, "registry", "catalog", "*")) {
+          auth::Allows(*caller.claims, "registry", "catalog", "*")) {
         return std::nullopt;
       }
       return challenge("registry:catalog:*", std::nullopt);
@@ -454,10 +457,10 @@ std::optional<Response> InstanceGateway::Authorize(registry::Request& req, const
   auto allowed = [&](const std::string& repository, const std::string& action) {
     if (caller.via == Caller::Via::kPassword) return true;
     if (caller.via == Caller::Via::kToken) {
-      if (auth::Allows(caller.claims, "repository", repository, action)) return true;
+      if (auth::Allows(*caller.claims, "repository", repository, action)) return true;
       // DELETE is also allowed to tokens holding push, as clients that delete ask for either.
       if (action == auth::kActionDelete &&
-          auth::Allows(caller.claims, "repository", repository, auth::kActionPush)) {
+          auth::Allows(*caller.claims, "repository", repository, auth::kActionPush)) {
         return true;
       }
     }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -109,10 +110,11 @@ class InstanceGateway {
   store::SqliteAdminStore& admin_store_;
   registry::Registry& registry_;
   auth::TokenSigner SignerFor(const access::Instance& instance) const;
-  // The claims of a registry token sent to `instance` at `service`, or nullopt with *why set.
-  std::optional<auth::TokenClaims> VerifyToken(const access::Instance& instance,
-                                               const std::string& service, std::string_view token,
-                                               std::string* why) const;
+  // The claims of a registry token sent to `instance` at `service`, or null with *why set.
+  std::shared_ptr<const auth::TokenClaims> VerifyToken(const access::Instance& instance,
+                                                       const std::string& service,
+                                                       std::string_view token,
+                                                       std::string* why) const;
 
   std::string master_key_;
   int64_t token_ttl_seconds_;
