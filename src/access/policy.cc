@@ -5,34 +5,41 @@
 namespace kura::access {
 namespace {
 
-Decision Allowed(Rule rule, std::string reason) {
-  return {true, rule, std::move(reason)};
+// An allowed decision explains itself only when asked: the server admits every request and
+// reads the reason only of denials.
+template <typename MakeReason>
+Decision Allowed(Reasons reasons, Rule rule, MakeReason make_reason) {
+  return {true, rule, reasons == Reasons::kAll ? make_reason() : std::string()};
 }
 Decision Denied(Rule rule, std::string reason) {
   return {false, rule, std::move(reason)};
 }
 
-Decision AdmitInternet(const ConnectionContext& context, const Instance& instance) {
+Decision AdmitInternet(const ConnectionContext& context, const Instance& instance,
+                       Reasons reasons) {
   if (instance.edition == Edition::kPersonal) {
-    return Allowed(Rule::kInternetOpen,
-                   "internet endpoint of personal instance " + instance.name + " is open to all");
+    return Allowed(reasons, Rule::kInternetOpen, [&] {
+      return "internet endpoint of personal instance " + instance.name + " is open to all";
+    });
   }
   if (!instance.internet.enabled) {
     return Denied(Rule::kInternetDisabled,
                   "internet endpoint of instance " + instance.name + " is disabled");
   }
-  const std::string source = context.source.Unmapped().ToString();
   if (const AllowlistEntry* entry = instance.internet.allowlist.Find(context.source)) {
-    std::string reason = source + " is in the allowlist of instance " + instance.name + " (entry " +
-                         entry->cidr.ToString();
-    if (!entry->description.empty()) reason += " \"" + entry->description + "\"";
-    return Allowed(Rule::kInAllowlist, reason + ")");
+    return Allowed(reasons, Rule::kInAllowlist, [&] {
+      std::string reason = context.source.Unmapped().ToString() +
+                           " is in the allowlist of instance " + instance.name + " (entry " +
+                           entry->cidr.ToString();
+      if (!entry->description.empty()) reason += " \"" + entry->description + "\"";
+      return reason + ")";
+    });
   }
-  return Denied(Rule::kNotInAllowlist,
-                source + " is not in the allowlist of instance " + instance.name);
+  return Denied(Rule::kNotInAllowlist, context.source.Unmapped().ToString() +
+                                           " is not in the allowlist of instance " + instance.name);
 }
 
-Decision AdmitVpc(const ConnectionContext& context, const Instance& instance) {
+Decision AdmitVpc(const ConnectionContext& context, const Instance& instance, Reasons reasons) {
   if (!context.arrival_network) {
     return Denied(Rule::kNoArrivalNetwork, "vpc endpoint of instance " + instance.name +
                                                " admits only traffic arriving through a network");
@@ -45,16 +52,19 @@ Decision AdmitVpc(const ConnectionContext& context, const Instance& instance) {
                                             network.region + ", instance " + instance.name +
                                             " in " + instance.region);
     }
-    return Allowed(Rule::kSameRegion, "network " + network.id + " is in region " + instance.region +
-                                          " of instance " + instance.name);
+    return Allowed(reasons, Rule::kSameRegion, [&] {
+      return "network " + network.id + " is in region " + instance.region + " of instance " +
+             instance.name;
+    });
   }
   // Enterprise: explicit binding only; the same region alone is not enough.
   if (instance.vpc.FindBinding(network.id) == nullptr) {
     return Denied(Rule::kNetworkNotBound,
                   "network " + network.id + " is not bound to instance " + instance.name);
   }
-  return Allowed(Rule::kNetworkBound,
-                 "network " + network.id + " is bound to instance " + instance.name);
+  return Allowed(reasons, Rule::kNetworkBound, [&] {
+    return "network " + network.id + " is bound to instance " + instance.name;
+  });
 }
 
 }  // namespace
@@ -83,9 +93,9 @@ std::string_view RuleName(Rule rule) {
   return "unknown";
 }
 
-Decision Admit(const ConnectionContext& context, const Instance& instance) {
-  return context.kind == EndpointKind::kInternet ? AdmitInternet(context, instance)
-                                                 : AdmitVpc(context, instance);
+Decision Admit(const ConnectionContext& context, const Instance& instance, Reasons reasons) {
+  return context.kind == EndpointKind::kInternet ? AdmitInternet(context, instance, reasons)
+                                                 : AdmitVpc(context, instance, reasons);
 }
 
 }  // namespace kura::access

@@ -82,7 +82,10 @@ struct Decision {
 // Whether the hostname resolves and the address is routable from the client (steps 1 and 2) and
 // whether its credentials are valid (step 4) are not decided here. O(log n) in the allowlist
 // size, O(b) in the number of bindings.
-Decision Admit(const ConnectionContext& context, const Instance& instance);
+// With Reasons::kDenialsOnly an allowed Decision carries no reason (the server's hot path).
+enum class Reasons { kAll, kDenialsOnly };
+Decision Admit(const ConnectionContext& context, const Instance& instance,
+               Reasons reasons = Reasons::kAll);
 
 }  // namespace kura::access
 

@@ -1,6 +1,7 @@
 #include "core/cidr.h"
 
 #include <array>
+#include <charconv>
 #include <cstddef>
 
 namespace kura::core {
@@ -178,8 +179,13 @@ std::optional<Uint128> ParseV6(std::string_view text, std::string* why) {
 }
 
 std::string FormatV4(uint32_t value) {
-  return std::to_string(value >> 24) + "." + std::to_string((value >> 16) & 0xff) + "." +
-         std::to_string((value >> 8) & 0xff) + "." + std::to_string(value & 0xff);
+  char buf[16];  // "255.255.255.255": one small string, no temporaries (one per audit line)
+  char* p = buf;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    p = std::to_chars(p, buf + sizeof buf, (value >> shift) & 0xff).ptr;
+    if (shift > 0) *p++ = '.';
+  }
+  return std::string(buf, p);
 }
 
 std::string FormatV6(Uint128 value) {

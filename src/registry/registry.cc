@@ -28,12 +28,15 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 }
 
 // If `rest` is "<name><marker><last>" with no '/' in <last>, splits it.
+// Splits "<name><marker><reference>" where `marker` is "/<word>/" and the reference is the last
+// path component (non-empty). Looks only at the last '/': route parsing runs on every request.
 bool SplitFromRight(std::string_view rest, std::string_view marker, Route* route) {
-  size_t pos = rest.rfind(marker);
-  if (pos == std::string_view::npos || pos == 0) return false;
-  std::string_view last = rest.substr(pos + marker.size());
-  if (last.empty() || last.find('/') != std::string_view::npos) return false;
-  route->name = std::string(rest.substr(0, pos));
+  size_t slash = rest.rfind('/');
+  if (slash == std::string_view::npos) return false;
+  std::string_view head = rest.substr(0, slash + 1);
+  std::string_view last = rest.substr(slash + 1);
+  if (last.empty() || head.size() <= marker.size() || !head.ends_with(marker)) return false;
+  route->name = std::string(head.substr(0, head.size() - marker.size()));
   route->reference = std::string(last);
   return true;
 }

@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/beast/http.hpp>
 #include <ctime>
@@ -99,6 +100,14 @@ Need NeedOf(const registry::Request& req, const Route& route) {
 // Appends `text` as a JSON string (quoted, escaped).
 void AppendJsonString(std::string& out, std::string_view text) {
   out += '"';
+  auto plain = [](char c) {
+    return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
+  };
+  if (std::all_of(text.begin(), text.end(), plain)) {  // the usual case: nothing to escape
+    out += text;
+    out += '"';
+    return;
+  }
   for (char c : text) {
     switch (c) {
       case '"':
@@ -302,17 +311,52 @@ bool InstanceGateway::CheckPassword(const std::string& instance, std::string_vie
   return false;
 }
 
+const InstanceGateway::EndpointOfHost* InstanceGateway::FindEndpoint(
+    const std::shared_ptr<const access::World>& world, std::string_view host,
+    const ListenerConfig& listener, std::string* why) const {
+  // Clients send the same Host header on every request: what it names is remembered per thread
+  // and per snapshot of the World (a change of the World starts a new cache).
+  struct Cache {
+    uint64_t gateway = 0;
+    std::shared_ptr<const access::World> world;
+    std::unordered_map<std::string, EndpointOfHost> endpoints;  // key: TLS flag + host
+  };
+  thread_local Cache cache;
+  thread_local std::string key;
+  constexpr size_t kMaxRemembered = 1024;
+  if (cache.gateway != id_ || cache.world != world) {
+    cache.gateway = id_;
+    cache.world = world;
+    cache.endpoints.clear();
+  }
+  const bool tls = !listener.tls_certificate.empty();
+  key.assign(1, tls ? 's' : '-').append(host);
+  if (auto hit = cache.endpoints.find(key); hit != cache.endpoints.end()) return &hit->second;
+  EndpointOfHost endpoint;
+  endpoint.instance = world->FindInstanceByHost(host, &endpoint.kind, why);
+  if (!endpoint.instance) return nullptr;
+  endpoint.service = ServiceOf(host);
+  endpoint.realm = std::string(tls ? "https" : "http") + "://" + std::string(host) + "/token";
+  if (cache.endpoints.size() >= kMaxRemembered) cache.endpoints.clear();
+  return &cache.endpoints.emplace(key, std::move(endpoint)).first->second;
+}
+
 boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req, const Peer& peer,
                                                          const ListenerConfig& listener) {
   std::shared_ptr<const access::World> world = exposure_.Snapshot();
-  std::string host(req.header[http::field::host]);
-  access::EndpointKind kind;
+  std::string_view host = req.header[http::field::host];
   std::string why;
-  const access::Instance* instance = world->FindInstanceByHost(host, &kind, &why);
-  if (!instance) {
-    co_return ErrorResponse(RegistryError(
-        ErrorCode::kNameUnknown, "no registry instance at host '" + host + "': " + why, {}, 404));
+  const EndpointOfHost* endpoint = FindEndpoint(world, host, listener, &why);
+  if (!endpoint) {
+    co_return ErrorResponse(
+        RegistryError(ErrorCode::kNameUnknown,
+                      "no registry instance at host '" + std::string(host) + "': " + why, {}, 404));
   }
+  const access::Instance* instance = endpoint->instance;
+  const access::EndpointKind kind = endpoint->kind;
+  // `endpoint` lives in a per-thread cache: these are used only before the first co_await.
+  const std::string& service = endpoint->service;
+  const std::string& realm = endpoint->realm;
 
   // Step 3 of EXPOSURE.md: may this connection use this endpoint?
   access::ConnectionContext ctx;
@@ -322,7 +366,7 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
     std::string network = peer.arrival_network.value_or(listener.network);
     if (!network.empty()) ctx.arrival_network = world->ArrivalThrough(network);
   }
-  access::Decision decision = access::Admit(ctx, *instance);
+  access::Decision decision = access::Admit(ctx, *instance, access::Reasons::kDenialsOnly);
   thread_local std::string audit_line;  // reused: no allocation per request
   BuildAuditLine(ctx, *instance, decision, audit_line);
   audit_.Write(audit_line);
@@ -331,9 +375,6 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
   }
 
   // Step 4: who is calling?
-  std::string service = ServiceOf(host);
-  std::string realm =
-      std::string(listener.tls_certificate.empty() ? "http" : "https") + "://" + host + "/token";
   Caller caller;
   std::string_view authorization = req.header[http::field::authorization];
   if (authorization.size() > 7 &&
@@ -470,11 +511,11 @@ std::optional<Response> InstanceGateway::Authorize(registry::Request& req, const
     }
     return false;
   };
-  std::string scope = "repository:" + need.repository + ":" + need.action;
   if (!allowed(need.repository, need.action)) {
-    return challenge(scope, caller.via == Caller::Via::kToken
-                                ? std::optional<std::string_view>("insufficient_scope")
-                                : std::nullopt);
+    return challenge("repository:" + need.repository + ":" + need.action,
+                     caller.via == Caller::Via::kToken
+                         ? std::optional<std::string_view>("insufficient_scope")
+                         : std::nullopt);
   }
   if (!need.mount_from.empty() && !allowed(need.mount_from, std::string(auth::kActionPull))) {
     // Mounting needs pull on the source; without it, fall back to a plain upload session.

@@ -109,6 +109,19 @@ class InstanceGateway {
   admin::ExposureState& exposure_;
   store::SqliteAdminStore& admin_store_;
   registry::Registry& registry_;
+  // What a Host header names: an instance's endpoint, with the token service and realm that
+  // challenges and tokens on it carry.
+  struct EndpointOfHost {
+    const access::Instance* instance = nullptr;
+    access::EndpointKind kind{};
+    std::string service;
+    std::string realm;
+  };
+  // The endpoint `host` names in `world`, or null with *why set. Valid until the next call on
+  // this thread.
+  const EndpointOfHost* FindEndpoint(const std::shared_ptr<const access::World>& world,
+                                     std::string_view host, const ListenerConfig& listener,
+                                     std::string* why) const;
   auth::TokenSigner SignerFor(const access::Instance& instance) const;
   // The claims of a registry token sent to `instance` at `service`, or null with *why set.
   std::shared_ptr<const auth::TokenClaims> VerifyToken(const access::Instance& instance,

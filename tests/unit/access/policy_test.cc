@@ -177,6 +177,21 @@ TEST(EnterpriseInternet, Ipv4MappedSourceMatchesIpv4Entry) {
       "198.51.100.10 is in the allowlist of instance acme (entry 198.51.100.10/32 \"ECS-A\")");
 }
 
+TEST(EnterpriseInternet, DenialsOnlySkipsTheReasonOfAnAdmissionNotOfADenial) {
+  World world = EnterpriseWith(InternetSetting::kOnlyA);
+  const Instance& acme = *world.FindInstance("acme");
+  ConnectionContext in{EndpointKind::kInternet, Ip("198.51.100.10"), std::nullopt};
+  ConnectionContext out{EndpointKind::kInternet, Ip("203.0.113.9"), std::nullopt};
+  Decision admitted = Admit(in, acme, Reasons::kDenialsOnly);
+  EXPECT_TRUE(admitted.allowed);
+  EXPECT_EQ(RuleName(admitted.rule), "in-allowlist");
+  EXPECT_EQ(admitted.reason, "");
+  Decision denied = Admit(out, acme, Reasons::kDenialsOnly);
+  EXPECT_FALSE(denied.allowed);
+  EXPECT_EQ(denied.reason, Admit(out, acme).reason);
+  EXPECT_EQ(denied.reason, "203.0.113.9 is not in the allowlist of instance acme");
+}
+
 TEST(EnterpriseInternet, AllIpv4DoesNotAdmitIpv6) {
   World world = EnterpriseWith(InternetSetting::kAll);
   ConnectionContext context{EndpointKind::kInternet, Ip("2001:db8::1"), std::nullopt};
