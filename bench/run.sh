@@ -8,6 +8,7 @@
 #   BENCH_QUICK=1      smaller sizes and 1 round: a smoke run of under 2 minutes
 #   BENCH_ROUNDS=N     rounds (default 3; 1 when quick)
 #   BENCH_DURATION=S   seconds per request-rate measurement (default 5; 1 when quick)
+#   BENCH_EXPO_SLICES=N alternating 1 s slices of plain vs enterprise per round (default 4)
 #   BENCH_PORT=P       first of 3 loopback ports (kura, distribution, nginx); default 18500
 #   BENCH_KEEP=1       keep bench/work/run.* (registry data, logs) after the run
 #   BENCH_NO_RESULTS=1 print the table but do not write bench/results/
@@ -25,7 +26,7 @@ REPO=$(cd "$HERE/.." && pwd)
 # ------------------------------------------------------------------ tools
 need=()
 for p in nginx-light:nginx docker-registry:docker-registry wrk:wrk jq:jq curl:curl \
-         openssl:openssl python3:python3 strace:strace g++:g++ libboost1.81-dev:; do
+         openssl:openssl python3:python3 strace:strace valgrind:valgrind g++:g++ libboost1.81-dev:; do
   pkg=${p%%:*}; cmd=${p#*:}
   if [ -n "$cmd" ]; then command -v "$cmd" >/dev/null || need+=("$pkg")
   else dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg"); fi
@@ -48,6 +49,8 @@ else
   BIG_MIB=1024; SMALL_N=200; TAGS=10000; REPOS=1000; TAGPUT_LIMIT=25; PAGE=100
 fi
 CHUNK=$((8 * MiB))
+EXPO_SLICES=${BENCH_EXPO_SLICES:-4}; EXPO_DUR=1; IR_REQUESTS=3000
+[ "$QUICK" = 1 ] && { EXPO_SLICES=${BENCH_EXPO_SLICES:-1}; IR_REQUESTS=500; }
 PORT=${BENCH_PORT:-18500}
 KP=$PORT; DP=$((PORT + 1)); NP=$((PORT + 2)); EP=$((PORT + 3)); AP=$((PORT + 4))
 declare -A BASE=([kura]=http://127.0.0.1:$KP [dist]=http://127.0.0.1:$DP [nginx]=http://127.0.0.1:$NP)
@@ -393,11 +396,20 @@ for r in $(seq 1 "$ROUNDS"); do
   for t in $two; do rate manifest_head $t "$r" 64 "${BASE[$t]}/v2/bench/app/manifests/$MAN_D" --method HEAD "${MAN_H[@]}"; done
   for t in $two; do rate blob_head $t "$r" 64 "${BASE[$t]}/v2/bench/app/blobs/$LAYER_D" --method HEAD; done
   for t in $two; do rate base_get $t "$r" 64 "${BASE[$t]}/v2/"; done
-  # The same rates through the enterprise instance: what the exposure checks cost.
-  rate manifest_get kura_ent "$r" 64 "$ENT_URL/v2/bench/app/manifests/latest" "${ENT_H[@]}" "${MAN_H[@]}"
-  rate manifest_head kura_ent "$r" 64 "$ENT_URL/v2/bench/app/manifests/$MAN_D" --method HEAD "${ENT_H[@]}" "${MAN_H[@]}"
-  rate blob_head kura_ent "$r" 64 "$ENT_URL/v2/bench/app/blobs/$LAYER_D" --method HEAD "${ENT_H[@]}"
-  rate base_get kura_ent "$r" 64 "$ENT_URL/v2/" "${ENT_H[@]}"
+  # The same rates through the enterprise instance: what the exposure checks cost. The plain
+  # registry gets the very same request bytes (it ignores Host and the token), and the two are
+  # measured in short alternating slices, so that neither the header bytes nor a change in the
+  # machine's load between two measurements counts as a cost.
+  say "round $r/$ROUNDS: plain vs enterprise instance, $EXPO_SLICES alternating slices of ${EXPO_DUR} s"
+  for s in $(seq "$EXPO_SLICES"); do
+    for t in $(order $((r + s)) "kura_hdr kura_ent"); do
+      if [ $t = kura_ent ]; then u=$ENT_URL; else u=${BASE[kura]}; fi
+      DUR=$EXPO_DUR WARM=0.2 rate manifest_get $t "$r" 64 "$u/v2/bench/app/manifests/latest" "${ENT_H[@]}" "${MAN_H[@]}"
+      DUR=$EXPO_DUR WARM=0.2 rate manifest_head $t "$r" 64 "$u/v2/bench/app/manifests/$MAN_D" --method HEAD "${ENT_H[@]}" "${MAN_H[@]}"
+      DUR=$EXPO_DUR WARM=0.2 rate blob_head $t "$r" 64 "$u/v2/bench/app/blobs/$LAYER_D" --method HEAD "${ENT_H[@]}"
+      DUR=$EXPO_DUR WARM=0.2 rate base_get $t "$r" 64 "$u/v2/" "${ENT_H[@]}"
+    done
+  done
 
   say "round $r/$ROUNDS: tags list ($TAGS tags), catalog ($REPOS repositories, $CAT_PAGES pages)"
   for t in $two; do rate tags_list $t "$r" 8 "${BASE[$t]}/v2/bench/tags10k/tags/list"; done
@@ -408,6 +420,47 @@ for r in $(seq 1 "$ROUNDS"); do
   for t in $two; do tag_put tag_put_par $t "$r" "tagput/r$r-par" 8; done
 done
 for t in kura dist; do rec rss_peak $t 0 "$(awk -v k="$(rss_kib "${PID[$t]}" VmHWM)" 'BEGIN {printf "%.1f", k / 1024}')" ""; done
+
+# ------------------------------------------------------------------ instructions per request
+# Rates move with whatever else the machine runs; the instructions kura executes per request do
+# not. Both kura servers are restarted under callgrind on their own data (the enterprise World,
+# its token key and the image persist) and each request is counted over IR_REQUESTS requests.
+say "instructions per request (callgrind): plain, plain with the enterprise headers, enterprise"
+stop() { # NAME: stops one server by its PID
+  kill "${PID[$1]}" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "${PID[$1]}" 2>/dev/null || break; sleep 0.1; done
+  wait "${PID[$1]}" 2>/dev/null || true; unset "PID[$1]"
+}
+stop kura; stop kura_ent
+CG=(valgrind --tool=callgrind --callgrind-out-file="$W/callgrind.%p")
+"${CG[@]}" "$W/kura" serve --listen 127.0.0.1:$KP --data "$W/kura-data" >"$W/kura-cg.log" 2>&1 & PID[kura]=$!
+"${CG[@]}" "$W/kura" serve --config "$W/kura-ent.yml" >"$W/kura-ent-cg.log" 2>&1 & PID[kura_ent]=$!
+for _ in $(seq 300); do curl -s -o /dev/null --max-time 2 "${BASE[kura]}/v2/" && break; sleep 0.2; done
+for _ in $(seq 300); do curl -s -o /dev/null --max-time 2 "${ENT_H[@]/--header/-H}" "$ENT_URL/v2/" && break; sleep 0.2; done
+instructions() { # METRIC TARGET URL [loadgen args]: records instructions per request
+  local m=$1 t=$2 u=$3 pid f ir out n; shift 3
+  pid=${PID[kura]}; [ "$t" = kura_ent ] && pid=${PID[kura_ent]}
+  lg --url "$u" --connections 8 --threads 1 --max-requests 300 --duration 60 "$@" >/dev/null
+  callgrind_control -z "$pid" >/dev/null
+  out=$(lg --url "$u" --connections 8 --threads 1 --max-requests "$IR_REQUESTS" --duration 120 "$@")
+  check_json "$t $m (callgrind)" "$out"
+  callgrind_control -d "$pid" >/dev/null
+  f=$(ls -t "$W"/callgrind."$pid"* | head -1)
+  ir=$(awk '$1 == "summary:" || $1 == "totals:" {print $2; exit}' "$f")
+  n=$(jqv .requests "$out")
+  rec "ir_$m" "$t" 1 "$((ir / n))" ""
+}
+for m in manifest_get manifest_head blob_head base_get; do
+  case $m in
+    manifest_get) path=/v2/bench/app/manifests/latest; extra=("${MAN_H[@]}") ;;
+    manifest_head) path=/v2/bench/app/manifests/$MAN_D; extra=(--method HEAD "${MAN_H[@]}") ;;
+    blob_head) path=/v2/bench/app/blobs/$LAYER_D; extra=(--method HEAD) ;;
+    base_get) path=/v2/; extra=() ;;
+  esac
+  instructions "$m" kura "${BASE[kura]}$path" "${extra[@]}"
+  instructions "$m" kura_hdr "${BASE[kura]}$path" "${ENT_H[@]}" "${extra[@]}"
+  instructions "$m" kura_ent "$ENT_URL$path" "${ENT_H[@]}" "${extra[@]}"
+done
 
 # ------------------------------------------------------------------ load tool check against wrk
 say "loadgen vs wrk (GET, 2 threads, 64 connections, ${DUR} s)"
@@ -442,6 +495,8 @@ git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || git_rev="$git_rev+dirty"
   echo "rounds=$ROUNDS"
   echo "quick=$QUICK"
   echo "duration=$DUR"
+  echo "expo_slices=$EXPO_SLICES"
+  echo "ir_requests=$IR_REQUESTS"
   echo "big_mib=$BIG_MIB"
   echo "small_n=$SMALL_N"
   echo "tags=$TAGS"

@@ -13,18 +13,24 @@ std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space)
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (plus_is_space && s[i] == '+') {
+  size_t i = 0;
+  while (i < s.size()) {
+    // Runs of plain characters are copied whole: every request path comes through here.
+    size_t run = i;
+    while (run < s.size() && s[run] != '%' && !(plus_is_space && s[run] == '+')) ++run;
+    out.append(s.data() + i, run - i);
+    if (run == s.size()) break;
+    i = run;
+    if (s[i] == '+') {
       out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
+      ++i;
+      continue;
     }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 3;
   }
   return out;
 }

@@ -23,18 +23,10 @@ namespace {
 constexpr size_t kChunkBytes = 256 * 1024;
 constexpr size_t kMaxPageSize = 10000;
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-// If `rest` is "<name><marker><last>" with no '/' in <last>, splits it.
-// Splits "<name><marker><reference>" where `marker` is "/<word>/" and the reference is the last
-// path component (non-empty). Looks only at the last '/': route parsing runs on every request.
-bool SplitFromRight(std::string_view rest, std::string_view marker, Route* route) {
-  size_t slash = rest.rfind('/');
-  if (slash == std::string_view::npos) return false;
-  std::string_view head = rest.substr(0, slash + 1);
-  std::string_view last = rest.substr(slash + 1);
+// Splits "<name><marker><reference>" where `marker` is "/<word>/": `head` is the path up to and
+// including its last '/', `last` the component after it (the reference, non-empty).
+bool SplitAtMarker(std::string_view head, std::string_view last, std::string_view marker,
+                   Route* route) {
   if (last.empty() || head.size() <= marker.size() || !head.ends_with(marker)) return false;
   route->name = std::string(head.substr(0, head.size() - marker.size()));
   route->reference = std::string(last);
@@ -195,19 +187,31 @@ Route ParseRoute(std::string_view path) {
   std::string_view rest = path.substr(4);
   if (rest == "_catalog") {
     route.kind = Route::Kind::kCatalog;
-  } else if (EndsWith(rest, "/tags/list")) {
-    route.name = std::string(rest.substr(0, rest.size() - 10));
-    if (!route.name.empty()) route.kind = Route::Kind::kTags;
-  } else if (EndsWith(rest, "/blobs/uploads/") || EndsWith(rest, "/blobs/uploads")) {
-    route.name = std::string(rest.substr(0, rest.rfind("/blobs/uploads")));
-    if (!route.name.empty()) route.kind = Route::Kind::kUploadStart;
-  } else if (SplitFromRight(rest, "/blobs/uploads/", &route)) {
+    return route;
+  }
+  // Every route ends in a fixed word or "<word>/<reference>": one look at the last '/' (this
+  // runs on every request).
+  size_t slash = rest.rfind('/');
+  if (slash == std::string_view::npos) return route;
+  std::string_view head = rest.substr(0, slash + 1);
+  std::string_view last = rest.substr(slash + 1);
+  auto named = [&](std::string_view suffix, Route::Kind kind) {
+    route.name = std::string(rest.substr(0, rest.size() - suffix.size()));
+    if (!route.name.empty()) route.kind = kind;
+  };
+  if (last == "list" && head.ends_with("/tags/")) {
+    named("/tags/list", Route::Kind::kTags);
+  } else if (last.empty() && head.ends_with("/blobs/uploads/")) {
+    named("/blobs/uploads/", Route::Kind::kUploadStart);
+  } else if (last == "uploads" && head.ends_with("/blobs/")) {
+    named("/blobs/uploads", Route::Kind::kUploadStart);
+  } else if (SplitAtMarker(head, last, "/blobs/uploads/", &route)) {
     route.kind = Route::Kind::kUpload;
-  } else if (SplitFromRight(rest, "/manifests/", &route)) {
+  } else if (SplitAtMarker(head, last, "/manifests/", &route)) {
     route.kind = Route::Kind::kManifest;
-  } else if (SplitFromRight(rest, "/blobs/", &route)) {
+  } else if (SplitAtMarker(head, last, "/blobs/", &route)) {
     route.kind = Route::Kind::kBlob;
-  } else if (SplitFromRight(rest, "/referrers/", &route)) {
+  } else if (SplitAtMarker(head, last, "/referrers/", &route)) {
     route.kind = Route::Kind::kReferrers;
   }
   return route;

@@ -3,15 +3,24 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <mutex>
 
 namespace kura::store {
 namespace {
 
 std::atomic<uint64_t> next_database_id{1};
 
+// SQLite counts every allocation under a global mutex unless told not to; kura never reads the
+// counts. Must run before the library initializes, i.e. before the first open.
+void DisableMemoryStatistics() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
 }  // namespace
 
 SqliteConnection::SqliteConnection(const std::string& path) {
+  DisableMemoryStatistics();
   if (sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
@@ -118,11 +127,17 @@ std::string Statement::Blob(int col) {
   return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
 }
 
-int64_t Statement::Int(int col) { return sqlite3_column_int64(stmt_, col); }
+int64_t Statement::Int(int col) {
+  return sqlite3_column_int64(stmt_, col);
+}
 
-int Statement::Changes() { return sqlite3_changes(db_); }
+int Statement::Changes() {
+  return sqlite3_changes(db_);
+}
 
-Transaction::Transaction(SqliteConnection& c) : c_(c) { c_.Exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(SqliteConnection& c) : c_(c) {
+  c_.Exec("BEGIN IMMEDIATE");
+}
 
 Transaction::~Transaction() {
   if (!done_) sqlite3_exec(c_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
