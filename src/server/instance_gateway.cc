@@ -141,11 +141,15 @@ void AppendJsonString(std::string& out, std::string_view text) {
 // One audit line, built by hand into `line`: it is written for every request.
 void BuildAuditLine(const access::ConnectionContext& ctx, const access::Instance& instance,
                     const access::Decision& d, std::string& line) {
+  // Time, address, endpoint kind and rule name are written by kura and need no escaping.
+  auto append_quoted = [&line](std::string_view text) {
+    line.append(1, '"').append(text).append(1, '"');
+  };
   line.clear();
   line += "{\"time\":";
-  AppendJsonString(line, IsoNow());
+  append_quoted(IsoNow());
   line += ",\"source\":";
-  AppendJsonString(line, ctx.source.ToString());
+  append_quoted(ctx.source.ToString());
   line += ",\"arrival_network\":";
   if (ctx.arrival_network) {
     AppendJsonString(line, ctx.arrival_network->id);
@@ -153,11 +157,11 @@ void BuildAuditLine(const access::ConnectionContext& ctx, const access::Instance
     line += "null";
   }
   line += ",\"endpoint\":";
-  AppendJsonString(line, access::EndpointKindName(ctx.kind));
+  append_quoted(access::EndpointKindName(ctx.kind));
   line += ",\"instance\":";
   AppendJsonString(line, instance.name);
   line += ",\"rule\":";
-  AppendJsonString(line, access::RuleName(d.rule));
+  append_quoted(access::RuleName(d.rule));
   line += d.allowed ? ",\"allowed\":true" : ",\"allowed\":false,\"reason\":";
   if (!d.allowed) AppendJsonString(line, d.reason);
   line += "}\n";
@@ -344,7 +348,19 @@ const InstanceGateway::EndpointOfHost* InstanceGateway::FindEndpoint(
 boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req, const Peer& peer,
                                                          const ListenerConfig& listener) {
   std::shared_ptr<const access::World> world = exposure_.Snapshot();
-  std::string_view host = req.header[http::field::host];
+  // Host and Authorization in one pass over the fields (a lookup by name costs more than
+  // walking the few fields of a request); the first of a repeated field counts, as with [].
+  std::string_view host, authorization;
+  bool host_seen = false, authorization_seen = false;
+  for (const auto& field : req.header) {
+    if (field.name() == http::field::host && !host_seen) {
+      host = field.value();
+      host_seen = true;
+    } else if (field.name() == http::field::authorization && !authorization_seen) {
+      authorization = field.value();
+      authorization_seen = true;
+    }
+  }
   std::string why;
   const EndpointOfHost* endpoint = FindEndpoint(world, host, listener, &why);
   if (!endpoint) {
@@ -376,7 +392,6 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
 
   // Step 4: who is calling?
   Caller caller;
-  std::string_view authorization = req.header[http::field::authorization];
   if (authorization.size() > 7 &&
       (authorization.substr(0, 7) == "Bearer " || authorization.substr(0, 7) == "bearer ")) {
     auto claims = VerifyToken(*instance, service, authorization.substr(7), &why);
