@@ -370,6 +370,9 @@ for r in $(seq 1 "$ROUNDS"); do
     for f in VmRSS:rss_idle RssAnon:rss_idle_anon RssFile:rss_idle_file; do
       rec "${f#*:}" $t "$r" "$(awk -v k="$(rss_kib "${PID[$t]}" "${f%%:*}")" 'BEGIN {printf "%.1f", k / 1024}')" ""
     done
+    # Where the resident memory is, mapping by mapping (KiB), for whoever digs into it.
+    { echo "$t r$r resident mappings over 100 KiB:"
+      awk '/^[0-9a-f]+-/ {m = $1 " " $2 " " $6} /^Rss:/ && $2 > 100 {print "  " $2, m}' "/proc/${PID[$t]}/smaps"; } >>"$LOG"
   done
 
   say "round $r/$ROUNDS: push ${BIG_MIB} MiB monolithic"
