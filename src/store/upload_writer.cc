@@ -48,7 +48,7 @@ void UploadWriter::Submit(size_t n) {
   std::unique_lock lock(mu_);
   ++in_flight_;
   if (!held_ && !thread_.joinable()) {
-    held_ = std::make_unique<Chunk>(chunk);
+    held_ = chunk;
     return;
   }
   if (held_) {

@@ -11,6 +11,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -67,7 +68,7 @@ class UploadWriter {
   bool stopping_ = false;
   std::string error_;            // first failure (guarded by mu_)
   std::thread thread_;           // started by the second Submit: a one-buffer append writes inline
-  std::unique_ptr<Chunk> held_;  // the first chunk, until it is known whether a thread is needed
+  std::optional<Chunk> held_;  // the first chunk, until it is known whether a thread is needed
 };
 
 }  // namespace kura::store

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "server/instance_gateway.h"
+#include "test_paths.h"
 
 namespace kura::server {
 namespace {
@@ -18,9 +19,7 @@ namespace {
 class AuditLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() /
-            ("kura-audit-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".log");
+    path_ = kura::testing::ScratchPath("audit", ".log");
     std::filesystem::remove(path_);
   }
   void TearDown() override { std::filesystem::remove(path_); }

@@ -5,15 +5,15 @@
 
 #include <filesystem>
 
+#include "test_paths.h"
+
 namespace kura::store {
 namespace {
 
 class FsBlobStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("kura-blobs-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = kura::testing::ScratchPath("blobs");
     std::filesystem::remove_all(dir_);
     store_ = std::make_unique<FsBlobStore>(dir_.string());
   }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "store/sqlite_meta_store.h"
+#include "test_paths.h"
 
 namespace kura::store {
 namespace {
@@ -18,9 +19,7 @@ const std::string kManifest2 = "sha256:" + std::string(64, '2');
 class MetaStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("kura-meta-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = kura::testing::ScratchPath("meta");
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     store_ = std::make_unique<SqliteMetaStore>((dir_ / "kura.db").string());
@@ -102,8 +101,7 @@ TEST_F(MetaStoreTest, TagsAndRepositoriesPaginateInLexicalOrder) {
   store_->LinkBlob({"other", "q"}, kBlobA, 1);
   EXPECT_EQ(store_->ListRepositories("default", "", 10),
             (std::vector<std::string>{"library/app", "m", "z"}));
-  EXPECT_EQ(store_->ListRepositories("default", "library/app", 1),
-            (std::vector<std::string>{"m"}));
+  EXPECT_EQ(store_->ListRepositories("default", "library/app", 1), (std::vector<std::string>{"m"}));
 }
 
 TEST_F(MetaStoreTest, ReferrersBySubject) {

@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "store/meta_store.h"
+#include "test_paths.h"
 
 namespace kura::store {
 namespace {
@@ -17,9 +18,7 @@ namespace {
 class UploadWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() /
-            ("kura-upload-writer-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    path_ = kura::testing::ScratchPath("upload-writer");
     std::filesystem::remove(path_);
   }
   void TearDown() override { std::filesystem::remove(path_); }
