@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [build|test]   (test adds the real clients and the peer registry)
 set -euo pipefail
 mode=${1:-build}
-build_pkgs=(g++ cmake make ninja-build ccache pkg-config libboost1.81-dev libssl-dev libsqlite3-dev
+build_pkgs=(g++ lld cmake make ninja-build ccache pkg-config libboost1.81-dev libssl-dev libsqlite3-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcrypt-dev libgtest-dev libgmock-dev)
 test_pkgs=(python3 python3-pytest curl jq apache2-utils openssl iproute2 skopeo podman buildah
   docker.io docker-registry umoci gcc libc6-dev)
