@@ -14,10 +14,12 @@
 #include "access/policy.h"
 #include "auth/htpasswd.h"
 #include "auth/scope.h"
+#include "core/json_text.h"
 
 namespace kura::server {
 
 namespace http = boost::beast::http;
+using core::AppendJsonString;
 using core::ErrorCode;
 using core::RegistryError;
 using registry::ErrorResponse;
@@ -95,47 +97,6 @@ Need NeedOf(const registry::Request& req, const Route& route) {
     }
   }
   return need;
-}
-
-// Appends `text` as a JSON string (quoted, escaped).
-void AppendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  auto plain = [](char c) {
-    return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
-  };
-  if (std::all_of(text.begin(), text.end(), plain)) {  // the usual case: nothing to escape
-    out += text;
-    out += '"';
-    return;
-  }
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 // One audit line, built by hand into `line`: it is written for every request.
