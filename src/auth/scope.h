@@ -20,10 +20,13 @@ inline constexpr std::string_view kActionAll = "*";  // every action on the reso
 
 // One resource and the actions asked for or granted on it, e.g. {"repository", "foo/bar",
 // {"pull", "push"}}. The same shape is the "access" entry of a token.
+// Looked up by string_view (every request checks its token's actions).
+using Actions = std::set<std::string, std::less<>>;
+
 struct Access {
   std::string type;               // "repository", "registry", ...
   std::string name;               // "foo/bar", "localhost:5000/foo", "catalog"
-  std::set<std::string> actions;  // never empty after ParseScope
+  Actions actions;                 // never empty after ParseScope
 
   bool operator==(const Access&) const = default;
 };

@@ -286,7 +286,7 @@ bool Allows(const TokenClaims& claims, std::string_view type, std::string_view n
             std::string_view action) {
   for (const Access& a : claims.access) {
     if (a.type != type || a.name != name) continue;
-    if (a.actions.count(std::string(kActionAll)) > 0 || a.actions.count(std::string(action)) > 0) {
+    if (a.actions.contains(kActionAll) || a.actions.contains(action)) {
       return true;
     }
   }

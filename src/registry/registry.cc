@@ -220,8 +220,7 @@ Route ParseRoute(std::string_view path) {
 
 Registry::Registry(store::BlobStore& blobs, store::MetaStore& meta) : blobs_(blobs), meta_(meta) {}
 
-asio::awaitable<Response> Registry::Handle(Request& req) {
-  Route route = ParseRoute(req.path);
+asio::awaitable<Response> Registry::Handle(Request& req, Route route) {
   try {
     co_return co_await Dispatch(req, route);
   } catch (const store::StoreError& e) {

@@ -43,7 +43,11 @@ class Registry {
   Registry& operator=(const Registry&) = delete;
 
   // Answers one request. Never throws for bad input: every failure is an OCI error response.
-  asio::awaitable<Response> Handle(Request& request);
+  asio::awaitable<Response> Handle(Request& request) {
+    return Handle(request, ParseRoute(request.path));
+  }
+  // The same, for a caller that has parsed the request's path already (to authorize it).
+  asio::awaitable<Response> Handle(Request& request, Route route);
 
   // Forgets the running hash of an upload session that expired.
   void ForgetUpload(const std::string& id) { ForgetHash(id); }

@@ -19,6 +19,7 @@
 namespace kura::server {
 
 namespace http = boost::beast::http;
+using namespace std::string_view_literals;
 using core::AppendJsonString;
 using core::ErrorCode;
 using core::RegistryError;
@@ -104,28 +105,30 @@ void BuildAuditLine(const access::ConnectionContext& ctx, const access::Instance
                     const access::Decision& d, std::string& line) {
   // Time, address, endpoint kind and rule name are written by kura and need no escaping.
   auto append_quoted = [&line](std::string_view text) {
-    line.append(1, '"').append(text).append(1, '"');
+    line.push_back('"');
+    line.append(text);
+    line.push_back('"');
   };
   line.clear();
-  line += "{\"time\":";
+  line += "{\"time\":"sv;
   append_quoted(IsoNow());
-  line += ",\"source\":";
+  line += ",\"source\":"sv;
   append_quoted(ctx.source.ToString());
-  line += ",\"arrival_network\":";
+  line += ",\"arrival_network\":"sv;
   if (ctx.arrival_network) {
     AppendJsonString(line, ctx.arrival_network->id);
   } else {
-    line += "null";
+    line += "null"sv;
   }
-  line += ",\"endpoint\":";
+  line += ",\"endpoint\":"sv;
   append_quoted(access::EndpointKindName(ctx.kind));
-  line += ",\"instance\":";
+  line += ",\"instance\":"sv;
   AppendJsonString(line, instance.name);
-  line += ",\"rule\":";
+  line += ",\"rule\":"sv;
   append_quoted(access::RuleName(d.rule));
-  line += d.allowed ? ",\"allowed\":true" : ",\"allowed\":false,\"reason\":";
+  line += d.allowed ? ",\"allowed\":true"sv : ",\"allowed\":false,\"reason\":"sv;
   if (!d.allowed) AppendJsonString(line, d.reason);
-  line += "}\n";
+  line += "}\n"sv;
 }
 
 std::atomic<uint64_t> next_gateway_id{1};
@@ -392,11 +395,12 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
     }
     co_return IssueToken(req, caller, *instance, service);
   }
-  if (auto refused = Authorize(req, caller, *instance, realm, service))
+  Route route = registry::ParseRoute(req.path);
+  if (auto refused = Authorize(req, route, caller, *instance, realm, service))
     co_return std::move(*refused);
   req.instance = instance->name;
   req.user = caller.user;
-  co_return co_await registry_.Handle(req);
+  co_return co_await registry_.Handle(req, std::move(route));
 }
 
 // GET /token?service=&scope=...: a signed token granting what the caller may have of what it
@@ -442,11 +446,12 @@ Response InstanceGateway::IssueToken(registry::Request& req, const Caller& calle
   return r;
 }
 
-std::optional<Response> InstanceGateway::Authorize(registry::Request& req, const Caller& caller,
+std::optional<Response> InstanceGateway::Authorize(registry::Request& req, const Route& route,
+                                                   const Caller& caller,
                                                    const access::Instance& instance,
                                                    const std::string& realm,
                                                    const std::string& service) {
-  Need need = NeedOf(req, registry::ParseRoute(req.path));
+  Need need = NeedOf(req, route);
   if (need.kind == Need::Kind::kNone) return std::nullopt;  // the registry answers 404
   const bool signed_in = caller.via != Caller::Via::kAnonymous && !caller.user.empty();
   auto challenge = [&](std::optional<std::string> scope, std::optional<std::string_view> error) {

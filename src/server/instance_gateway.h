@@ -101,7 +101,8 @@ class InstanceGateway {
 
   registry::Response IssueToken(registry::Request& req, const Caller& caller,
                                 const access::Instance& instance, const std::string& service);
-  std::optional<registry::Response> Authorize(registry::Request& req, const Caller& caller,
+  std::optional<registry::Response> Authorize(registry::Request& req, const registry::Route& route,
+                                              const Caller& caller,
                                               const access::Instance& instance,
                                               const std::string& realm, const std::string& service);
 

@@ -5,7 +5,6 @@
 namespace kura::auth {
 namespace {
 
-using Actions = std::set<std::string>;
 
 TEST(ScopeTest, ParsesRepositoryScope) {
   auto scope = ParseScope("repository:samalba/my-app:pull,push");
