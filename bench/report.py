@@ -160,7 +160,7 @@ def main():
         p("|---|---|---|---|---|")
         for m, label in expo:
             a, h, e = (med.get(("ir_" + m, t)) for t in ("kura", "kura_hdr", "kura_ent"))
-            extra = f"+{(e / h - 1) * 100:.1f}%" if h and e else "–"
+            extra = f"{(e / h - 1) * 100:+.1f}%" if h and e else "–"
             p(f"| {label} | {fmt(a, 'n')} | {fmt(h, 'n')} | {fmt(e, 'n')} | {extra} |")
         p("")
 

@@ -18,15 +18,15 @@ inline constexpr std::string_view kActionPush = "push";
 inline constexpr std::string_view kActionDelete = "delete";
 inline constexpr std::string_view kActionAll = "*";  // every action on the resource
 
-// One resource and the actions asked for or granted on it, e.g. {"repository", "foo/bar",
-// {"pull", "push"}}. The same shape is the "access" entry of a token.
-// Looked up by string_view (every request checks its token's actions).
+// Actions on a resource, looked up by string_view (every request checks its token's actions).
 using Actions = std::set<std::string, std::less<>>;
 
+// One resource and the actions asked for or granted on it, e.g. {"repository", "foo/bar",
+// {"pull", "push"}}. The same shape is the "access" entry of a token.
 struct Access {
-  std::string type;               // "repository", "registry", ...
-  std::string name;               // "foo/bar", "localhost:5000/foo", "catalog"
-  Actions actions;                 // never empty after ParseScope
+  std::string type;  // "repository", "registry", ...
+  std::string name;  // "foo/bar", "localhost:5000/foo", "catalog"
+  Actions actions;   // never empty after ParseScope
 
   bool operator==(const Access&) const = default;
 };
