@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite of kura against the build in $1 (default: build) and prints a summary.
-# Suites: GoogleTest unit tests (ctest), black-box HTTP tests (pytest), real clients (e2e),
+# Suites: GoogleTest unit tests (ctest), black-box HTTP tests (pytest), attacks of a hostile
+# tenant (pytest, tests/adversarial), real clients (e2e),
 # real clients through instance hostnames, and the network lab on every example topology.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ suite() {
 }
 suite unit bash -c "cd '$BUILD' && ctest --output-on-failure -j 2"
 suite http /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/http
+suite adversarial /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/adversarial
 suite real-clients tests/e2e/real_clients.sh "$KURA_BIN"
 suite instance-clients tests/e2e/instance_clients.sh "$KURA_BIN"
 suite lab tests/lab/lab_examples.sh "$KURA_BIN"

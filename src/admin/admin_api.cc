@@ -10,6 +10,7 @@
 #include "admin/world_document.h"
 #include "auth/password.h"
 #include "auth/token.h"
+#include "core/bounded_json.h"
 #include "core/names.h"
 
 namespace kura::admin {
@@ -163,10 +164,13 @@ boost::asio::awaitable<Response> AdminApi::Handle(registry::Request& req) {
     co_return Error(http::status::bad_request, std::string("body cut short: ") + e.what());
   }
   if (!body.empty()) {
-    call.body = json::parse(body, nullptr, false);
-    if (call.body.is_discarded() || !call.body.is_object()) {
+    std::string why;
+    std::optional<json> parsed = core::ParseBoundedJson(body, &why);
+    if (!parsed) co_return Error(http::status::bad_request, "the body is " + why);
+    if (!parsed->is_object()) {
       co_return Error(http::status::bad_request, "the body must be a JSON object");
     }
+    call.body = std::move(*parsed);
   }
   try {
     co_return Route(call);

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_json.h"
 #include "core/media_types.h"
 
 namespace kura::registry {
@@ -47,8 +48,10 @@ std::optional<core::Digest> ReadDescriptor(const json& d, std::string_view where
 }  // namespace
 
 ParsedManifest ParseManifest(std::string_view body, std::string_view content_type) {
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Invalid("not valid JSON");
+  std::string why;
+  std::optional<json> parsed = core::ParseBoundedJson(body, &why);
+  if (!parsed) return Invalid(why);
+  const json& doc = *parsed;
   if (!doc.is_object()) return Invalid("not a JSON object");
   auto sv = doc.find("schemaVersion");
   if (sv == doc.end() || !sv->is_number_integer()) return Invalid("schemaVersion missing");
@@ -78,7 +81,6 @@ ParsedManifest ParseManifest(std::string_view body, std::string_view content_typ
                    std::string(header_type));
   }
 
-  std::string why;
   if (core::IsImageManifestType(facts.media_type)) {
     auto config = doc.find("config");
     if (config == doc.end()) return Invalid("config missing");

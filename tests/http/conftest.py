@@ -7,106 +7,14 @@ Environment:
 """
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from helpers import READY_TIMEOUT, STOP_TIMEOUT, Registry, ServerProcess, free_port  # noqa: E402,F401
-
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-KURA_BIN = os.environ.get("KURA_BIN", os.path.join(REPO_ROOT, "build", "kura"))
-PEER = os.environ.get("KURA_PEER", "")
-PEER_BIN = os.environ.get("KURA_PEER_BIN", "/usr/bin/docker-registry")
-
-
-
-def is_peer():
-    return PEER == "distribution"
-
-
-class Server(ServerProcess):
-    """One registry process on 127.0.0.1:<port> with its data directory.
-
-    `auth` is (htpasswd_path, user, password) or None; `tls` is (cert, key) or None.
-    The same data directory and port are reused by restart(), so tests can check durability.
-    """
-
-    def __init__(self, workdir, auth=None, tls=None, extra_config=None):
-        super().__init__(workdir)
-        self.data = os.path.join(self.workdir, "data")
-        os.makedirs(self.data, exist_ok=True)
-        self.port = free_port()
-        self.auth = auth
-        self.tls = tls
-        self.extra_config = extra_config
-        self.config_path = None
-        self.registry = Registry("127.0.0.1", self.port,
-                                 tls_ca=tls[0] if tls else None,
-                                 auth=(auth[1], auth[2]) if auth else None)
-
-    # ------------------------------------------------------------------ config
-
-    def _write_kura_config(self):
-        if not (self.auth or self.tls or self.extra_config):
-            return None
-        lines = []
-        if self.auth:
-            lines += ["auth:", "  htpasswd: %s" % self.auth[0], "  realm: kura"]
-        if self.tls:
-            lines += ["tls:", "  certificate: %s" % self.tls[0], "  key: %s" % self.tls[1]]
-        if self.extra_config:
-            lines.append(self.extra_config)
-        path = os.path.join(self.workdir, "kura.yaml")
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        return path
-
-    def _write_peer_config(self):
-        lines = ["version: 0.1", "log:", "  level: warn", "storage:", "  filesystem:",
-                 "    rootdirectory: %s" % self.data, "  delete:", "    enabled: true",
-                 "http:", "  addr: 127.0.0.1:%d" % self.port]
-        if self.tls:
-            lines += ["  tls:", "    certificate: %s" % self.tls[0], "    key: %s" % self.tls[1]]
-        if self.auth:
-            lines += ["auth:", "  htpasswd:", "    realm: kura", "    path: %s" % self.auth[0]]
-        path = os.path.join(self.workdir, "distribution.yml")
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        return path
-
-    def command(self):
-        if is_peer():
-            return [PEER_BIN, "serve", self._write_peer_config()]
-        if not os.path.exists(KURA_BIN):
-            pytest.fail("kura binary not found at %s (build it or set KURA_BIN)" % KURA_BIN)
-        cmd = [KURA_BIN, "serve", "--listen", "127.0.0.1:%d" % self.port, "--data", self.data]
-        self.config_path = self._write_kura_config()
-        if self.config_path:
-            cmd += ["--config", self.config_path]
-        return cmd
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self, cmd=None):
-        env = dict(os.environ)
-        env.pop("REGISTRY_AUTH_FILE", None)  # distribution reads REGISTRY_* as config overrides
-        return self.launch(cmd or self.command(), env=env)
-
-    def answers(self):
-        return self.registry.alive()
-
-    def restart(self, crash=False):
-        if crash:
-            self.kill()
-        else:
-            self.stop()
-        return self.start()
+from plain_server import KURA_BIN, PEER, PEER_BIN, REPO_ROOT, Server, is_peer  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")

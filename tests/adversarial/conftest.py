@@ -1,0 +1,52 @@
+"""The adversarial suite: kura attacked the way a hostile tenant would, over HTTP, against a running
+`kura serve`. Each module takes one class of attack (tests/adversarial/README.md lists them); every
+load loop is bounded in count and time, and talks to loopback only.
+
+It reuses the black-box helpers of tests/http (clients, servers, the admin API).
+"""
+
+import os
+import sys
+
+import pytest
+
+HTTP_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "http")
+sys.path.insert(0, HTTP_TESTS)
+
+from helpers import Registry, ServerProcess, free_port  # noqa: E402,F401
+from plain_server import KURA_BIN, Server  # noqa: E402,F401
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A plain registry shared by the tests of one module."""
+    s = Server(tmp_path_factory.mktemp("kura-adv"))
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def reg(server):
+    return server.registry
+
+
+@pytest.fixture
+def server_factory(tmp_path_factory):
+    """Servers of a test's own (a config of its own, a restart, a small disk); all stopped at the
+    end."""
+    made = []
+
+    def make(start=True, **kw):
+        s = Server(tmp_path_factory.mktemp("kura-adv-own"), **kw)
+        made.append(s)
+        if start:
+            s.start()
+        return s
+
+    yield make
+    for s in made:
+        try:
+            s.stop()
+        except Exception:
+            pass
