@@ -47,7 +47,15 @@ std::string ErrorBody(const RegistryError& error) {
   if (!error.detail_json.empty()) {
     e["detail"] = nlohmann::json::parse(error.detail_json, nullptr, /*allow_exceptions=*/false);
   }
-  return nlohmann::json{{"errors", nlohmann::json::array({e})}}.dump();
+  return nlohmann::json{{"errors", nlohmann::json::array({e})}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string DetailJson(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  nlohmann::json detail = nlohmann::json::object();
+  for (const auto& [key, value] : fields) detail[std::string(key)] = std::string(value);
+  return detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace kura::core

@@ -2,8 +2,10 @@
 // into an HTTP status and the JSON body {"errors":[{"code","message","detail"}]}.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace kura::core {
 
@@ -45,7 +47,12 @@ struct RegistryError {
         status(st ? st : DefaultStatus(c)) {}
 };
 
-// The JSON body for one error.
+// The JSON body for one error. Never throws: bytes of the message or detail that are not UTF-8
+// (a client's "%ff" echoed back) become U+FFFD.
 std::string ErrorBody(const RegistryError& error);
+
+// A detail object of string fields, e.g. DetailJson({{"digest", d}}) gives {"digest":"..."}, with
+// bytes that are not UTF-8 replaced by U+FFFD.
+std::string DetailJson(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
 
 }  // namespace kura::core

@@ -9,36 +9,18 @@
 #include <unordered_map>
 
 #include "registry/exchange.h"
+#include "registry/route.h"
+#include "registry/upload_slots.h"
 #include "store/blob_store.h"
 #include "store/meta_store.h"
 
 namespace kura::registry {
 
-// Where a request path leads.
-struct Route {
-  enum class Kind {
-    kBase,          // /v2/
-    kCatalog,       // /v2/_catalog
-    kTags,          // /v2/<name>/tags/list
-    kManifest,      // /v2/<name>/manifests/<reference>
-    kBlob,          // /v2/<name>/blobs/<digest>
-    kUploadStart,   // /v2/<name>/blobs/uploads/
-    kUpload,        // /v2/<name>/blobs/uploads/<id>
-    kReferrers,     // /v2/<name>/referrers/<digest>
-    kUnknown,
-  };
-  Kind kind = Kind::kUnknown;
-  std::string name;
-  std::string reference;  // manifest reference, digest or upload id
-};
-
-// Maps a percent-decoded path to its route. Repository names may contain '/', so the route is
-// recognised from the right.
-Route ParseRoute(std::string_view path);
+class UploadLease;
 
 class Registry {
  public:
-  Registry(store::BlobStore& blobs, store::MetaStore& meta);
+  Registry(store::BlobStore& blobs, store::MetaStore& meta, UploadLimits upload_limits = {});
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -79,14 +61,18 @@ class Registry {
   Response ListRepositories(Request& req);
   Response ListReferrers(Request& req, const store::RepoKey& repo, const std::string& digest);
 
-  // Appends the request body to upload `id` (whose stored size is `offset`), hashing it.
-  // Returns the new size, or an error (the upload is then as it was before the call).
+  // Appends the request body to upload `id` (whose stored size is `offset`), hashing it, in one
+  // of the upload slots; `lease` (null for a monolithic push, which no other request can name)
+  // is kept alive as the body arrives. Returns the new size, or an error: the upload is then as
+  // it was before the call. A failed write (StorageFull for a full disk) is undone the same way,
+  // then thrown.
   struct AppendResult {
     uint64_t size = 0;
     std::optional<core::RegistryError> error;
   };
   asio::awaitable<AppendResult> AppendBody(Request& req, const std::string& id, uint64_t offset,
-                                           std::optional<uint64_t> expected_length);
+                                           std::optional<uint64_t> expected_length,
+                                           UploadLease* lease);
 
   // The running hash of an upload; rebuilt from its file after a restart.
   std::shared_ptr<UploadHash> HashFor(const std::string& id, uint64_t offset);
@@ -94,6 +80,7 @@ class Registry {
 
   store::BlobStore& blobs_;
   store::MetaStore& meta_;
+  UploadSlots upload_slots_;
   std::mutex hashes_mu_;  // guards hashes_; upload requests only, never manifests or pulls
   std::unordered_map<std::string, std::shared_ptr<UploadHash>> hashes_;
 };

@@ -35,6 +35,11 @@ namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 constexpr auto kIoTimeout = std::chrono::seconds(60);
+// A request body must keep coming: no silence of a whole window, and at least kMinBodyBytes in
+// every window (3.2 KiB/s). A client trickling a byte now and then would otherwise hold its
+// upload's memory, its upload slot and its session lease for as long as it liked.
+constexpr auto kBodyWindow = std::chrono::seconds(10);
+constexpr uint64_t kMinBodyBytes = 32 * 1024;
 constexpr size_t kHeaderLimit = 64 * 1024;
 constexpr size_t kMaxProxyHeader = 4096;
 
@@ -59,6 +64,35 @@ class ParserBodyReader final : public registry::BodyReader {
   }
 
   asio::awaitable<size_t> Read(char* buf, size_t n) override {
+    if (window_start_ == std::chrono::steady_clock::time_point()) {
+      window_start_ = std::chrono::steady_clock::now();  // the handler starts reading
+    }
+    size_t got = co_await ReadSome(buf, n);
+    Account(got);
+    co_return got;
+  }
+
+  std::optional<uint64_t> ContentLength() const override { return declared_; }
+
+  // True once the whole body has been read: the connection may carry another request.
+  bool Complete() const { return declared_ ? remaining_ == 0 : parser_.is_done(); }
+
+ private:
+  // Throws BodyError when the body has come slower than kMinBodyBytes per kBodyWindow.
+  void Account(size_t got) {
+    auto now = std::chrono::steady_clock::now();
+    window_bytes_ += got;
+    if (now - window_start_ < kBodyWindow) return;
+    if (window_bytes_ < kMinBodyBytes && got > 0) {
+      throw registry::BodyError("body arriving slower than " +
+                                std::to_string(kMinBodyBytes / 1024) + " KiB in " +
+                                std::to_string(kBodyWindow.count()) + " s");
+    }
+    window_start_ = now;
+    window_bytes_ = 0;
+  }
+
+  asio::awaitable<size_t> ReadSome(char* buf, size_t n) {
     if (!continue_sent_ && !Complete() &&
         beast::iequals(parser_.get()[http::field::expect], "100-continue")) {
       // Clients that asked to wait (curl with large bodies) start sending only after this.
@@ -77,7 +111,7 @@ class ParserBodyReader final : public registry::BodyReader {
         remaining_ -= k;
         co_return k;
       }
-      Lowest(stream_).expires_after(kIoTimeout);
+      Lowest(stream_).expires_after(kBodyWindow);
       auto [ec, got] = co_await stream_.async_read_some(asio::buffer(buf, want), use_tuple);
       if (ec) {
         throw registry::BodyError("connection ended after " +
@@ -90,7 +124,7 @@ class ParserBodyReader final : public registry::BodyReader {
     while (!parser_.is_done()) {
       parser_.get().body().data = buf;
       parser_.get().body().size = n;
-      Lowest(stream_).expires_after(kIoTimeout);
+      Lowest(stream_).expires_after(kBodyWindow);
       auto [ec, _] = co_await http::async_read(stream_, buffer_, parser_, use_tuple);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) throw registry::BodyError(ec.message());
@@ -100,18 +134,14 @@ class ParserBodyReader final : public registry::BodyReader {
     co_return 0;
   }
 
-  std::optional<uint64_t> ContentLength() const override { return declared_; }
-
-  // True once the whole body has been read: the connection may carry another request.
-  bool Complete() const { return declared_ ? remaining_ == 0 : parser_.is_done(); }
-
- private:
   Stream& stream_;
   beast::flat_buffer& buffer_;
   http::request_parser<http::buffer_body>& parser_;
   std::optional<uint64_t> declared_;  // Content-Length, for a body read straight from the socket
   uint64_t remaining_ = 0;
   bool continue_sent_ = false;
+  std::chrono::steady_clock::time_point window_start_;  // of the current rate window
+  uint64_t window_bytes_ = 0;                            // body bytes received in it
 };
 
 // Writes the body of `r` from its file: sendfile on plain TCP, read+write under TLS.
@@ -242,6 +272,16 @@ struct HttpListener::Connection {
         }
         co_return;
       }
+      if (header_parser.get().count(http::field::transfer_encoding) > 0 &&
+          !header_parser.chunked()) {
+        // RFC 9112, 6.3: a request whose last transfer coding is not chunked has a body of no
+        // knowable length. Taken as body-less, its body would run as the next request.
+        Response bad = registry::ErrorResponse(core::RegistryError(
+            core::ErrorCode::kUnsupported,
+            "malformed HTTP request: Transfer-Encoding must end in chunked", {}, 400));
+        co_await WriteResponse(stream, bad, false);
+        co_return;
+      }
       http::request_parser<http::buffer_body> parser{std::move(header_parser)};
       const auto& header = parser.get().base();
       ParserBodyReader<Stream> body(stream, buffer, parser);
@@ -255,6 +295,13 @@ struct HttpListener::Connection {
             core::RegistryError(core::ErrorCode::kNameInvalid, "malformed path escape"));
       } else {
         res = co_await listener.handler_(req, peer);
+      }
+      if (header.method() == http::verb::head && !res.head_length) {
+        // RFC 9110, 9.3.2: the headers a GET would get, Content-Length included, and no content
+        // (on a kept-alive connection the client would read it as the next response).
+        res.head_length = res.ContentLength();
+        res.body.clear();
+        res.file.reset();
       }
       // A body the handler did not read would be taken for the next request: close instead.
       bool keep_alive = parser.keep_alive() && body.Complete();

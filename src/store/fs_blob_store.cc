@@ -89,7 +89,8 @@ bool FsBlobStore::CommitUpload(const std::string& id, const core::Digest& digest
     ::unlink(from.c_str());
     return true;
   }
-  if (!FsyncPath(from)) return false;
+  // A blob is never written again: read-only from here on, for kura and everyone else.
+  if (::chmod(from.c_str(), 0444) != 0 || !FsyncPath(from)) return false;
   std::string dir = to.substr(0, to.rfind('/'));
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

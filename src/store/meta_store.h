@@ -23,6 +23,13 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The storage has no room left (ENOSPC, EDQUOT): the request that met it has been undone, and the
+// same request can succeed once space is freed.
+class StorageFull : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 struct RepoKey {
   std::string instance;
   std::string name;
@@ -58,6 +65,13 @@ struct UploadSession {
   std::string id;
   RepoKey repo;
   uint64_t offset = 0;  // bytes received and kept so far
+};
+
+// What LeaseUpload found.
+enum class LeaseOutcome {
+  kLeased,  // the caller holds the lease now
+  kBusy,    // another holder's lease has not expired
+  kUnknown  // no such session in that repository
 };
 
 class MetaStore {
@@ -110,8 +124,25 @@ class MetaStore {
 
   virtual void CreateUpload(const UploadSession& session) = 0;
   virtual std::optional<UploadSession> FindUpload(std::string_view id) = 0;
-  virtual void SetUploadOffset(std::string_view id, uint64_t offset) = 0;
   virtual void DeleteUpload(std::string_view id) = 0;
+
+  // Upload leases: the right to change an upload session (append, commit, cancel), held by one
+  // request at a time across every node that shares this store, for a bounded time so that a
+  // node that dies mid-request does not lock the session forever.
+  //
+  // Takes the lease of session `id` of `repo` for `holder` until `seconds` from now, unless
+  // another holder's lease is still running; on kLeased *session is the session as stored.
+  virtual LeaseOutcome LeaseUpload(std::string_view id, const RepoKey& repo,
+                                   std::string_view holder, int64_t seconds,
+                                   UploadSession* session) = 0;
+  // Extends the lease of `holder` to `seconds` from now. False when it does not hold it any more.
+  virtual bool RenewUploadLease(std::string_view id, std::string_view holder,
+                                int64_t seconds) = 0;
+  // Records the session's new size, if `holder` still holds its lease (false otherwise).
+  virtual bool SetUploadOffset(std::string_view id, std::string_view holder,
+                               uint64_t offset) = 0;
+  // Gives the lease up (nothing happens when `holder` does not hold it).
+  virtual void ReleaseUploadLease(std::string_view id, std::string_view holder) = 0;
 };
 
 }  // namespace kura::store

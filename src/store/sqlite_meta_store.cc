@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS tags(
 CREATE INDEX IF NOT EXISTS tags_by_digest ON tags(instance, repo, digest);
 CREATE TABLE IF NOT EXISTS uploads(
   id TEXT PRIMARY KEY, instance TEXT NOT NULL, repo TEXT NOT NULL, offset INTEGER NOT NULL,
-  touched_at INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+  touched_at INTEGER NOT NULL DEFAULT 0, lease_holder TEXT,
+  lease_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 )sql";
 
 void EnsureRepository(SqliteConnection& c, const RepoKey& repo) {
@@ -35,13 +36,16 @@ void EnsureRepository(SqliteConnection& c, const RepoKey& repo) {
 }  // namespace
 
 SqliteMetaStore::SqliteMetaStore(std::string path) : db_(std::move(path), kSchema) {
-  // Databases made before upload sessions expired lack their last-touched time.
-  Statement columns(db_.Connection(), "SELECT 1 FROM pragma_table_info('uploads') "
-                                      "WHERE name = 'touched_at'");
-  if (!columns.Step()) {
-    db_.Connection().Exec(
-        "ALTER TABLE uploads ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0");
-  }
+  // Columns that databases of earlier versions lack: the last-touched time (expiry) and the
+  // lease (one request at a time per session).
+  auto add_column = [&](const char* name, const char* alter) {
+    Statement column(db_.Connection(), "SELECT 1 FROM pragma_table_info('uploads') WHERE name = ?");
+    if (!column.Bind(std::string_view(name)).Step()) db_.Connection().Exec(alter);
+  };
+  add_column("touched_at", "ALTER TABLE uploads ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0");
+  add_column("lease_holder", "ALTER TABLE uploads ADD COLUMN lease_holder TEXT");
+  add_column("lease_until",
+             "ALTER TABLE uploads ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0");
 }
 
 std::optional<uint64_t> SqliteMetaStore::LinkedBlobSize(const RepoKey& repo,
@@ -226,11 +230,49 @@ std::optional<UploadSession> SqliteMetaStore::FindUpload(std::string_view id) {
                        static_cast<uint64_t>(s.Int(2))};
 }
 
-void SqliteMetaStore::SetUploadOffset(std::string_view id, uint64_t offset) {
+LeaseOutcome SqliteMetaStore::LeaseUpload(std::string_view id, const RepoKey& repo,
+                                          std::string_view holder, int64_t seconds,
+                                          UploadSession* session) {
+  // One statement: SQLite runs one writer at a time, so two requests can never both take it.
+  Statement take(db_.Connection(),
+                 "UPDATE uploads SET lease_holder = ?, lease_until = unixepoch() + ?, "
+                 "touched_at = unixepoch() WHERE id = ? AND instance = ? AND repo = ? AND "
+                 "(lease_holder IS NULL OR lease_until <= unixepoch()) RETURNING offset");
+  take.Bind(holder).Bind(seconds).Bind(id).Bind(repo.instance).Bind(repo.name);
+  if (take.Step()) {
+    *session = UploadSession{std::string(id), repo, static_cast<uint64_t>(take.Int(0))};
+    return LeaseOutcome::kLeased;
+  }
+  Statement exists(db_.Connection(),
+                   "SELECT 1 FROM uploads WHERE id = ? AND instance = ? AND repo = ?");
+  return exists.Bind(id).Bind(repo.instance).Bind(repo.name).Step() ? LeaseOutcome::kBusy
+                                                                     : LeaseOutcome::kUnknown;
+}
+
+bool SqliteMetaStore::RenewUploadLease(std::string_view id, std::string_view holder,
+                                       int64_t seconds) {
+  Statement s(db_.Connection(),
+              "UPDATE uploads SET lease_until = unixepoch() + ?, touched_at = unixepoch() "
+              "WHERE id = ? AND lease_holder = ?");
+  s.Bind(seconds).Bind(id).Bind(holder).Run();
+  return s.Changes() > 0;
+}
+
+bool SqliteMetaStore::SetUploadOffset(std::string_view id, std::string_view holder,
+                                      uint64_t offset) {
+  Statement s(db_.Connection(),
+              "UPDATE uploads SET offset = ?, touched_at = unixepoch() "
+              "WHERE id = ? AND lease_holder = ?");
+  s.Bind(static_cast<int64_t>(offset)).Bind(id).Bind(holder).Run();
+  return s.Changes() > 0;
+}
+
+void SqliteMetaStore::ReleaseUploadLease(std::string_view id, std::string_view holder) {
   Statement(db_.Connection(),
-            "UPDATE uploads SET offset = ?, touched_at = unixepoch() WHERE id = ?")
-      .Bind(static_cast<int64_t>(offset))
+            "UPDATE uploads SET lease_holder = NULL, lease_until = 0 "
+            "WHERE id = ? AND lease_holder = ?")
       .Bind(id)
+      .Bind(holder)
       .Run();
 }
 
@@ -241,11 +283,12 @@ void SqliteMetaStore::DeleteUpload(std::string_view id) {
 std::vector<std::string> SqliteMetaStore::ExpireUploads(int64_t idle_seconds) {
   SqliteConnection& c = db_.Connection();
   Transaction tx(c);
-  Statement s(c, "SELECT id FROM uploads WHERE touched_at < unixepoch() - ?");
+  // A session a request is writing right now is not idle, whatever its age.
+  Statement s(c, "DELETE FROM uploads WHERE touched_at < unixepoch() - ? AND "
+                 "(lease_holder IS NULL OR lease_until <= unixepoch()) RETURNING id");
   s.Bind(idle_seconds);
   std::vector<std::string> ids;
   while (s.Step()) ids.push_back(s.Text(0));
-  Statement(c, "DELETE FROM uploads WHERE touched_at < unixepoch() - ?").Bind(idle_seconds).Run();
   tx.Commit();
   return ids;
 }

@@ -36,10 +36,14 @@ class SqliteMetaStore final : public MetaStore {
   void DeleteInstance(std::string_view instance) override;
   void CreateUpload(const UploadSession& session) override;
   std::optional<UploadSession> FindUpload(std::string_view id) override;
-  void SetUploadOffset(std::string_view id, uint64_t offset) override;
   void DeleteUpload(std::string_view id) override;
+  LeaseOutcome LeaseUpload(std::string_view id, const RepoKey& repo, std::string_view holder,
+                           int64_t seconds, UploadSession* session) override;
+  bool RenewUploadLease(std::string_view id, std::string_view holder, int64_t seconds) override;
+  bool SetUploadOffset(std::string_view id, std::string_view holder, uint64_t offset) override;
+  void ReleaseUploadLease(std::string_view id, std::string_view holder) override;
 
-  // Deletes the upload sessions untouched for `idle_seconds` and returns their ids (their files
+  // Deletes the upload sessions untouched for `idle_seconds` (and not leased) and returns their ids (their files
   // are the caller's to remove).
   std::vector<std::string> ExpireUploads(int64_t idle_seconds);
 

@@ -3,30 +3,90 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "store/meta_store.h"
 
 namespace kura::store {
 
+namespace {
+
+// The writer threads every upload shares: as many as there are cores (2 to 8). A writer with
+// queued chunks is handed to one thread, which writes them all before taking the next writer, so
+// the chunks of one file are written by one thread at a time (O_DIRECT is a per-file flag).
+class WriterThreads {
+ public:
+  static WriterThreads& Get() {
+    static WriterThreads threads;
+    return threads;
+  }
+
+  void Schedule(UploadWriter* writer) {
+    {
+      std::lock_guard lock(mu_);
+      ready_.push_back(writer);
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  WriterThreads() {
+    unsigned n = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
+    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~WriterThreads() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return !ready_.empty() || stopping_; });
+      if (ready_.empty()) return;
+      UploadWriter* writer = ready_.front();
+      ready_.pop_front();
+      lock.unlock();
+      writer->Drain();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<UploadWriter*> ready_;  // guarded by mu_
+  bool stopping_ = false;            // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
 UploadWriter::UploadWriter(int fd, uint64_t offset) : fd_(fd), next_offset_(offset) {}
 
 UploadWriter::~UploadWriter() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  // The buffers and the file must outlive every queued write.
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !scheduled_; });
+}
+
+void UploadWriter::ThrowError() const {
+  if (full_) throw StorageFull(error_);
+  throw StoreError(error_);
 }
 
 std::span<char> UploadWriter::NextBuffer() {
   {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return in_flight_ < kBuffers || !error_.empty(); });
-    if (!error_.empty()) throw StoreError(error_);
+    if (!error_.empty()) ThrowError();
   }
   if (buffers_.size() <= next_buffer_) {
     void* p = std::aligned_alloc(kAlignment, kBufferBytes);
@@ -47,18 +107,20 @@ void UploadWriter::Submit(size_t n) {
   handed_out_ = {};
   std::unique_lock lock(mu_);
   ++in_flight_;
-  if (!held_ && !thread_.joinable()) {
-    held_ = chunk;
+  if (!held_ && in_flight_ == 1 && !scheduled_) {
+    held_ = chunk;  // maybe the only one: then Finish writes it inline
     return;
   }
   if (held_) {
     queue_.push_back(*held_);
     held_.reset();
-    thread_ = std::thread([this] { Run(); });
   }
   queue_.push_back(chunk);
-  lock.unlock();
-  cv_.notify_all();
+  if (!scheduled_) {
+    scheduled_ = true;
+    lock.unlock();
+    WriterThreads::Get().Schedule(this);
+  }
 }
 
 void UploadWriter::Finish() {
@@ -72,14 +134,12 @@ void UploadWriter::Finish() {
     --in_flight_;
   }
   cv_.wait(lock, [&] { return in_flight_ == 0 || !error_.empty(); });
-  if (!error_.empty()) throw StoreError(error_);
+  if (!error_.empty()) ThrowError();
 }
 
-void UploadWriter::Run() {
+void UploadWriter::Drain() {
   std::unique_lock lock(mu_);
-  while (true) {
-    cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-    if (queue_.empty()) return;
+  while (!queue_.empty()) {
     Chunk chunk = queue_.front();
     queue_.pop_front();
     bool failed = !error_.empty();
@@ -89,6 +149,9 @@ void UploadWriter::Run() {
     --in_flight_;
     cv_.notify_all();
   }
+  // The owner may destroy the writer as soon as it sees this: nothing touches it afterwards.
+  scheduled_ = false;
+  cv_.notify_all();
 }
 
 void UploadWriter::Write(const Chunk& chunk) {
@@ -116,7 +179,7 @@ void UploadWriter::PwriteAll(const char* p, size_t n, uint64_t offset, bool dire
           direct_ = false;
           continue;
         }
-        return Fail(std::string("cannot clear O_DIRECT: ") + std::strerror(errno));
+        return Fail(std::string("cannot clear O_DIRECT: ") + std::strerror(errno), false);
       }
       direct_set_ = direct;
     }
@@ -127,7 +190,8 @@ void UploadWriter::PwriteAll(const char* p, size_t n, uint64_t offset, bool dire
         direct_ = false;
         continue;
       }
-      return Fail(std::string("cannot write upload: ") + std::strerror(errno));
+      return Fail(std::string("cannot write upload: ") + std::strerror(errno),
+                  errno == ENOSPC || errno == EDQUOT);
     }
     if (direct && w % static_cast<ssize_t>(kAlignment) != 0) direct_ = false;
     p += w;
@@ -136,9 +200,12 @@ void UploadWriter::PwriteAll(const char* p, size_t n, uint64_t offset, bool dire
   }
 }
 
-void UploadWriter::Fail(const std::string& why) {
+void UploadWriter::Fail(const std::string& why, bool full) {
   std::lock_guard lock(mu_);
-  if (error_.empty()) error_ = why;
+  if (error_.empty()) {
+    error_ = why;
+    full_ = full;
+  }
   cv_.notify_all();
 }
 

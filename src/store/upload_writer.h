@@ -1,9 +1,13 @@
 // Appends the bytes of an upload to its data file while the caller receives and hashes the next
 // ones. Big pushes are bound by three steps on the same bytes: the socket copy, SHA-256 and the
-// file write. The writes run on a thread of their own so the disk works while the hash does, and
-// they use O_DIRECT where the file system takes it, so a multi-GiB layer neither evicts the page
-// cache that pulls are served from nor pays for filling it (the page-cache copy was half of the
-// CPU time of a 1 GiB push: bench/README.md).
+// file write. The writes run on a small pool of writer threads that every upload shares (never a
+// thread per upload: a tenant opening hundreds of uploads must not make hundreds of threads), so
+// the disk works while the hash does. They use O_DIRECT where the file system takes it, so a
+// multi-GiB layer neither evicts the page cache that pulls are served from nor pays for filling
+// it (the page-cache copy was half of the CPU time of a 1 GiB push: bench/README.md).
+//
+// Memory: at most kBuffers buffers of kBufferBytes per writer, allocated as they are first
+// needed and freed with the writer.
 #pragma once
 
 #include <condition_variable>
@@ -14,7 +18,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace kura::store {
@@ -33,13 +36,18 @@ class UploadWriter {
   UploadWriter& operator=(const UploadWriter&) = delete;
 
   // The next buffer to fill. It is free until passed to Submit; waits (blocking) while every
-  // buffer is still being written. Throws StoreError once a write has failed.
+  // buffer is still being written. Throws StoreError (StorageFull for a full disk) once a write
+  // has failed.
   std::span<char> NextBuffer();
   // Queues the first `n` bytes of the buffer NextBuffer returned. Only the last buffer of an
   // upload may be filled partly (the others keep the file offsets of writes aligned).
   void Submit(size_t n);
-  // Waits for every queued write. Throws StoreError when one failed (with the reason).
+  // Waits for every queued write. Throws StoreError (StorageFull for a full disk) when one
+  // failed, with the reason.
   void Finish();
+
+  // Writes the queued chunks; called by a writer thread, never by two at once for one writer.
+  void Drain();
 
  private:
   struct Chunk {
@@ -47,10 +55,10 @@ class UploadWriter {
     size_t size;
     uint64_t offset;
   };
-  void Run();
-  void Write(const Chunk& chunk);  // on the writer thread, or inline for a single-buffer append
+  void Write(const Chunk& chunk);  // on a writer thread, or inline for a single-buffer append
   void PwriteAll(const char* p, size_t n, uint64_t offset, bool direct);
-  void Fail(const std::string& why);
+  void Fail(const std::string& why, bool full);
+  [[noreturn]] void ThrowError() const;  // with mu_ held
 
   int fd_;
   uint64_t next_offset_;  // file offset of the next byte handed to Submit
@@ -63,11 +71,11 @@ class UploadWriter {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Chunk> queue_;
-  size_t in_flight_ = 0;  // queued or being written (guarded by mu_)
-  bool stopping_ = false;
-  std::string error_;            // first failure (guarded by mu_)
-  std::thread thread_;           // started by the second Submit: a one-buffer append writes inline
+  std::deque<Chunk> queue_;    // guarded by mu_
+  size_t in_flight_ = 0;       // queued or being written (guarded by mu_)
+  bool scheduled_ = false;     // a writer thread has this writer to drain (guarded by mu_)
+  std::string error_;          // first failure (guarded by mu_)
+  bool full_ = false;          // ... and it was a full disk (guarded by mu_)
   std::optional<Chunk> held_;  // the first chunk, until it is known whether a thread is needed
 };
 

@@ -1,6 +1,7 @@
 // The MetaStore contract, run on every implementation (SQLite today).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -121,7 +122,9 @@ TEST_F(MetaStoreTest, ReferrersBySubject) {
 
 TEST_F(MetaStoreTest, UploadSessionsSurviveReopening) {
   store_->CreateUpload({"u1", repo_, 0});
-  store_->SetUploadOffset("u1", 100);
+  UploadSession leased;
+  ASSERT_EQ(store_->LeaseUpload("u1", repo_, "h", 30, &leased), LeaseOutcome::kLeased);
+  EXPECT_TRUE(store_->SetUploadOffset("u1", "h", 100));
   store_ = std::make_unique<SqliteMetaStore>((dir_ / "kura.db").string());
   auto u = store_->FindUpload("u1");
   ASSERT_TRUE(u);
@@ -130,6 +133,74 @@ TEST_F(MetaStoreTest, UploadSessionsSurviveReopening) {
   EXPECT_EQ(store_->ListUploadIds(), std::vector<std::string>{"u1"});
   store_->DeleteUpload("u1");
   EXPECT_FALSE(store_->FindUpload("u1"));
+}
+
+TEST_F(MetaStoreTest, AnUploadLeaseHasOneHolderAtATime) {
+  store_->CreateUpload({"u", repo_, 0});
+  UploadSession session;
+  ASSERT_EQ(store_->LeaseUpload("u", repo_, "first", 30, &session), LeaseOutcome::kLeased);
+  EXPECT_EQ(session.id, "u");
+  EXPECT_EQ(session.offset, 0u);
+  EXPECT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kBusy);
+  // Only the holder may change the session or extend the lease.
+  EXPECT_FALSE(store_->SetUploadOffset("u", "second", 5));
+  EXPECT_FALSE(store_->RenewUploadLease("u", "second", 30));
+  EXPECT_TRUE(store_->RenewUploadLease("u", "first", 30));
+  EXPECT_TRUE(store_->SetUploadOffset("u", "first", 7));
+  store_->ReleaseUploadLease("u", "second");  // not its to give: nothing happens
+  EXPECT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kBusy);
+  store_->ReleaseUploadLease("u", "first");
+  ASSERT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kLeased);
+  EXPECT_EQ(session.offset, 7u);
+  EXPECT_FALSE(store_->SetUploadOffset("u", "first", 9));
+}
+
+TEST_F(MetaStoreTest, AnExpiredLeaseCanBeTakenAndTheOldHolderHasLostIt) {
+  store_->CreateUpload({"u", repo_, 0});
+  UploadSession session;
+  ASSERT_EQ(store_->LeaseUpload("u", repo_, "dead-node", -1, &session), LeaseOutcome::kLeased);
+  ASSERT_EQ(store_->LeaseUpload("u", repo_, "alive", 30, &session), LeaseOutcome::kLeased);
+  EXPECT_FALSE(store_->RenewUploadLease("u", "dead-node", 30));
+  EXPECT_FALSE(store_->SetUploadOffset("u", "dead-node", 1));
+}
+
+TEST_F(MetaStoreTest, ALeaseIsOfItsRepositoryOnly) {
+  store_->CreateUpload({"u", repo_, 0});
+  UploadSession session;
+  EXPECT_EQ(store_->LeaseUpload("u", {repo_.instance, "other/repo"}, "h", 30, &session),
+            LeaseOutcome::kUnknown);
+  EXPECT_EQ(store_->LeaseUpload("u", {"another-instance", repo_.name}, "h", 30, &session),
+            LeaseOutcome::kUnknown);
+  EXPECT_EQ(store_->LeaseUpload("nope", repo_, "h", 30, &session), LeaseOutcome::kUnknown);
+}
+
+TEST_F(MetaStoreTest, TwoThreadsRacingForALeaseNeverBothWin) {
+  for (int round = 0; round < 50; ++round) {
+    std::string id = "race" + std::to_string(round);
+    store_->CreateUpload({id, repo_, 0});
+    std::atomic<int> winners{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        UploadSession s;
+        if (store_->LeaseUpload(id, repo_, "t" + std::to_string(t), 30, &s) ==
+            LeaseOutcome::kLeased) {
+          ++winners;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(winners.load(), 1) << id;
+  }
+}
+
+TEST_F(MetaStoreTest, ALeasedSessionDoesNotExpire) {
+  store_->CreateUpload({"busy", repo_, 0});
+  UploadSession session;
+  ASSERT_EQ(store_->LeaseUpload("busy", repo_, "h", 30, &session), LeaseOutcome::kLeased);
+  EXPECT_TRUE(store_->ExpireUploads(-10).empty());
+  store_->ReleaseUploadLease("busy", "h");
+  EXPECT_EQ(store_->ExpireUploads(-10), std::vector<std::string>{"busy"});
 }
 
 TEST_F(MetaStoreTest, IdleUploadSessionsExpire) {
