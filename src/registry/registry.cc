@@ -81,7 +81,7 @@ asio::awaitable<Response> Registry::Dispatch(Request& req, const Route& route) {
     case Kind::kUpload:
       if (m == http::verb::patch) co_return co_await PatchBlobData(req, repo, route.reference);
       if (m == http::verb::put) co_return co_await BlobUploadComplete(req, repo, route.reference);
-      if (m == http::verb::get) co_return GetUploadStatus(repo, route.reference);
+      if (read) co_return GetUploadStatus(repo, route.reference);
       if (m == http::verb::delete_) co_return CancelBlobUpload(repo, route.reference);
       co_return MethodNotAllowed();
     case Kind::kReferrers:
