@@ -45,12 +45,23 @@ SqliteConnection::~SqliteConnection() {
   sqlite3_close(db_);
 }
 
+namespace {
+
+// A full disk is told apart: the request that met it is undone and can be retried once there is
+// room (507), where other failures are the server's (500).
+[[noreturn]] void ThrowSqlite(int rc, const std::string& why) {
+  if ((rc & 0xff) == SQLITE_FULL) throw StorageFull("sqlite: " + why);
+  throw StoreError("sqlite: " + why);
+}
+
+}  // namespace
+
 void SqliteConnection::Exec(const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+  if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
     std::string why = err ? err : "unknown error";
     sqlite3_free(err);
-    throw StoreError(std::string("sqlite: ") + why);
+    ThrowSqlite(rc, why);
   }
 }
 
@@ -119,7 +130,7 @@ bool Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  throw StoreError(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  ThrowSqlite(rc, sqlite3_errmsg(db_));
 }
 
 std::string Statement::Text(int col) {
