@@ -66,7 +66,9 @@ int Serve(const server::ServerConfig& config) {
     std::optional<auth::HtpasswdFile> users;
     if (!config.htpasswd.empty()) users.emplace(config.htpasswd);
 
-    registry::Registry registry(blobs, meta);
+    registry::Registry registry(
+        blobs, meta,
+        registry::UploadLimits{config.max_uploads, config.max_uploads_per_instance});
     unsigned threads =
         config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
     boost::asio::io_context io(static_cast<int>(threads));

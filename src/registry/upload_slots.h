@@ -14,8 +14,8 @@
 namespace kura::registry {
 
 struct UploadLimits {
-  size_t overall = 64;       // uploads received at once by this node
-  size_t per_instance = 16;  // of them, for one instance
+  size_t overall = 128;      // uploads received at once by this node
+  size_t per_instance = 32;  // of them, for one instance
 };
 
 class UploadSlots {

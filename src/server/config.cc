@@ -109,7 +109,7 @@ ServerConfig LoadConfig(const std::string& path) {
   if (root.IsNull()) return config;
   Reader r(path);
   r.OnlyKeys(root, "",
-             {"listen", "data", "threads", "tls", "auth", "log", "domain", "token_ttl",
+             {"listen", "data", "threads", "tls", "auth", "log", "limits", "domain", "token_ttl",
               "endpoints", "admin"});
   if (auto listen = root["listen"]) {
     if (r.String(listen, "listen").empty()) {
@@ -140,6 +140,21 @@ ServerConfig LoadConfig(const std::string& path) {
     r.OnlyKeys(log, "log", {"access", "audit"});
     if (log["access"]) config.access_log = log["access"].as<bool>(false);
     if (log["audit"]) config.audit_log = r.String(log["audit"], "log.audit");
+  }
+  if (auto limits = root["limits"]) {
+    r.OnlyKeys(limits, "limits", {"uploads", "uploads_per_instance"});
+    auto count = [&](const char* key, size_t* out) {
+      if (!limits[key]) return;
+      std::string where = std::string("limits.") + key;
+      try {
+        *out = limits[key].as<size_t>();
+      } catch (const YAML::Exception&) {
+        r.Fail(where, "must be a positive integer");
+      }
+      if (*out == 0 || *out > 100000) r.Fail(where, "must be between 1 and 100000");
+    };
+    count("uploads", &config.max_uploads);
+    count("uploads_per_instance", &config.max_uploads_per_instance);
   }
   if (root["domain"]) {
     config.domain = r.String(root["domain"], "domain");

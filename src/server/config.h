@@ -6,6 +6,7 @@
 //   tls: {certificate: FILE, key: FILE}
 //   auth: {htpasswd: FILE, realm: kura}
 //   log: {access: false, audit: ""}   # audit: file for admission decisions ("" = stderr)
+//   limits: {uploads: 128, uploads_per_instance: 32}   # uploads received at once
 //
 //   # Instances (tenant registries), each reached through endpoint listeners:
 //   domain: kura.test            # hostnames <instance>-registry[-vpc].<region>.<domain>
@@ -72,6 +73,8 @@ struct ServerConfig {
   std::string realm = "kura";
   bool access_log = false;
   std::string audit_log;  // empty: stderr
+  size_t max_uploads = 128;              // received at once by this server
+  size_t max_uploads_per_instance = 32;  // of them, for one instance
 
   std::string domain = "kura.test";
   int64_t token_ttl_seconds = 300;

@@ -83,34 +83,40 @@ void UploadWriter::ThrowError() const {
 }
 
 std::span<char> UploadWriter::NextBuffer() {
+  size_t index = 0;
   {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return in_flight_ < kBuffers || !error_.empty(); });
+    cv_.wait(lock, [&] { return busy_ != kAllBusy || !error_.empty(); });
     if (!error_.empty()) ThrowError();
+    // The lowest free buffer: when the disk keeps up, an upload never needs more than two
+    // (one being filled, one being written), and a stalled one holds no more than that.
+    while (busy_ & (1u << index)) ++index;
+    busy_ |= 1u << index;
   }
-  if (buffers_.size() <= next_buffer_) {
+  if (!buffers_[index]) {
     void* p = std::aligned_alloc(kAlignment, kBufferBytes);
     if (p == nullptr) throw StoreError("out of memory for an upload buffer");
-    buffers_.emplace_back(static_cast<char*>(p), &std::free);
+    buffers_[index].reset(static_cast<char*>(p));
   }
   // The buffer starts as far into its first block as the file offset is into its own, so that
   // every block-aligned stretch of the file is block-aligned in memory too (O_DIRECT needs both).
   size_t skew = static_cast<size_t>(next_offset_ % kAlignment);
-  handed_out_ = std::span<char>(buffers_[next_buffer_].get() + skew, kBufferBytes - skew);
-  next_buffer_ = (next_buffer_ + 1) % kBuffers;
+  handed_out_ = std::span<char>(buffers_[index].get() + skew, kBufferBytes - skew);
+  handed_out_index_ = index;
   return handed_out_;
 }
 
 void UploadWriter::Submit(size_t n) {
-  Chunk chunk{handed_out_.data(), n, next_offset_};
+  Chunk chunk{handed_out_.data(), n, next_offset_, handed_out_index_};
   next_offset_ += n;
   handed_out_ = {};
   std::unique_lock lock(mu_);
   ++in_flight_;
-  if (!held_ && in_flight_ == 1 && !scheduled_) {
-    held_ = chunk;  // maybe the only one: then Finish writes it inline
+  if (!pooled_ && !held_) {
+    held_ = chunk;  // the first: maybe the only one, and then Finish writes it inline
     return;
   }
+  pooled_ = true;
   if (held_) {
     queue_.push_back(*held_);
     held_.reset();
@@ -123,6 +129,15 @@ void UploadWriter::Submit(size_t n) {
   }
 }
 
+void UploadWriter::Written(const Chunk& chunk) {
+  // Buffers past the first two are for bursts the disk lags behind: they go back once written,
+  // so an upload whose client stalls keeps two at most.
+  if (chunk.buffer >= 2) buffers_[chunk.buffer].reset();
+  --in_flight_;
+  busy_ &= ~(1u << chunk.buffer);
+  cv_.notify_all();
+}
+
 void UploadWriter::Finish() {
   std::unique_lock lock(mu_);
   if (held_) {  // one buffer in all: not worth a thread
@@ -131,7 +146,7 @@ void UploadWriter::Finish() {
     lock.unlock();
     Write(chunk);
     lock.lock();
-    --in_flight_;
+    Written(chunk);
   }
   cv_.wait(lock, [&] { return in_flight_ == 0 || !error_.empty(); });
   if (!error_.empty()) ThrowError();
@@ -146,8 +161,7 @@ void UploadWriter::Drain() {
     lock.unlock();
     if (!failed) Write(chunk);  // after a failure the rest is only drained
     lock.lock();
-    --in_flight_;
-    cv_.notify_all();
+    Written(chunk);
   }
   // The owner may destroy the writer as soon as it sees this: nothing touches it afterwards.
   scheduled_ = false;

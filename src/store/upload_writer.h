@@ -7,10 +7,12 @@
 // it (the page-cache copy was half of the CPU time of a 1 GiB push: bench/README.md).
 //
 // Memory: at most kBuffers buffers of kBufferBytes per writer, allocated as they are first
-// needed and freed with the writer.
+// needed (two while the disk keeps up) and freed with the writer.
 #pragma once
 
+#include <array>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -54,10 +56,13 @@ class UploadWriter {
     char* data;
     size_t size;
     uint64_t offset;
+    size_t buffer;  // index in buffers_
   };
+  static constexpr unsigned kAllBusy = (1u << kBuffers) - 1;
   void Write(const Chunk& chunk);  // on a writer thread, or inline for a single-buffer append
   void PwriteAll(const char* p, size_t n, uint64_t offset, bool direct);
   void Fail(const std::string& why, bool full);
+  void Written(const Chunk& chunk);  // with mu_ held: its buffer is free again
   [[noreturn]] void ThrowError() const;  // with mu_ held
 
   int fd_;
@@ -65,15 +70,22 @@ class UploadWriter {
   bool direct_ = true;    // O_DIRECT still worth trying on this file
   bool direct_set_ = false;
 
-  std::vector<std::unique_ptr<char, void (*)(void*)>> buffers_;
-  size_t next_buffer_ = 0;
+  // Slot i belongs to whoever has bit i of busy_: the caller while it fills it, the chunk while
+  // it is written.
+  struct FreeBuffer {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::array<std::unique_ptr<char, FreeBuffer>, kBuffers> buffers_;
   std::span<char> handed_out_;
+  size_t handed_out_index_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Chunk> queue_;    // guarded by mu_
   size_t in_flight_ = 0;       // queued or being written (guarded by mu_)
+  unsigned busy_ = 0;          // bit i: buffers_[i] is handed out or in flight (guarded by mu_)
   bool scheduled_ = false;     // a writer thread has this writer to drain (guarded by mu_)
+  bool pooled_ = false;        // chunks go to the writer threads (after the first)
   std::string error_;          // first failure (guarded by mu_)
   bool full_ = false;          // ... and it was a full disk (guarded by mu_)
   std::optional<Chunk> held_;  // the first chunk, until it is known whether a thread is needed

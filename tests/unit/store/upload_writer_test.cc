@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "store/meta_store.h"
 #include "test_paths.h"
@@ -122,6 +125,46 @@ TEST_F(UploadWriterTest, AbandonedAppendDoesNotHang) {
   }  // no Finish: the body was cut short; the destructor waits for the writes in flight
   ::close(fd);
   EXPECT_EQ(Contents().size(), 3 * UploadWriter::kBufferBytes);
+}
+
+int ThreadsOfThisProcess() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+TEST_F(UploadWriterTest, ManyWritersAtOnceShareAFewThreads) {
+  // 40 appends in flight together, each of three buffers: the writes go to the shared writer
+  // threads (at most 8), never to a thread per append.
+  constexpr int kWriters = 40;
+  std::vector<int> fds;
+  std::vector<std::unique_ptr<UploadWriter>> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    fds.push_back(::open((path_ + std::to_string(i)).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC,
+                         0644));
+    ASSERT_GE(fds.back(), 0);
+    writers.push_back(std::make_unique<UploadWriter>(fds.back(), 0));
+  }
+  int before = ThreadsOfThisProcess();
+  for (int round = 0; round < 3; ++round) {
+    for (auto& w : writers) {
+      std::span<char> buf = w->NextBuffer();
+      std::fill(buf.begin(), buf.end(), static_cast<char>('a' + round));
+      w->Submit(buf.size());
+    }
+  }
+  EXPECT_LE(ThreadsOfThisProcess(), before + 8);
+  for (auto& w : writers) w->Finish();
+  writers.clear();
+  for (int i = 0; i < kWriters; ++i) {
+    ::close(fds[i]);
+    std::string file = path_ + std::to_string(i);
+    EXPECT_EQ(std::filesystem::file_size(file), 3 * UploadWriter::kBufferBytes);
+    std::filesystem::remove(file);
+  }
 }
 
 }  // namespace
