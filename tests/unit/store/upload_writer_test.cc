@@ -143,7 +143,7 @@ TEST_F(UploadWriterTest, ManyWritersAtOnceShareAFewThreads) {
   std::vector<int> fds;
   std::vector<std::unique_ptr<UploadWriter>> writers;
   for (int i = 0; i < kWriters; ++i) {
-    fds.push_back(::open((path_ + std::to_string(i)).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC,
+    fds.push_back(::open((path_.string() + std::to_string(i)).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC,
                          0644));
     ASSERT_GE(fds.back(), 0);
     writers.push_back(std::make_unique<UploadWriter>(fds.back(), 0));
@@ -161,7 +161,7 @@ TEST_F(UploadWriterTest, ManyWritersAtOnceShareAFewThreads) {
   writers.clear();
   for (int i = 0; i < kWriters; ++i) {
     ::close(fds[i]);
-    std::string file = path_ + std::to_string(i);
+    std::string file = path_.string() + std::to_string(i);
     EXPECT_EQ(std::filesystem::file_size(file), 3 * UploadWriter::kBufferBytes);
     std::filesystem::remove(file);
   }
