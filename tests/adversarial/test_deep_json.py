@@ -78,3 +78,66 @@ def test_wide_manifest_within_4_mib_is_accepted(reg):
     assert r.status == 201, r
     got = reg.get("/v2/%s/manifests/%s" % (repo, digest_of(body)))
     assert got.status == 200 and got.body == body
+
+
+# ----------------------------------------------------------------------------- admin bodies
+
+ADMIN_BODIES = [
+    ("POST", "/api/v1/networks"),
+    ("POST", "/api/v1/subnets"),
+    ("POST", "/api/v1/instances"),
+    ("PUT", "/api/v1/instances/deep/internet/allowlist"),
+    ("POST", "/api/v1/instances/deep/vpc/bindings"),
+    ("PUT", "/api/v1/instances/deep/credentials/alice"),
+    ("POST", "/api/v1/instances/deep/tokens"),
+    ("POST", "/api/v1/instances/deep/namespaces"),
+]
+
+
+@pytest.fixture(scope="module")
+def instances(tmp_path_factory):
+    from instances_helpers import InstanceServer
+    from plain_server import KURA_BIN
+    s = InstanceServer(KURA_BIN, tmp_path_factory.mktemp("deep-admin"),
+                       {"inet": dict(endpoint="internet")})
+    s.start()
+    s.admin.ok("POST", "/api/v1/instances",
+               {"name": "deep", "region": "ap-northeast-1", "edition": "enterprise"})
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("method,path", ADMIN_BODIES)
+@pytest.mark.parametrize("kind", ["[", "{"])
+def test_deep_admin_body_is_a_400_and_the_server_lives(instances, method, path, kind):
+    raw = ('{"name":"x","entries":%s}' % nested(DEEP, kind)).encode()
+    status, doc, out = instances.admin.call(method, path, raw=raw)
+    assert status == 400, out[:200]
+    assert doc and "nested deeper than 64 levels" in doc["error"]
+    status, doc, _ = instances.admin.call("GET", "/api/v1/whoami")
+    assert status == 200 and doc == {"account": "A"}
+
+
+def test_wide_admin_body_within_16_mib_is_read(instances):
+    """A 100,000-entry allowlist (about 4 MB) is accepted whole: width is not depth."""
+    entries = [{"cidr": "10.%d.%d.0/24" % (i // 256 % 256, i % 256), "description": "e%d" % i}
+               for i in range(65536)]
+    status, doc, out = instances.admin.call("PUT", "/api/v1/instances/deep/internet/allowlist",
+                                            body={"entries": entries}, timeout=120)
+    assert status == 200, out[:300]
+    assert len(doc["internet"]["allowlist"]) == 65536
+
+
+# ----------------------------------------------------------------------------- topology files
+
+def test_deep_topology_file_is_refused_with_a_line(tmp_path):
+    from plain_server import KURA_BIN
+    import subprocess
+    path = tmp_path / "deep.yaml"
+    path.write_text("accounts: " + "[" * DEEP + "]" * DEEP + "\n")
+    r = subprocess.run([KURA_BIN, "scope", "analyze", str(path)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode not in (0, -11, -6), (r.returncode, r.stderr[-500:])
+    assert r.returncode > 0
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr[-500:]
+    assert "deep.yaml" in r.stderr
