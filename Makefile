@@ -45,9 +45,16 @@ format:
 clean:
 	rm -rf $(BUILD)
 
-# Fuzz the parsers for FUZZ_SECONDS each (clang, libFuzzer, ASan+UBSan).
+# Fuzz the parsers for FUZZ_SECONDS each (clang, libFuzzer, ASan+UBSan), from the seeds and
+# crashers of tests/fuzz/corpus/<target>/, up to each parser's real size limit. New inputs go to
+# build-fuzz/corpus/; copy a crash-* file into tests/fuzz/corpus/<target>/ once it is fixed.
 FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := fuzz_manifest:4194432 fuzz_bounded_json:16777216 fuzz_error_body:65536 \
+	fuzz_request_parts:65536 fuzz_token:65536 fuzz_proxy_protocol:4096 fuzz_topology:1048576
 fuzz: setup
 	CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DKURA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_manifest fuzz_request_parts fuzz_token fuzz_proxy_protocol fuzz_topology
-	for t in fuzz_manifest fuzz_request_parts fuzz_token fuzz_proxy_protocol fuzz_topology; do build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; done
+	cmake --build build-fuzz -j $(JOBS) --target $(foreach t,$(FUZZ_TARGETS),$(firstword $(subst :, ,$(t))))
+	for spec in $(FUZZ_TARGETS); do t=$${spec%%:*}; len=$${spec##*:}; \
+	  mkdir -p build-fuzz/corpus/$$t && \
+	  build-fuzz/$$t build-fuzz/corpus/$$t tests/fuzz/corpus/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=$$len -rss_limit_mb=4096 || exit 1; done
