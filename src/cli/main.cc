@@ -4,6 +4,7 @@
 
 #include "cli/admin_commands.h"
 #include "cli/admin_client.h"
+#include "cli/fsck_command.h"
 #include "cli/lab_command.h"
 #include "cli/scope_command.h"
 #include "cli/serve.h"
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   auto verbs = kura::cli::AddAdminCommands(app, admin);
   auto scope = kura::cli::AddScopeCommand(app);
   auto lab = kura::cli::AddLabCommand(app);
+  auto fsck = kura::cli::AddFsckCommand(app);
 
   try {
     app.parse(argc, argv);

@@ -6,6 +6,7 @@ It reuses the black-box helpers of tests/http (clients, servers, the admin API).
 """
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -17,13 +18,24 @@ from helpers import Registry, ServerProcess, free_port  # noqa: E402,F401
 from plain_server import KURA_BIN, Server  # noqa: E402,F401
 
 
+def assert_consistent(data_dir):
+    """`kura fsck` on a stopped server's data: whatever the attacks did, tags, manifests, blobs
+    and uploads still hold together, and no row outlived its instance."""
+    if not os.path.exists(os.path.join(data_dir, "kura.db")):
+        return
+    r = subprocess.run([KURA_BIN, "fsck", "--data", data_dir], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, "kura fsck found problems:\n%s%s" % (r.stdout, r.stderr)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A plain registry shared by the tests of one module."""
+    """A plain registry shared by the tests of one module; checked with fsck at the end."""
     s = Server(tmp_path_factory.mktemp("kura-adv"))
     s.start()
     yield s
     s.stop()
+    assert_consistent(s.data)
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +62,5 @@ def server_factory(tmp_path_factory):
             s.stop()
         except Exception:
             pass
+    for s in made:
+        assert_consistent(s.data)

@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 
+from conftest import assert_consistent
+
 from helpers import assert_error, digest_of, dir_size, push_blob, start_upload, unique, with_query
 
 SIZE_MIB = 24
@@ -25,7 +27,10 @@ def small_disk(server_factory):
     s.start()
     yield s
     s.stop()
-    subprocess.run(["umount", "-l", s.data], check=False)
+    try:
+        assert_consistent(s.data)
+    finally:
+        subprocess.run(["umount", "-l", s.data], check=False)
 
 
 def uploads_bytes(s):

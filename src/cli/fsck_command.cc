@@ -1,0 +1,72 @@
+#include "cli/fsck_command.h"
+
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include "access/world.h"
+#include "admin/world_document.h"
+#include "registry/consistency_check.h"
+#include "store/admin_store.h"
+#include "store/fs_blob_store.h"
+#include "store/meta_store.h"
+
+namespace kura::cli {
+
+namespace {
+
+struct FsckOptions {
+  std::string data = "./var";
+  bool no_hash = false;
+};
+
+// The keys under which live instances, and the plain registry, keep their rows.
+std::set<std::string> LiveInstanceKeys(store::SqliteAdminStore& admin) {
+  std::set<std::string> keys{std::string(store::kDefaultInstance)};
+  if (auto document = admin.LoadWorld()) {
+    access::World world = admin::WorldFromDocument(*document, "kura.test");
+    for (const auto& [name, instance] : world.instances()) keys.insert(name);
+  }
+  return keys;
+}
+
+int RunFsck(const FsckOptions& options) {
+  std::string db = options.data + "/kura.db";
+  if (!std::filesystem::exists(db)) {
+    std::cerr << "kura fsck: no registry data in " << options.data << " (no kura.db)\n";
+    return 2;
+  }
+  try {
+    store::FsBlobStore blobs(options.data);
+    store::SqliteAdminStore admin(db);
+    registry::ConsistencyOptions check;
+    check.hash_blobs = !options.no_hash;
+    registry::ConsistencyReport report =
+        registry::CheckConsistency(db, blobs, LiveInstanceKeys(admin), check);
+    for (const std::string& line : report.problems) std::cout << line << "\n";
+    std::cout << report.tags << " tags, " << report.manifests << " manifests, "
+              << report.blob_links << " blob links (" << report.blobs_hashed << " blobs hashed), "
+              << report.uploads << " upload sessions: "
+              << (report.ok() ? "no problems" : std::to_string(report.problems.size()) +
+                                                    " problem(s)")
+              << "\n";
+    return report.ok() ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "kura fsck: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<void> AddFsckCommand(CLI::App& app) {
+  auto options = std::make_shared<FsckOptions>();
+  CLI::App* fsck = app.add_subcommand(
+      "fsck", "Check that tags, manifests, blobs and uploads hold together");
+  fsck->add_option("--data", options->data, "Data directory (default ./var)");
+  fsck->add_flag("--no-hash", options->no_hash, "Do not read blobs to check their digests");
+  fsck->callback([options] { std::exit(RunFsck(*options)); });
+  return options;
+}
+
+}  // namespace kura::cli
