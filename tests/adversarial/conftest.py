@@ -6,7 +6,6 @@ It reuses the black-box helpers of tests/http (clients, servers, the admin API).
 """
 
 import os
-import subprocess
 import sys
 
 import pytest
@@ -15,17 +14,7 @@ HTTP_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "htt
 sys.path.insert(0, HTTP_TESTS)
 
 from helpers import Registry, ServerProcess, free_port  # noqa: E402,F401
-from plain_server import KURA_BIN, Server  # noqa: E402,F401
-
-
-def assert_consistent(data_dir):
-    """`kura fsck` on a stopped server's data: whatever the attacks did, tags, manifests, blobs
-    and uploads still hold together, and no row outlived its instance."""
-    if not os.path.exists(os.path.join(data_dir, "kura.db")):
-        return
-    r = subprocess.run([KURA_BIN, "fsck", "--data", data_dir], capture_output=True, text=True,
-                       timeout=300)
-    assert r.returncode == 0, "kura fsck found problems:\n%s%s" % (r.stdout, r.stderr)
+from plain_server import KURA_BIN, Server, assert_consistent  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")

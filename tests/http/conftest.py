@@ -14,7 +14,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from helpers import READY_TIMEOUT, STOP_TIMEOUT, Registry, ServerProcess, free_port  # noqa: E402,F401
-from plain_server import KURA_BIN, PEER, PEER_BIN, REPO_ROOT, Server, is_peer  # noqa: E402,F401
+from plain_server import (KURA_BIN, PEER, PEER_BIN, REPO_ROOT, Server,  # noqa: E402,F401
+                          assert_consistent, is_peer)
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +25,7 @@ def server(tmp_path_factory):
     s.start()
     yield s
     s.stop()
+    assert_consistent(s.data)
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,8 @@ def server_factory(tmp_path_factory):
             s.stop()
         except Exception:
             pass
+    for s in made:  # crashes and restarts included: what is stored must hold together
+        assert_consistent(s.data)
 
 
 def pytest_report_header(config):

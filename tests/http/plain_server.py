@@ -8,6 +8,7 @@ Environment:
 """
 
 import os
+import subprocess
 
 import pytest
 
@@ -101,3 +102,15 @@ class Server(ServerProcess):
         else:
             self.stop()
         return self.start()
+
+
+def assert_consistent(data_dir):
+    """`kura fsck` on a stopped server's data: tags, manifests, blobs and uploads still hold
+    together, and no row outlived its instance. Nothing to check when the server stored nothing
+    (or is the peer, which has no fsck)."""
+    if is_peer() or not os.path.exists(os.path.join(data_dir, "kura.db")):
+        return
+    r = subprocess.run([KURA_BIN, "fsck", "--data", data_dir], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, "kura fsck found problems in %s:\n%s%s" % (data_dir, r.stdout,
+                                                                          r.stderr)
