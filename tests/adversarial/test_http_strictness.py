@@ -223,3 +223,20 @@ def test_every_head_answer_has_the_get_headers_and_no_content(server, content):
         if gs < 300 and gs != 204:
             assert header_of(head, "content-length") is not None, (path, head)
             assert int(header_of(head, "content-length")) == len(get_body), path
+
+
+def test_invalid_utf8_host_on_an_endpoint_gets_an_oci_error(tmp_path):
+    """The endpoint listeners echo the Host they could not place in their 404: a Host of bytes
+    that are not UTF-8 still gets valid JSON (the bytes become U+FFFD)."""
+    from instances_helpers import InstanceServer
+    from plain_server import KURA_BIN
+    s = InstanceServer(KURA_BIN, tmp_path, {"inet": dict(endpoint="internet")})
+    s.start()
+    try:
+        for host in (b"\xff\xfe-registry.ap-northeast-1.kura.test", b"acme%ff", b"\xc3\x28:80"):
+            raw = exchange(s.port("inet"), b"GET /v2/ HTTP/1.1\r\nHost: " + host +
+                           b"\r\nConnection: close\r\n\r\n")
+            status, codes = error_json(raw)
+            assert status == 404 and codes == ["NAME_UNKNOWN"], raw[:300]
+    finally:
+        s.stop()
