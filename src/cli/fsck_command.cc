@@ -44,11 +44,11 @@ int RunFsck(const FsckOptions& options) {
     registry::ConsistencyReport report =
         registry::CheckConsistency(db, blobs, LiveInstanceKeys(admin), check);
     for (const std::string& line : report.problems) std::cout << line << "\n";
-    std::cout << report.tags << " tags, " << report.manifests << " manifests, "
-              << report.blob_links << " blob links (" << report.blobs_hashed << " blobs hashed), "
-              << report.uploads << " upload sessions: "
-              << (report.ok() ? "no problems" : std::to_string(report.problems.size()) +
-                                                    " problem(s)")
+    std::cout << report.tags << " tags, " << report.manifests << " manifests, " << report.blob_links
+              << " blob links (" << report.blobs_hashed << " blobs hashed), " << report.uploads
+              << " upload sessions: "
+              << (report.ok() ? "no problems"
+                              : std::to_string(report.problems.size()) + " problem(s)")
               << "\n";
     return report.ok() ? 0 : 1;
   } catch (const std::exception& e) {
@@ -61,8 +61,8 @@ int RunFsck(const FsckOptions& options) {
 
 std::shared_ptr<void> AddFsckCommand(CLI::App& app) {
   auto options = std::make_shared<FsckOptions>();
-  CLI::App* fsck = app.add_subcommand(
-      "fsck", "Check that tags, manifests, blobs and uploads hold together");
+  CLI::App* fsck =
+      app.add_subcommand("fsck", "Check that tags, manifests, blobs and uploads hold together");
   fsck->add_option("--data", options->data, "Data directory (default ./var)");
   fsck->add_flag("--no-hash", options->no_hash, "Do not read blobs to check their digests");
   fsck->callback([options] { std::exit(RunFsck(*options)); });

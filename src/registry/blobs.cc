@@ -1,9 +1,8 @@
-#include "registry/registry.h"
-
 #include <nlohmann/json.hpp>
 
 #include "core/digest.h"
 #include "registry/byte_ranges.h"
+#include "registry/registry.h"
 
 namespace kura::registry {
 

@@ -56,8 +56,9 @@ ConsistencyReport CheckConsistency(const std::string& db_path, store::BlobStore&
     store::Statement s(c, sql);
     while (s.Step()) {
       std::string instance = s.Text(0);
-      if (!live(instance)) problem(std::string(what) + " of instance " + instance +
-                                   ", which no longer exists, are still stored");
+      if (!live(instance))
+        problem(std::string(what) + " of instance " + instance +
+                ", which no longer exists, are still stored");
     }
   }
 
@@ -82,9 +83,8 @@ ConsistencyReport CheckConsistency(const std::string& db_path, store::BlobStore&
         continue;
       }
       if (file->size != size) {
-        problem(Where(instance, repo) + " links blob " + digest + " as " +
-                std::to_string(size) + " bytes; the stored blob has " +
-                std::to_string(file->size));
+        problem(Where(instance, repo) + " links blob " + digest + " as " + std::to_string(size) +
+                " bytes; the stored blob has " + std::to_string(file->size));
       }
       if (options.hash_blobs && !blob_ok.count(digest)) {
         auto actual = HashFile(file->file.get());
@@ -116,8 +116,8 @@ ConsistencyReport CheckConsistency(const std::string& db_path, store::BlobStore&
       }
       ParsedManifest parsed = ParseManifest(body, media_type);
       if (!parsed.facts) {
-        problem(Where(instance, repo) + " manifest " + digest + " does not parse: " +
-                parsed.error->message);
+        problem(Where(instance, repo) + " manifest " + digest +
+                " does not parse: " + parsed.error->message);
         continue;
       }
       for (const core::Digest& blob : parsed.facts->blobs) {

@@ -1,10 +1,9 @@
-#include "registry/registry.h"
-
 #include <nlohmann/json.hpp>
 
 #include "core/json_text.h"
 #include "core/media_types.h"
 #include "registry/byte_ranges.h"
+#include "registry/registry.h"
 
 namespace kura::registry {
 

@@ -1,10 +1,9 @@
-#include "registry/registry.h"
-
 #include <nlohmann/json.hpp>
 
 #include "core/digest.h"
 #include "core/names.h"
 #include "registry/manifest.h"
+#include "registry/registry.h"
 #include "registry/request_checks.h"
 
 namespace kura::registry {

@@ -10,14 +10,14 @@ namespace kura::registry {
 // Where a request path leads.
 struct Route {
   enum class Kind {
-    kBase,          // /v2/
-    kCatalog,       // /v2/_catalog
-    kTags,          // /v2/<name>/tags/list
-    kManifest,      // /v2/<name>/manifests/<reference>
-    kBlob,          // /v2/<name>/blobs/<digest>
-    kUploadStart,   // /v2/<name>/blobs/uploads/
-    kUpload,        // /v2/<name>/blobs/uploads/<id>
-    kReferrers,     // /v2/<name>/referrers/<digest>
+    kBase,         // /v2/
+    kCatalog,      // /v2/_catalog
+    kTags,         // /v2/<name>/tags/list
+    kManifest,     // /v2/<name>/manifests/<reference>
+    kBlob,         // /v2/<name>/blobs/<digest>
+    kUploadStart,  // /v2/<name>/blobs/uploads/
+    kUpload,       // /v2/<name>/blobs/uploads/<id>
+    kReferrers,    // /v2/<name>/referrers/<digest>
     kUnknown,
   };
   Kind kind = Kind::kUnknown;

@@ -6,8 +6,7 @@ UploadSlots::Slot::~Slot() {
   if (slots_) slots_->Give(instance_);
 }
 
-std::optional<UploadSlots::Slot> UploadSlots::Take(const std::string& instance,
-                                                   std::string* why) {
+std::optional<UploadSlots::Slot> UploadSlots::Take(const std::string& instance, std::string* why) {
   std::lock_guard lock(mu_);
   if (overall_ >= limits_.overall) {
     *why = "too many uploads in progress on this server (" + std::to_string(limits_.overall) +

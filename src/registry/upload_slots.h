@@ -51,7 +51,7 @@ class UploadSlots {
 
   const UploadLimits limits_;
   mutable std::mutex mu_;
-  size_t overall_ = 0;                     // guarded by mu_
+  size_t overall_ = 0;                         // guarded by mu_
   std::map<std::string, size_t> by_instance_;  // guarded by mu_; instances with uploads only
 };
 

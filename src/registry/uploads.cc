@@ -1,5 +1,3 @@
-#include "registry/registry.h"
-
 #include <openssl/rand.h>
 #include <unistd.h>
 
@@ -8,6 +6,7 @@
 #include "core/digest.h"
 #include "core/names.h"
 #include "registry/byte_ranges.h"
+#include "registry/registry.h"
 #include "registry/request_checks.h"
 #include "registry/upload_lease.h"
 #include "store/upload_writer.h"
@@ -176,10 +175,9 @@ void Registry::ForgetHash(const std::string& id) {
   hashes_.erase(id);
 }
 
-asio::awaitable<Registry::AppendResult> Registry::AppendBody(Request& req, const std::string& id,
-                                                             uint64_t offset,
-                                                             std::optional<uint64_t> expected_length,
-                                                             UploadLease* lease) {
+asio::awaitable<Registry::AppendResult> Registry::AppendBody(
+    Request& req, const std::string& id, uint64_t offset, std::optional<uint64_t> expected_length,
+    UploadLease* lease) {
   std::string why;
   std::optional<UploadSlots::Slot> slot = upload_slots_.Take(req.instance, &why);
   if (!slot) co_return AppendResult{offset, RegistryError(ErrorCode::kTooManyRequests, why)};

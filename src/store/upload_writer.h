@@ -12,8 +12,8 @@
 
 #include <array>
 #include <condition_variable>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -62,7 +62,7 @@ class UploadWriter {
   void Write(const Chunk& chunk);  // on a writer thread, or inline for a single-buffer append
   void PwriteAll(const char* p, size_t n, uint64_t offset, bool direct);
   void Fail(const std::string& why, bool full);
-  void Written(const Chunk& chunk);  // with mu_ held: its buffer is free again
+  void Written(const Chunk& chunk);      // with mu_ held: its buffer is free again
   [[noreturn]] void ThrowError() const;  // with mu_ held
 
   int fd_;

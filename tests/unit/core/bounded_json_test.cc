@@ -9,7 +9,7 @@ TEST(JsonNestingDepth, CountsArraysAndObjectsOutsideStrings) {
   EXPECT_EQ(JsonNestingDepth("1", 64), 0);
   EXPECT_EQ(JsonNestingDepth(R"({"a":[1,{"b":[]}]})", 64), 4);
   EXPECT_EQ(JsonNestingDepth(R"({"a":"[[[[{{{{"})", 64), 1);
-  EXPECT_EQ(JsonNestingDepth(R"(["\"[[[["])", 64), 1);  // an escaped quote does not end it
+  EXPECT_EQ(JsonNestingDepth(R"(["\"[[[["])", 64), 1);   // an escaped quote does not end it
   EXPECT_EQ(JsonNestingDepth(R"(["\\",[[]]])", 64), 3);  // an escaped backslash does
 }
 
