@@ -1,0 +1,103 @@
+#include "auth/verified_tokens.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+namespace kura::auth {
+namespace {
+
+constexpr int64_t kNow = 1700000000;
+
+std::shared_ptr<const TokenClaims> Claims(int repositories = 1, int64_t expires_at = kNow + 300) {
+  auto c = std::make_shared<TokenClaims>();
+  c->subject = "alice";
+  c->audience = "registry.example";
+  c->not_before = kNow;
+  c->expires_at = expires_at;
+  for (int i = 0; i < repositories; ++i) {
+    c->access.push_back({"repository", "team/repository-number-" + std::to_string(i), {"pull"}});
+  }
+  return c;
+}
+
+VerifiedTokens::Key KeyFor(int n) {
+  return VerifiedTokens::KeyOf({"incarnation", "registry.example", "token-" + std::to_string(n)});
+}
+
+TEST(VerifiedTokensTest, KeysTellPartsApart) {
+  EXPECT_EQ(VerifiedTokens::KeyOf({"a", "b"}), VerifiedTokens::KeyOf({"a", "b"}));
+  EXPECT_NE(VerifiedTokens::KeyOf({"a", "b"}), VerifiedTokens::KeyOf({"b", "a"}));
+  // The same bytes split differently are different keys.
+  EXPECT_NE(VerifiedTokens::KeyOf({"ab", "c"}), VerifiedTokens::KeyOf({"a", "bc"}));
+  EXPECT_NE(VerifiedTokens::KeyOf({"a\nb", "c"}), VerifiedTokens::KeyOf({"a", "b\nc"}));
+  EXPECT_NE(VerifiedTokens::KeyOf({"x", ""}), VerifiedTokens::KeyOf({"x"}));
+  // A key is 32 bytes whatever the token.
+  std::string big(1 << 20, 't');
+  EXPECT_EQ(VerifiedTokens::KeyOf({"i", "s", big}).size(), 32u);
+  EXPECT_NE(VerifiedTokens::KeyOf({"i", "s", big}), VerifiedTokens::KeyOf({"i", "s", big + "u"}));
+}
+
+TEST(VerifiedTokensTest, RemembersUntilExpiry) {
+  VerifiedTokens cache;
+  auto claims = Claims();
+  cache.Remember(KeyFor(1), claims, kNow);
+  EXPECT_EQ(cache.Find(KeyFor(1), kNow), claims);
+  EXPECT_EQ(cache.Find(KeyFor(1), kNow + 299), claims);
+  EXPECT_EQ(cache.Find(KeyFor(2), kNow), nullptr);
+  // Expired: dropped, with its bytes.
+  EXPECT_EQ(cache.Find(KeyFor(1), kNow + 300), nullptr);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
+  // Not yet valid (beyond the leeway) is not answered either.
+  cache.Remember(KeyFor(3), claims, kNow);
+  EXPECT_EQ(cache.Find(KeyFor(3), kNow - kTokenLeewaySeconds - 1), nullptr);
+  // Claims already expired are not remembered.
+  cache.Remember(KeyFor(4), Claims(1, kNow - 1), kNow);
+  EXPECT_EQ(cache.Find(KeyFor(4), kNow), nullptr);
+}
+
+TEST(VerifiedTokensTest, BoundedInEntries) {
+  VerifiedTokens cache(/*max_entries=*/100, /*max_bytes=*/1 << 30);
+  for (int i = 0; i < 1000; ++i) {
+    cache.Remember(KeyFor(i), Claims(), kNow);
+    ASSERT_LE(cache.size(), 100u);
+  }
+  EXPECT_NE(cache.Find(KeyFor(999), kNow), nullptr);
+}
+
+TEST(VerifiedTokensTest, BoundedInBytes) {
+  constexpr size_t kMaxBytes = 256 * 1024;
+  VerifiedTokens cache(/*max_entries=*/100000, kMaxBytes);
+  auto big = Claims(60);  // a token near the 8 KiB limit
+  size_t cost = VerifiedTokens::CostOf(*big);
+  EXPECT_GT(cost, 60u * 40);  // the names and actions are counted
+  size_t most = 0;
+  for (int i = 0; i < 5000; ++i) {
+    cache.Remember(KeyFor(i), Claims(60), kNow);
+    ASSERT_LE(cache.bytes(), kMaxBytes);
+    most = std::max(most, cache.size());
+  }
+  EXPECT_EQ(most, kMaxBytes / cost);  // it fills up to the bound before it starts afresh
+  EXPECT_NE(cache.Find(KeyFor(4999), kNow), nullptr);
+  // Claims that alone pass the bound are not remembered at all.
+  VerifiedTokens small(100, cost - 1);
+  small.Remember(KeyFor(1), big, kNow);
+  EXPECT_EQ(small.size(), 0u);
+  EXPECT_EQ(small.Find(KeyFor(1), kNow), nullptr);
+}
+
+TEST(VerifiedTokensTest, RememberingAgainReplaces) {
+  VerifiedTokens cache;
+  cache.Remember(KeyFor(1), Claims(), kNow);
+  size_t bytes = cache.bytes();
+  auto newer = Claims();
+  cache.Remember(KeyFor(1), newer, kNow);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.bytes(), bytes);
+  EXPECT_EQ(cache.Find(KeyFor(1), kNow), newer);
+}
+
+}  // namespace
+}  // namespace kura::auth
