@@ -1,31 +1,7 @@
 #include "auth/verified_tokens.h"
 
-#include <openssl/evp.h>
-
-#include <cstring>
-#include <stdexcept>
-
 namespace kura::auth {
 namespace {
-
-// The SHA-256 implementation, fetched once: an implicit fetch (EVP_sha256()) on every
-// initialisation would look it up in OpenSSL's method store, under its lock.
-const EVP_MD* Sha256Md() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  if (md == nullptr) throw std::runtime_error("OpenSSL has no SHA-256");
-  return md;
-}
-
-// A digest context per thread, reused: no allocation per key.
-EVP_MD_CTX* ThreadContext() {
-  struct Holder {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~Holder() { EVP_MD_CTX_free(ctx); }
-  };
-  thread_local Holder holder;
-  if (holder.ctx == nullptr) throw std::runtime_error("EVP_MD_CTX_new failed");
-  return holder.ctx;
-}
 
 size_t HeapBytes(const std::string& s) {
   // Strings up to the small-string capacity live inside the object.
@@ -34,24 +10,18 @@ size_t HeapBytes(const std::string& s) {
 
 }  // namespace
 
-VerifiedTokens::Key VerifiedTokens::KeyOf(std::initializer_list<std::string_view> parts) {
-  EVP_MD_CTX* ctx = ThreadContext();
-  Key key{};
-  bool ok = EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) == 1;
+void VerifiedTokens::KeyOf(std::initializer_list<std::string_view> parts, std::string& key) {
+  key.clear();
   for (std::string_view part : parts) {
-    uint64_t length = part.size();
-    ok = ok && EVP_DigestUpdate(ctx, &length, sizeof length) == 1 &&
-         EVP_DigestUpdate(ctx, part.data(), part.size()) == 1;
+    uint32_t length = static_cast<uint32_t>(part.size());
+    key.append(reinterpret_cast<const char*>(&length), sizeof length).append(part);
   }
-  unsigned int size = 0;
-  ok = ok && EVP_DigestFinal_ex(ctx, key.data(), &size) == 1 && size == key.size();
-  if (!ok) throw std::runtime_error("SHA-256 failed");
-  return key;
 }
 
-size_t VerifiedTokens::CostOf(const TokenClaims& claims) {
+size_t VerifiedTokens::CostOf(const TokenClaims& claims, size_t key_size) {
   // The map node (key, entry, pointers), the shared control block and the claims themselves.
-  size_t cost = sizeof(Key) + sizeof(Entry) + 4 * sizeof(void*) + sizeof(TokenClaims) + 32;
+  size_t cost = sizeof(std::string) + (key_size > 15 ? key_size + 1 : 0) + sizeof(Entry) +
+                4 * sizeof(void*) + sizeof(TokenClaims) + 32;
   cost += HeapBytes(claims.issuer) + HeapBytes(claims.subject) + HeapBytes(claims.audience) +
           HeapBytes(claims.id);
   cost += claims.access.capacity() * sizeof(Access);
@@ -62,13 +32,6 @@ size_t VerifiedTokens::CostOf(const TokenClaims& claims) {
     }
   }
   return cost;
-}
-
-size_t VerifiedTokens::KeyHash::operator()(const Key& key) const {
-  // The key is a SHA-256: any 8 of its bytes are as good a hash as any.
-  size_t h;
-  std::memcpy(&h, key.data(), sizeof h);
-  return h;
 }
 
 VerifiedTokens::VerifiedTokens(size_t max_entries, size_t max_bytes)
@@ -82,7 +45,7 @@ bool ValidAt(const TokenClaims& c, int64_t now) {
 
 }  // namespace
 
-std::shared_ptr<const TokenClaims> VerifiedTokens::Find(const Key& key, int64_t now) {
+std::shared_ptr<const TokenClaims> VerifiedTokens::Find(std::string_view key, int64_t now) {
   auto hit = entries_.find(key);
   if (hit == entries_.end()) return nullptr;
   if (ValidAt(*hit->second.claims, now)) return hit->second.claims;
@@ -91,10 +54,10 @@ std::shared_ptr<const TokenClaims> VerifiedTokens::Find(const Key& key, int64_t 
   return nullptr;
 }
 
-void VerifiedTokens::Remember(const Key& key, std::shared_ptr<const TokenClaims> claims,
+void VerifiedTokens::Remember(std::string_view key, std::shared_ptr<const TokenClaims> claims,
                               int64_t now) {
   if (!claims || !ValidAt(*claims, now)) return;
-  size_t cost = CostOf(*claims);
+  size_t cost = CostOf(*claims, key.size());
   if (cost > max_bytes_ || max_entries_ == 0) return;
   if (auto old = entries_.find(key); old != entries_.end()) {
     bytes_ -= old->second.cost;
@@ -104,7 +67,7 @@ void VerifiedTokens::Remember(const Key& key, std::shared_ptr<const TokenClaims>
     entries_.clear();
     bytes_ = 0;
   }
-  entries_.emplace(key, Entry{std::move(claims), cost});
+  entries_.emplace(std::string(key), Entry{std::move(claims), cost});
   bytes_ += cost;
 }
 

@@ -121,10 +121,12 @@ std::shared_ptr<const auth::TokenClaims> InstanceGateway::VerifyToken(
   // verified claims are remembered per thread (no lock) until the token expires. The key holds
   // this gateway and the instance's incarnation, so a cached answer never outlives the instance.
   thread_local auth::VerifiedTokens verified;
+  thread_local std::string key;  // reused: no allocation per request
   const uint64_t gateway = id_;
-  auto key = auth::VerifiedTokens::KeyOf(
+  auth::VerifiedTokens::KeyOf(
       {std::string_view(reinterpret_cast<const char*>(&gateway), sizeof gateway),
-       instance.incarnation, service, token});
+       instance.incarnation, service, token},
+      key);
   int64_t now = Now();
   if (auto hit = verified.Find(key, now)) return hit;
   auto claims = SignerFor(instance).Verify(token, service, now, why);

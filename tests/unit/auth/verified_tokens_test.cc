@@ -22,21 +22,40 @@ std::shared_ptr<const TokenClaims> Claims(int repositories = 1, int64_t expires_
   return c;
 }
 
-VerifiedTokens::Key KeyFor(int n) {
-  return VerifiedTokens::KeyOf({"incarnation", "registry.example", "token-" + std::to_string(n)});
+std::string Key(std::initializer_list<std::string_view> parts) {
+  std::string key;
+  VerifiedTokens::KeyOf(parts, key);
+  return key;
+}
+
+std::string KeyFor(int n) {
+  return Key({"incarnation", "registry.example", "token-" + std::to_string(n)});
 }
 
 TEST(VerifiedTokensTest, KeysTellPartsApart) {
-  EXPECT_EQ(VerifiedTokens::KeyOf({"a", "b"}), VerifiedTokens::KeyOf({"a", "b"}));
-  EXPECT_NE(VerifiedTokens::KeyOf({"a", "b"}), VerifiedTokens::KeyOf({"b", "a"}));
+  EXPECT_EQ(Key({"a", "b"}), Key({"a", "b"}));
+  EXPECT_NE(Key({"a", "b"}), Key({"b", "a"}));
   // The same bytes split differently are different keys.
-  EXPECT_NE(VerifiedTokens::KeyOf({"ab", "c"}), VerifiedTokens::KeyOf({"a", "bc"}));
-  EXPECT_NE(VerifiedTokens::KeyOf({"a\nb", "c"}), VerifiedTokens::KeyOf({"a", "b\nc"}));
-  EXPECT_NE(VerifiedTokens::KeyOf({"x", ""}), VerifiedTokens::KeyOf({"x"}));
-  // A key is 32 bytes whatever the token.
-  std::string big(1 << 20, 't');
-  EXPECT_EQ(VerifiedTokens::KeyOf({"i", "s", big}).size(), 32u);
-  EXPECT_NE(VerifiedTokens::KeyOf({"i", "s", big}), VerifiedTokens::KeyOf({"i", "s", big + "u"}));
+  EXPECT_NE(Key({"ab", "c"}), Key({"a", "bc"}));
+  EXPECT_NE(Key({"a\nb", "c"}), Key({"a", "b\nc"}));
+  EXPECT_NE(Key({"x", ""}), Key({"x"}));
+  // The buffer is reused.
+  std::string key = "left over";
+  VerifiedTokens::KeyOf({"a"}, key);
+  EXPECT_EQ(key, Key({"a"}));
+}
+
+TEST(VerifiedTokensTest, TokensDifferingInOneByteAreDifferentEntries) {
+  VerifiedTokens cache;
+  std::string token(8000, 't');
+  cache.Remember(Key({"i", "s", token}), Claims(), kNow);
+  std::string other = token;
+  other[4000] = 'u';
+  EXPECT_EQ(cache.Find(Key({"i", "s", other}), kNow), nullptr);
+  EXPECT_EQ(cache.Find(Key({"i", "t", token}), kNow), nullptr);
+  EXPECT_NE(cache.Find(Key({"i", "s", token}), kNow), nullptr);
+  // The key's bytes count against the bound.
+  EXPECT_GE(cache.bytes(), token.size());
 }
 
 TEST(VerifiedTokensTest, RemembersUntilExpiry) {
@@ -71,7 +90,7 @@ TEST(VerifiedTokensTest, BoundedInBytes) {
   constexpr size_t kMaxBytes = 256 * 1024;
   VerifiedTokens cache(/*max_entries=*/100000, kMaxBytes);
   auto big = Claims(60);  // a token near the 8 KiB limit
-  size_t cost = VerifiedTokens::CostOf(*big);
+  size_t cost = VerifiedTokens::CostOf(*big, KeyFor(0).size());
   EXPECT_GT(cost, 60u * 40);  // the names and actions are counted
   size_t most = 0;
   for (int i = 0; i < 5000; ++i) {
@@ -82,7 +101,7 @@ TEST(VerifiedTokensTest, BoundedInBytes) {
   EXPECT_EQ(most, kMaxBytes / cost);  // it fills up to the bound before it starts afresh
   EXPECT_NE(cache.Find(KeyFor(4999), kNow), nullptr);
   // Claims that alone pass the bound are not remembered at all.
-  VerifiedTokens small(100, cost - 1);
+  VerifiedTokens small(100, cost - 1);  // KeyFor(1) is as long as KeyFor(0)
   small.Remember(KeyFor(1), big, kNow);
   EXPECT_EQ(small.size(), 0u);
   EXPECT_EQ(small.Find(KeyFor(1), kNow), nullptr);
