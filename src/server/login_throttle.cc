@@ -95,31 +95,33 @@ LoginThrottle::Begun LoginThrottle::Begin(const core::IpAddress& source,
   SourceKey source_key = SourceKeyOf(source);
   std::optional<UserKey> user_key;
   if (instance_key) user_key = UserKeyOf(*instance_key, user);
-  std::lock_guard lock(mu_);
+  Counts& c = *counts_;
+  std::lock_guard lock(c.mu);
   Begun begun;
-  if (auto refused = Check(sources_, source_key, now, Refusal::Reason::kSource)) {
+  if (auto refused = Check(c.sources, source_key, now, Refusal::Reason::kSource)) {
     begun.refusal = *refused;
     return begun;
   }
   if (user_key) {
-    if (auto refused = Check(users_, *user_key, now, Refusal::Reason::kUser)) {
+    if (auto refused = Check(c.users, *user_key, now, Refusal::Reason::kUser)) {
       begun.refusal = *refused;
       return begun;
     }
   }
-  if (!MakeRoom(sources_, source_key, now, sources_pruned_) ||
-      (user_key && !MakeRoom(users_, *user_key, now, users_pruned_))) {
+  if (!MakeRoom(c.sources, source_key, now, c.sources_pruned) ||
+      (user_key && !MakeRoom(c.users, *user_key, now, c.users_pruned))) {
     begun.refusal = Refusal{Refusal::Reason::kFull, kWindow};
     return begun;
   }
-  ++sources_[source_key].in_flight;
-  if (user_key) ++users_[*user_key].in_flight;
-  begun.attempt.emplace(Attempt(this, source, user_key));
+  ++c.sources[source_key].in_flight;
+  if (user_key) ++c.users[*user_key].in_flight;
+  begun.attempt.emplace(Attempt(counts_, source, user_key));
   return begun;
 }
 
-void LoginThrottle::Finish(const core::IpAddress& source, const std::optional<UserKey>& user,
-                           Attempt::Outcome outcome, Clock::time_point now) {
+void LoginThrottle::Finish(Counts& counts, const core::IpAddress& source,
+                           const std::optional<UserKey>& user, Attempt::Outcome outcome,
+                           Clock::time_point now) {
   auto settle = [&](auto& table, const auto& key, bool clear_on_success) {
     auto it = table.find(key);
     if (it == table.end()) return;
@@ -137,28 +139,23 @@ void LoginThrottle::Finish(const core::IpAddress& source, const std::optional<Us
     if (e.in_flight == 0 && e.failures == 0) table.erase(it);
   };
   SourceKey source_key = SourceKeyOf(source);
-  std::lock_guard lock(mu_);
-  settle(sources_, source_key, /*clear_on_success=*/false);
-  if (user) settle(users_, *user, /*clear_on_success=*/true);
+  std::lock_guard lock(counts.mu);
+  settle(counts.sources, source_key, /*clear_on_success=*/false);
+  if (user) settle(counts.users, *user, /*clear_on_success=*/true);
 }
 
 size_t LoginThrottle::tracked_sources() {
-  std::lock_guard lock(mu_);
-  return sources_.size();
+  std::lock_guard lock(counts_->mu);
+  return counts_->sources.size();
 }
 
 size_t LoginThrottle::tracked_users() {
-  std::lock_guard lock(mu_);
-  return users_.size();
-}
-
-LoginThrottle::Attempt::Attempt(Attempt&& o) noexcept
-    : throttle_(o.throttle_), source_(o.source_), user_(o.user_) {
-  o.throttle_ = nullptr;
+  std::lock_guard lock(counts_->mu);
+  return counts_->users.size();
 }
 
 LoginThrottle::Attempt::~Attempt() {
-  if (throttle_ != nullptr) Finish(Outcome::kNone, Clock::now());
+  if (counts_) Finish(Outcome::kNone, Clock::now());
 }
 
 void LoginThrottle::Attempt::Succeeded(Clock::time_point now) {
@@ -170,10 +167,9 @@ void LoginThrottle::Attempt::Failed(Clock::time_point now) {
 }
 
 void LoginThrottle::Attempt::Finish(Outcome outcome, Clock::time_point now) {
-  if (throttle_ == nullptr) return;
-  LoginThrottle* throttle = throttle_;
-  throttle_ = nullptr;
-  throttle->Finish(source_, user_, outcome, now);
+  if (!counts_) return;
+  std::shared_ptr<Counts> counts = std::move(counts_);
+  LoginThrottle::Finish(*counts, source_, user_, outcome, now);
 }
 
 }  // namespace kura::server

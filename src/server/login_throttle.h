@@ -19,6 +19,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,6 +31,8 @@
 namespace kura::server {
 
 class LoginThrottle {
+  struct Counts;  // shared with the attempts in flight
+
  public:
   static constexpr int kMaxFailures = 10;
   static constexpr std::chrono::seconds kWindow{60};
@@ -44,10 +47,11 @@ class LoginThrottle {
 
   // One login attempt between Begin and its outcome. Destroying it without an outcome (the
   // check could not be made, the connection went away) counts as neither success nor failure.
-  // Movable, not copyable; the throttle must outlive it.
+  // Movable, not copyable. It shares the throttle's counts: it may outlive the throttle (a
+  // coroutine frame destroyed at shutdown), and then changes counts nobody reads.
   class Attempt {
    public:
-    Attempt(Attempt&& o) noexcept;
+    Attempt(Attempt&& o) noexcept = default;
     Attempt& operator=(Attempt&&) = delete;
     Attempt(const Attempt&) = delete;
     ~Attempt();
@@ -60,12 +64,12 @@ class LoginThrottle {
    private:
     friend class LoginThrottle;
     enum class Outcome { kNone, kSuccess, kFailure };
-    Attempt(LoginThrottle* throttle, const core::IpAddress& source,
+    Attempt(std::shared_ptr<Counts> counts, const core::IpAddress& source,
             std::optional<std::array<unsigned char, 16>> user)
-        : throttle_(throttle), source_(source), user_(user) {}
+        : counts_(std::move(counts)), source_(source), user_(user) {}
     void Finish(Outcome outcome, Clock::time_point now);
 
-    LoginThrottle* throttle_;
+    std::shared_ptr<Counts> counts_;  // null once finished
     core::IpAddress source_;
     std::optional<std::array<unsigned char, 16>> user_;
   };
@@ -98,22 +102,26 @@ class LoginThrottle {
   };
   template <typename Key>
   using Table = std::unordered_map<Key, Entry, KeyHash>;
+  struct Counts {
+    std::mutex mu;
+    Table<SourceKey> sources;  // guarded by mu
+    Table<UserKey> users;      // guarded by mu
+    Clock::time_point sources_pruned{};
+    Clock::time_point users_pruned{};
+  };
 
   static SourceKey SourceKeyOf(const core::IpAddress& source);
-  void Finish(const core::IpAddress& source, const std::optional<UserKey>& user,
-              Attempt::Outcome outcome, Clock::time_point now);
+  static void Finish(Counts& counts, const core::IpAddress& source,
+                     const std::optional<UserKey>& user, Attempt::Outcome outcome,
+                     Clock::time_point now);
   template <typename Key>
   static std::optional<Refusal> Check(Table<Key>& table, const Key& key, Clock::time_point now,
                                       Refusal::Reason reason);
   template <typename Key>
-  bool MakeRoom(Table<Key>& table, const Key& key, Clock::time_point now,
-                Clock::time_point& last_prune);
+  static bool MakeRoom(Table<Key>& table, const Key& key, Clock::time_point now,
+                       Clock::time_point& last_prune);
 
-  std::mutex mu_;
-  Table<SourceKey> sources_;
-  Table<UserKey> users_;
-  Clock::time_point sources_pruned_{};
-  Clock::time_point users_pruned_{};
+  std::shared_ptr<Counts> counts_ = std::make_shared<Counts>();
 };
 
 }  // namespace kura::server

@@ -123,6 +123,19 @@ TEST(LoginThrottleTest, AbandonedAttemptsLeaveNothing) {
   EXPECT_EQ(t.tracked_users(), 0u);
 }
 
+TEST(LoginThrottleTest, AnAttemptMayOutliveTheThrottle) {
+  // At shutdown a coroutine frame holding an attempt can be destroyed after the gateway.
+  std::optional<LoginThrottle::Attempt> attempt;
+  {
+    LoginThrottle t;
+    auto begun = t.Begin(Ip("192.0.2.1"), "acme", "ann", Clock::now());
+    ASSERT_TRUE(begun.attempt);
+    attempt.emplace(std::move(*begun.attempt));
+  }
+  attempt->Failed();
+  attempt.reset();
+}
+
 TEST(LoginThrottleTest, UnreadableCredentialsCountForTheSourceOnly) {
   LoginThrottle t;
   auto now = Clock::now();
