@@ -40,7 +40,7 @@ class InstanceGateway {
   InstanceGateway(admin::ExposureState& exposure, store::SqliteAdminStore& admin_store,
                   registry::Registry& registry, std::string token_master_key,
                   int64_t token_ttl_seconds, AuditLog& audit,
-                  unsigned password_threads = PasswordChecks::kDefaultThreads);
+                  unsigned password_threads = PasswordChecks::DefaultThreads());
 
   // Serves one request arriving on `listener`.
   boost::asio::awaitable<registry::Response> Handle(registry::Request& req, const Peer& peer,

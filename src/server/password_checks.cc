@@ -9,6 +9,10 @@
 
 namespace kura::server {
 
+unsigned PasswordChecks::DefaultThreads() {
+  return std::clamp(std::thread::hardware_concurrency() / 2, 1u, 2u);
+}
+
 PasswordChecks::PasswordChecks(unsigned threads, size_t max_queued) : max_queued_(max_queued) {
   threads = std::max(1u, threads);
   for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });

@@ -25,7 +25,9 @@ namespace kura::server {
 
 class PasswordChecks {
  public:
-  static constexpr unsigned kDefaultThreads = 2;
+  // Half the cores, at least 1 and at most 2: on a 2-core machine one core is always free of
+  // bcrypt for the I/O threads; two threads check about 30 passwords a second.
+  static unsigned DefaultThreads();
   static constexpr size_t kDefaultMaxQueued = 32;
   // Added to the nice value of the pool's threads: under contention the I/O threads get the CPU
   // first, and logins wait (bounded by the queue) rather than pulls.
@@ -37,7 +39,7 @@ class PasswordChecks {
   };
 
   // Starts `threads` threads (at least 1); at most `max_queued` checks wait for one.
-  explicit PasswordChecks(unsigned threads = kDefaultThreads,
+  explicit PasswordChecks(unsigned threads = DefaultThreads(),
                           size_t max_queued = kDefaultMaxQueued);
   // Stops the threads after the checks they are running; queued checks are dropped without
   // completing (their handlers are destroyed). Destroy the pool before the executors its
