@@ -89,6 +89,18 @@ auth::RequestFacts FactsOf(const registry::Request& req, const Route& route) {
   return facts;
 }
 
+// A user name as sent (any bytes) made safe to quote in a message: at most 64 characters, and
+// anything but letters, digits and ._@- shown as '?' (the JSON body must be valid UTF-8).
+std::string PrintableName(std::string_view name) {
+  std::string out;
+  for (char c : name.substr(0, 64)) {
+    bool plain =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '@' || c == '-';
+    out.push_back(plain ? c : '?');
+  }
+  return out;
+}
+
 Response TooManyRequests(const std::string& message, int retry_after) {
   Response r = ErrorResponse(RegistryError(ErrorCode::kTooManyRequests, message));
   r.fields.set(http::field::retry_after, std::to_string(retry_after));
@@ -167,7 +179,7 @@ boost::asio::awaitable<InstanceGateway::SignIn> InstanceGateway::SignInWithPassw
         out.message = "too many failed logins from " + peer.address.ToString() + wait;
         break;
       case LoginThrottle::Refusal::Reason::kUser:
-        out.message = "too many failed logins for user " + basic->user.substr(0, 64) +
+        out.message = "too many failed logins for user " + PrintableName(basic->user) +
                       " of instance " + instance.name + wait;
         break;
       case LoginThrottle::Refusal::Reason::kFull:

@@ -14,6 +14,7 @@ does not depend on the machine's speed is asserted.
 Sources are loopback addresses (127.0.0.0/8); every loop is bounded in count and in time.
 """
 
+import base64
 import threading
 import time
 
@@ -114,6 +115,12 @@ def test_guesses_spread_over_sources_are_limited_per_user(srv):
         assert_throttled(refused[user])
         message = error_message(refused[user], "TOOMANYREQUESTS")
         assert user in message and "target" in message, refused[user]
+    # A user name that is not UTF-8 is refused in a valid JSON body like any other.
+    for i in range(LIMIT + 1):
+        r = client(srv, "target", "127.0.4.%d" % (100 + i)).get("/v2/", headers={
+            "Authorization": "Basic " + base64.b64encode(b"\xff\xfe\xc3:guess").decode()})
+    assert_throttled(r)
+    assert "user ??? of instance target" in error_message(r, "TOOMANYREQUESTS"), r
     fresh = "127.0.4.200"
     assert_throttled(client(srv, "target", fresh, auth=("ann", PASSWORD)).get("/v2/"))
     assert client(srv, "elsewhere", fresh, auth=("ann", PASSWORD)).get("/v2/").status == 200
