@@ -424,6 +424,13 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 for t in kura dist; do rec rss_peak $t 0 "$(awk -v k="$(rss_kib "${PID[$t]}" VmHWM)" 'BEGIN {printf "%.1f", k / 1024}')" ""; done
 
+# ------------------------------------------------------------------ a login flood's bystander
+# A server of its own (bench/login_flood.sh): one tenant's token pulls, alone and while another
+# tenant's endpoint takes a flood of wrong passwords. Its rows go into the same results.tsv.
+say "bystander pull latency, alone and under a login flood"
+BENCH_TSV=$TSV BENCH_ROUNDS=$ROUNDS BENCH_DURATION=$DUR BENCH_FLOOD_PORT=$((PORT + 20)) \
+  "$HERE/login_flood.sh" "$W/kura" >>"$LOG" 2>&1
+
 # ------------------------------------------------------------------ instructions per request
 # Rates move with whatever else the machine runs; the instructions kura executes per request do
 # not. Both kura servers are restarted under callgrind on their own data (the enterprise World,

@@ -34,22 +34,40 @@ bool CheckPassword(std::string_view password, const std::string& hash) {
   return out != nullptr && out[0] != '*' && hash == out;
 }
 
+namespace {
+
+// The key binds the hash too: a changed password is never answered from memory.
+std::string RememberedKey(std::string_view user, std::string_view password,
+                          const std::string& hash) {
+  return core::Sha256Of(std::string(user) + '\0' + std::string(password) + '\0' + hash).str();
+}
+
+}  // namespace
+
 bool VerifiedPasswords::Check(std::string_view user, std::string_view password,
                               const std::string& hash) {
-  // The key binds the hash too: a changed password is never answered from memory.
-  std::string key = core::Sha256Of(std::string(user) + '\0' + std::string(password) + '\0' + hash)
-                        .str();
-  auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(mu_);
-    auto hit = remembered_.find(key);
-    if (hit != remembered_.end() && hit->second > now) return true;
-  }
+  if (Remembered(user, password, hash)) return true;
   if (!CheckPassword(password, hash)) return false;
+  Remember(user, password, hash);
+  return true;
+}
+
+bool VerifiedPasswords::Remembered(std::string_view user, std::string_view password,
+                                   const std::string& hash) {
+  std::string key = RememberedKey(user, password, hash);
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  auto hit = remembered_.find(key);
+  return hit != remembered_.end() && hit->second > now;
+}
+
+void VerifiedPasswords::Remember(std::string_view user, std::string_view password,
+                                 const std::string& hash) {
+  std::string key = RememberedKey(user, password, hash);
+  auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mu_);
   if (remembered_.size() >= kMaxRemembered) remembered_.clear();
   remembered_[key] = now + kRememberFor;
-  return true;
 }
 
 }  // namespace kura::auth

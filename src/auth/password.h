@@ -19,10 +19,17 @@ std::string HashPassword(std::string_view password);
 bool CheckPassword(std::string_view password, const std::string& hash);
 
 // Remembers (user, password, hash) triples that matched, for a few minutes. Thread-safe.
+// A changed hash (a new password) is never answered from memory: the hash is part of the key.
 class VerifiedPasswords {
  public:
-  // True if `password` matches `hash`, answered from memory when it matched recently.
+  // True if `password` matches `hash`, answered from memory when it matched recently. Runs
+  // bcrypt on the calling thread on a miss.
   bool Check(std::string_view user, std::string_view password, const std::string& hash);
+
+  // True if (user, password, hash) matched recently; never runs bcrypt.
+  bool Remembered(std::string_view user, std::string_view password, const std::string& hash);
+  // Records that `password` matched `hash` (checked elsewhere, e.g. on a pool thread).
+  void Remember(std::string_view user, std::string_view password, const std::string& hash);
 
  private:
   std::mutex mu_;

@@ -16,7 +16,6 @@ namespace {
 using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
 
-constexpr size_t kMaxTokenSize = 64 * 1024;
 constexpr size_t kSignatureSize = 32;  // SHA-256
 constexpr size_t kMinSecretSize = 32;
 constexpr size_t kRandomIdSize = 16;
@@ -195,7 +194,10 @@ std::string TokenSigner::Issue(const TokenClaims& claims) const {
 std::optional<TokenClaims> TokenSigner::Verify(std::string_view jwt,
                                                std::string_view expected_audience, int64_t now,
                                                std::string* why) const {
-  if (jwt.size() > kMaxTokenSize) return Fail(why, "malformed token");
+  if (jwt.size() > kMaxTokenSize) {
+    if (why != nullptr) *why = kTokenTooLarge;
+    return std::nullopt;
+  }
   size_t dot1 = jwt.find('.');
   if (dot1 == std::string_view::npos) return Fail(why, "malformed token");
   size_t dot2 = jwt.find('.', dot1 + 1);

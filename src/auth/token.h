@@ -3,6 +3,7 @@
 // share. Pure: no I/O and no clock; callers pass `now` in seconds since the Unix epoch.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,6 +16,12 @@ namespace kura::auth {
 
 // Tolerated clock difference, in seconds, when checking exp and nbf.
 inline constexpr int64_t kTokenLeewaySeconds = 60;
+
+// The largest token accepted or issued, in bytes. A token with a few scopes is well under 1 KiB;
+// a larger one would only cost memory and hashing on every request that carries it.
+inline constexpr size_t kMaxTokenSize = 8 * 1024;
+// The reason Verify gives for a token over kMaxTokenSize.
+inline constexpr std::string_view kTokenTooLarge = "token larger than 8 KiB";
 
 // Claims of a token, as in the Docker token format.
 struct TokenClaims {
@@ -46,7 +53,8 @@ class TokenSigner {
   std::string Issue(const TokenClaims& claims) const;
 
   // Returns the claims of `jwt` if all of these hold, else nullopt:
-  //  - three base64url parts (no padding, canonical), at most 64 KiB in all;
+  //  - at most kMaxTokenSize bytes (checked first, before any decoding or HMAC);
+  //  - three base64url parts (no padding, canonical);
   //  - header is a JSON object with "alg":"HS256" and no "crit" ("none" and every other
   //    algorithm are refused, whatever the signature);
   //  - the signature is the HMAC-SHA256 of "header.payload" (compared in constant time);
@@ -56,11 +64,11 @@ class TokenSigner {
   //    now >= nbf - kTokenLeewaySeconds. sub, jti and iat are optional (empty/0 if absent);
   //    access is optional (empty) but, if present, an array of
   //    {"type": string, "name": string, "actions": [string...]} (actions may be empty).
-  // On failure, if `why` is not null, sets *why to one of "malformed token",
+  // On failure, if `why` is not null, sets *why to one of kTokenTooLarge, "malformed token",
   // "unsupported algorithm", "bad signature", "wrong issuer", "wrong audience",
   // "token expired", "token not yet valid". The payload is parsed only after the signature
-  // is known good, so a forged token can only earn "malformed token", "unsupported algorithm"
-  // or "bad signature".
+  // is known good, so a forged token can only earn kTokenTooLarge, "malformed token",
+  // "unsupported algorithm" or "bad signature".
   std::optional<TokenClaims> Verify(std::string_view jwt, std::string_view expected_audience,
                                     int64_t now, std::string* why) const;
 

@@ -2,111 +2,72 @@
 // registry API of an instance, in the order of EXPOSURE.md:
 //   1. the Host header names the instance and the endpoint (404 when it names none);
 //   2. access::Admit decides whether this connection may use that endpoint (403 DENIED naming
-//      the rule), and the decision is written as one JSON audit line;
+//      the rule), and the decision is written as one JSON audit line (server/audit_log.h);
 //   3. credentials: the token endpoint (GET /token), Bearer tokens, Basic passwords of the
 //      instance (permanent or temporary), anonymous pull of public namespaces; failed logins are
-//      throttled per source;
-//   4. the registry API, on the instance's own repositories.
+//      throttled per source and per (instance, user) (server/login_throttle.h), and passwords
+//      are checked off the I/O threads (server/password_checks.h);
+//   4. authorization by auth::DecideRequest (auth/request_policy.h): the gateway only gathers
+//      the facts (who calls, the route, the instance's namespaces) and applies the answer;
+//   5. the registry API, on the instance's own repositories.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
+#include <cstdint>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <unordered_map>
 
 #include "admin/exposure_state.h"
 #include "auth/password.h"
+#include "auth/request_policy.h"
 #include "auth/token.h"
 #include "registry/registry.h"
+#include "server/audit_log.h"
 #include "server/http_server.h"
+#include "server/login_throttle.h"
+#include "server/password_checks.h"
 #include "store/admin_store.h"
 
 namespace kura::server {
-
-// One JSON line per admission decision. Thread-safe. Lines are queued and written by a thread of
-// the log's own, as many as have queued up in one write(2): a write per request was a tenth of
-// the server's CPU time under load (bench/README.md). A line reaches the file within a few
-// milliseconds; on a clean stop the queue is written out before the log closes.
-class AuditLog {
- public:
-  // Appends to `path`, or writes to stderr when it is empty. Throws if the file cannot be opened.
-  explicit AuditLog(const std::string& path);
-  ~AuditLog();
-  AuditLog(const AuditLog&) = delete;
-  AuditLog& operator=(const AuditLog&) = delete;
-  // `line` ends with a newline.
-  void Write(std::string_view line);
-
- private:
-  void Run();
-
-  int fd_;
-  bool owned_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  static constexpr std::chrono::milliseconds kGatherTime{2};
-
-  std::string queued_;        // whole lines (guarded by mu_)
-  bool writer_idle_ = false;  // the writer waits for a line (guarded by mu_)
-  bool stopping_ = false;     // guarded by mu_
-  std::thread writer_;
-};
-
-// Counts failed logins per source address; a source with too many recent failures is refused
-// for a while. Thread-safe.
-class LoginThrottle {
- public:
-  static constexpr int kMaxFailures = 10;
-  static constexpr std::chrono::seconds kWindow{60};
-  static constexpr size_t kMaxTracked = 100000;
-
-  bool Blocked(const std::string& source);
-  void Failed(const std::string& source);
-  void Succeeded(const std::string& source);
-
- private:
-  struct Entry {
-    int failures = 0;
-    std::chrono::steady_clock::time_point window_start;
-  };
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
-};
 
 class InstanceGateway {
  public:
   // All must outlive the gateway.
   // Registry tokens of an instance are signed with a key derived from `token_master_key` and
   // the instance's incarnation: a token never outlives the instance it was issued for.
+  // `password_threads` threads check passwords (PasswordChecks).
   InstanceGateway(admin::ExposureState& exposure, store::SqliteAdminStore& admin_store,
                   registry::Registry& registry, std::string token_master_key,
-                  int64_t token_ttl_seconds, AuditLog& audit);
+                  int64_t token_ttl_seconds, AuditLog& audit,
+                  unsigned password_threads = PasswordChecks::DefaultThreads());
 
   // Serves one request arriving on `listener`.
   boost::asio::awaitable<registry::Response> Handle(registry::Request& req, const Peer& peer,
                                                     const ListenerConfig& listener);
 
-  // The credentials of `user` at `instance` are valid at `now`: a permanent password or an
-  // unexpired temporary one.
-  bool CheckPassword(const std::string& instance, std::string_view user, std::string_view password,
-                     int64_t now);
-
  private:
-  struct Caller;
+  // How a Basic sign-in ended.
+  struct SignIn {
+    enum class Result { kSignedIn, kWrong, kThrottled, kBusy } result = Result::kWrong;
+    std::string message;  // kThrottled, kBusy
+    int retry_after = 0;  // seconds; kThrottled, kBusy
+  };
+  // Checks Basic credentials `authorization` for `instance` from `peer` (throttled; bcrypt on
+  // the password pool, so this may suspend). Sets *caller when signed in.
+  boost::asio::awaitable<SignIn> SignInWithPassword(std::string_view authorization,
+                                                    const Peer& peer,
+                                                    const access::Instance& instance,
+                                                    auth::Principal* caller);
 
-  registry::Response IssueToken(registry::Request& req, const Caller& caller,
+  registry::Response IssueToken(registry::Request& req, const auth::Principal& caller,
                                 const access::Instance& instance, const std::string& service);
   std::optional<registry::Response> Authorize(registry::Request& req, const registry::Route& route,
-                                              const Caller& caller,
+                                              const auth::Principal& caller,
                                               const access::Instance& instance,
                                               const std::string& realm, const std::string& service);
 
-  const uint64_t id_;  // tells this gateway's per-thread token cache entries from another's
+  const uint64_t id_;  // tells this gateway's per-thread cache entries from another's
   admin::ExposureState& exposure_;
   store::SqliteAdminStore& admin_store_;
   registry::Registry& registry_;
@@ -119,12 +80,13 @@ class InstanceGateway {
     std::string realm;
   };
   // The endpoint `host` names in `world`, or null with *why set. Valid until the next call on
-  // this thread.
+  // this thread (so never across a co_await).
   const EndpointOfHost* FindEndpoint(const std::shared_ptr<const access::World>& world,
                                      std::string_view host, const ListenerConfig& listener,
                                      std::string* why) const;
   auth::TokenSigner SignerFor(const access::Instance& instance) const;
   // The claims of a registry token sent to `instance` at `service`, or null with *why set.
+  // Tokens over auth::kMaxTokenSize are refused before any hashing.
   std::shared_ptr<const auth::TokenClaims> VerifyToken(const access::Instance& instance,
                                                        const std::string& service,
                                                        std::string_view token,
@@ -135,6 +97,7 @@ class InstanceGateway {
   AuditLog& audit_;
   LoginThrottle throttle_;
   auth::VerifiedPasswords verified_;
+  PasswordChecks password_checks_;
 };
 
 }  // namespace kura::server

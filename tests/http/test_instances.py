@@ -820,7 +820,9 @@ def test_login_throttle(srv, open_acme):
     for source, make in (("127.0.0.66", lambda auth: inet(srv, source="127.0.0.66", auth=auth)),
                          ("192.0.2.66", lambda auth: inet(srv, proxy=proxy_v2("192.0.2.66"),
                                                           auth=auth))):
-        bad = make((USER, "wrong-%s" % source))
+        # A user of its own: failures also count per (instance, user), and ten of them would
+        # refuse USER at acme for a minute, to the tests after this one.
+        bad = make(("guesser-" + source, "wrong"))
         for i in range(10):
             r = bad.get("/v2/") if i % 2 else bad.token("repository:team/app:pull")
             assert_error(r, 401, "UNAUTHORIZED")

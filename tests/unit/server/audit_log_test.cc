@@ -1,3 +1,5 @@
+#include "server/audit_log.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "server/instance_gateway.h"
 #include "test_paths.h"
 
 namespace kura::server {
