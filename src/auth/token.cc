@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "core/bounded_json.h"
+
 namespace kura::auth {
 namespace {
 
@@ -59,7 +61,10 @@ std::optional<std::string> HmacSha256(std::string_view key, std::string_view dat
 Json DecodeJsonPart(std::string_view text) {
   auto bytes = Base64UrlDecode(text);
   if (!bytes) return Json(Json::value_t::discarded);
-  return Json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
+  std::string why;
+  // A token is client data like any body: its JSON is nested within the same bound.
+  auto parsed = core::ParseBoundedJson(*bytes, &why);
+  return parsed ? std::move(*parsed) : Json(Json::value_t::discarded);
 }
 
 // A JSON integer that fits int64_t; nullopt for anything else (including floats).
