@@ -2,6 +2,16 @@
 
 namespace kura::access {
 
+bool IsValidIncarnation(std::string_view incarnation) {
+  if (incarnation.empty() || incarnation.size() > kMaxIncarnationLength) return false;
+  for (char c : incarnation) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string_view EditionName(Edition edition) {
   return edition == Edition::kPersonal ? "personal" : "enterprise";
 }

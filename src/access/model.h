@@ -95,6 +95,13 @@ enum class Edition {
   kEnterprise,  // created closed; Internet endpoint by allowlist; VPC endpoint by binding
 };
 
+// The longest incarnation accepted.
+inline constexpr size_t kMaxIncarnationLength = 128;
+// True if `incarnation` is 1 to kMaxIncarnationLength letters, digits, '-' and '_' (what
+// auth::RandomSecret makes). The stores rely on it: the plain registry's key
+// (store::kPlainRegistryKey) holds another character, so no instance can ever own its data.
+bool IsValidIncarnation(std::string_view incarnation);
+
 // "personal" or "enterprise".
 std::string_view EditionName(Edition edition);
 // The edition named by "personal" or "enterprise", or nullopt.
@@ -134,7 +141,9 @@ struct Instance {
   Edition edition = Edition::kEnterprise;
   // Differs between two instances that had the same name at different times (the admin API
   // sets a random one), so that nothing issued for a deleted instance, such as a registry token,
-  // is honoured by a new instance of the same name. May be empty in a topology file.
+  // is honoured by a new instance of the same name, and nothing it stored is seen by one: every
+  // store keys an instance's data by its incarnation. IsValidIncarnation, or empty in a
+  // topology file (a served World gives every instance one, see World::AssignIncarnation).
   std::string incarnation;
   InternetEndpointPolicy internet;
   VpcEndpointPolicy vpc;

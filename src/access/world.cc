@@ -166,6 +166,11 @@ Status World::CreateInstance(InstanceName name, AccountId account, RegionId regi
         " of a-z, 0-9 and '-', starting with a letter and not ending with '-'");
   }
   if (instances_.contains(name)) return Status::AlreadyExists(prefix + "it already exists");
+  if (!incarnation.empty() && !IsValidIncarnation(incarnation)) {
+    return Status::InvalidArgument(prefix + "an incarnation is 1 to " +
+                                   std::to_string(kMaxIncarnationLength) +
+                                   " letters, digits, '-' and '_'");
+  }
   if (!accounts_.contains(account)) return Status::NotFound(prefix + "no such account " + account);
   if (!regions_.contains(region)) return Status::NotFound(prefix + "no such region " + region);
 
@@ -178,6 +183,20 @@ Status World::CreateInstance(InstanceName name, AccountId account, RegionId regi
   // Personal: open to all, for good. Enterprise: created closed, opened on purpose.
   instance.internet.enabled = edition == Edition::kPersonal;
   instances_.emplace(std::move(name), std::move(instance));
+  return Status::Ok();
+}
+
+Status World::AssignIncarnation(std::string_view name, std::string incarnation) {
+  const std::string prefix = "cannot give instance " + std::string(name) + " an incarnation: ";
+  Instance* instance = MutableInstance(name);
+  if (instance == nullptr) return Status::NotFound(prefix + "no such instance");
+  if (!instance->incarnation.empty()) return Status::AlreadyExists(prefix + "it has one");
+  if (!IsValidIncarnation(incarnation)) {
+    return Status::InvalidArgument(prefix + "an incarnation is 1 to " +
+                                   std::to_string(kMaxIncarnationLength) +
+                                   " letters, digits, '-' and '_'");
+  }
+  instance->incarnation = std::move(incarnation);
   return Status::Ok();
 }
 

@@ -81,9 +81,14 @@ class World {
   // an enterprise instance is created closed: Internet endpoint disabled with an empty
   // allowlist, no network bound. Fails if the name is not a valid instance name (hostnames.h) or
   // is taken, or the account or region is unknown.
-  // `incarnation` tells this instance from an earlier one of the same name (see Instance).
+  // `incarnation` tells this instance from an earlier one of the same name (see Instance): empty
+  // or IsValidIncarnation, else the call fails.
   Status CreateInstance(InstanceName name, AccountId account, RegionId region, Edition edition,
                         std::string incarnation = {});
+  // Gives an instance that has no incarnation (one read from a topology file, or from a World
+  // saved before incarnations existed) its incarnation. Fails if the instance is unknown, has
+  // one already (an incarnation never changes), or `incarnation` is not IsValidIncarnation.
+  Status AssignIncarnation(std::string_view instance, std::string incarnation);
   // Deletes an instance, unbinding its networks first (see Unbind). Fails if it is unknown.
   Status DeleteInstance(std::string_view instance);
 

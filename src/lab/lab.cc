@@ -16,6 +16,7 @@
 #include "analyzer/analyzer.h"
 #include "analyzer/topology_index.h"
 #include "auth/password.h"
+#include "auth/token.h"
 #include "lab/command.h"
 #include "lab/oci_image.h"
 #include "store/admin_store.h"
@@ -170,11 +171,21 @@ std::string ServerConfig(const topology::Topology& t, const analyzer::TopologyIn
 void WriteServerState(const topology::Topology& t, const fs::path& data) {
   fs::create_directories(data);
   store::SqliteAdminStore store((data / "kura.db").string());
-  store.SaveWorld(admin::WorldToDocument(t.world));
+  // A served instance has an incarnation, and its credentials are kept under it.
+  access::World world = t.world;
+  for (const auto& [name, inst] : t.world.instances()) {
+    if (inst.incarnation.empty()) {
+      access::Status s = world.AssignIncarnation(name, auth::RandomSecret());
+      if (!s.ok()) throw LabError(s.message());
+    }
+  }
+  store.SaveWorld(admin::WorldToDocument(world));
   for (const auto& [name, setup] : t.instances) {
+    const std::string& key = world.FindInstance(name)->incarnation;
     for (const auto& cred : setup.credentials) {
-      store.SetPassword(name, cred.user,
-                        cred.password_hash ? *cred.password_hash : auth::HashPassword(*cred.password));
+      store.SetPassword(
+          key, cred.user,
+          cred.password_hash ? *cred.password_hash : auth::HashPassword(*cred.password));
     }
   }
 }

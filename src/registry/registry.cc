@@ -223,6 +223,10 @@ Registry::Registry(store::BlobStore& blobs, store::MetaStore& meta) : blobs_(blo
 asio::awaitable<Response> Registry::Handle(Request& req, Route route) {
   try {
     co_return co_await Dispatch(req, route);
+  } catch (const store::InstanceGone&) {
+    // The request was admitted before its instance was deleted; nothing was stored.
+    co_return ErrorResponse(
+        RegistryError(ErrorCode::kNameUnknown, "the registry instance was deleted", {}, 404));
   } catch (const store::StoreError& e) {
     co_return ErrorResponse(
         RegistryError(ErrorCode::kUnknown, std::string("storage failure: ") + e.what()));

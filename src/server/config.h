@@ -38,7 +38,7 @@ class ConfigError : public std::runtime_error {
 
 // What a listener serves.
 enum class ListenerRole {
-  kRegistry,  // the plain single registry (instance "default"), htpasswd auth
+  kRegistry,  // the plain single registry (no instance), htpasswd auth
   kInternet,  // the Internet endpoints of all instances
   kVpc,       // the VPC endpoints of all instances, reached through `network`
   kAdmin,     // the admin REST API

@@ -376,7 +376,7 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
           RegistryError(ErrorCode::kTooManyRequests,
                         "too many failed logins from " + source + "; try again in a minute"));
     }
-    if (!basic || !CheckPassword(instance->name, basic->user, basic->password, Now())) {
+    if (!basic || !CheckPassword(instance->incarnation, basic->user, basic->password, Now())) {
       throttle_.Failed(source);
       Response r = ErrorResponse(
           RegistryError(ErrorCode::kUnauthorized,
@@ -398,7 +398,7 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
   Route route = registry::ParseRoute(req.path);
   if (auto refused = Authorize(req, route, caller, *instance, realm, service))
     co_return std::move(*refused);
-  req.instance = instance->name;
+  req.instance = instance->incarnation;  // stores key an instance by its incarnation
   req.user = caller.user;
   co_return co_await registry_.Handle(req, std::move(route));
 }
@@ -422,7 +422,7 @@ Response InstanceGateway::IssueToken(registry::Request& req, const Caller& calle
         if (user) {
           grant.actions.insert(action);
         } else if (action == auth::kActionPull) {
-          auto ns = admin_store_.FindNamespace(instance.name, NamespaceOf(want.name));
+          auto ns = admin_store_.FindNamespace(instance.incarnation, NamespaceOf(want.name));
           if (ns && ns->is_public) grant.actions.insert(action);
         }
       }
@@ -487,7 +487,7 @@ std::optional<Response> InstanceGateway::Authorize(registry::Request& req, const
       }
     }
     if (action == auth::kActionPull) {
-      auto ns = admin_store_.FindNamespace(instance.name, NamespaceOf(repository));
+      auto ns = admin_store_.FindNamespace(instance.incarnation, NamespaceOf(repository));
       return ns && ns->is_public;
     }
     return false;
@@ -505,8 +505,8 @@ std::optional<Response> InstanceGateway::Authorize(registry::Request& req, const
   if (need.action == auth::kActionPush && signed_in) {
     // Pushing to a namespace that does not exist yet creates it, private.
     std::string ns = NamespaceOf(need.repository);
-    if (!admin_store_.FindNamespace(instance.name, ns)) {
-      admin_store_.PutNamespace(instance.name, {ns, false});
+    if (!admin_store_.FindNamespace(instance.incarnation, ns)) {
+      admin_store_.PutNamespace(instance.incarnation, {ns, false});
     }
   }
   return std::nullopt;

@@ -55,6 +55,28 @@ TEST(CreateInstance, Refusals) {
   Check(world.CreateInstance(std::string(50, 'a'), "A", "ap-northeast-1", Edition::kPersonal));
 }
 
+TEST(CreateInstance, IncarnationIsCheckedAndNeverChanges) {
+  World world = ReportWorld(Edition::kEnterprise);
+  for (const char* bad : {"a:b", "a b", "a/b", "plain:", "\xff"}) {
+    EXPECT_EQ(world.CreateInstance("beta", "A", "ap-northeast-1", Edition::kPersonal, bad).code(),
+              Status::Code::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(world
+                .CreateInstance("beta", "A", "ap-northeast-1", Edition::kPersonal,
+                                std::string(kMaxIncarnationLength + 1, 'x'))
+                .code(),
+            Status::Code::kInvalidArgument);
+  Check(world.CreateInstance("beta", "A", "ap-northeast-1", Edition::kPersonal, "Ab-09_z"));
+  EXPECT_EQ(world.FindInstance("beta")->incarnation, "Ab-09_z");
+  // Only an instance without one gets one, and only a valid one.
+  EXPECT_EQ(world.AssignIncarnation("beta", "other").code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(world.AssignIncarnation("acme", "a:b").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(world.AssignIncarnation("nobody", "x").code(), Status::Code::kNotFound);
+  Check(world.AssignIncarnation("acme", "fresh"));
+  EXPECT_EQ(world.FindInstance("acme")->incarnation, "fresh");
+}
+
 TEST(AddCloud, Refusals) {
   World world = ReportWorldWithoutInstance();
   EXPECT_EQ(world.AddAccount({"A", ""}).code(), Status::Code::kAlreadyExists);
