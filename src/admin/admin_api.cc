@@ -107,7 +107,7 @@ json NetworkJson(const access::World& world, const access::Network& n) {
   for (const auto& c : n.cidrs) cidrs.push_back(c.ToString());
   json subnets = json::array();
   for (const auto& [id, s] : world.subnets()) {
-    if (s.network == n.id) subnets.push_back({{"id", id}, {"cidr", s.cidr.ToString()}});
+    if (s.network == n.key()) subnets.push_back({{"id", id}, {"cidr", s.cidr.ToString()}});
   }
   return {{"id", n.id},         {"account", n.account}, {"region", n.region},
           {"cidrs", cidrs},     {"subnets", subnets}};
@@ -261,20 +261,21 @@ Response AdminApi::Route(Call& call) {
         return std::move(*e);
       }
       auto after = exposure_.Snapshot();
-      return JsonResponse(http::status::created,
-                          NetworkJson(*after, *after->FindNetwork(n.id)));
+      return JsonResponse(http::status::created, NetworkJson(*after, *after->FindNetwork(n.key())));
     }
   }
   if (p.size() == 1 && p[0] == "subnets" && m == http::verb::post) {
-    access::Subnet s{Str(call.body, "id"), Str(call.body, "network"),
+    // Only into a network of the caller's account.
+    const std::string network = Str(call.body, "network");
+    access::Subnet s{Str(call.body, "id"), access::ParseNetworkName(network, me),
                      ParseCidrOrThrow(Str(call.body, "cidr"))};
-    const access::Network* n = world->FindNetwork(s.network);
-    if (!n || n->account != me) {
-      throw CallError{http::status::not_found, "no network " + s.network + " in account " + me};
+    if (s.network.account != me || !world->FindNetwork(s.network)) {
+      throw CallError{http::status::not_found,
+                      "no network " + Printable(network) + " in account " + me};
     }
     if (auto e = change([&](access::World& w) { return w.AddSubnet(s); })) return std::move(*e);
     return JsonResponse(http::status::created,
-                        {{"id", s.id}, {"network", s.network}, {"cidr", s.cidr.ToString()}});
+                        {{"id", s.id}, {"network", s.network.id}, {"cidr", s.cidr.ToString()}});
   }
 
   // ---- instances
@@ -383,7 +384,9 @@ Response AdminApi::Route(Call& call) {
   }
   if (what == "vpc" && p.size() >= 4 && p[3] == "bindings") {
     if (p.size() == 4 && m == http::verb::post) {
-      std::string network = Str(call.body, "network");
+      // A network of the caller's account by its id; another account's as ACCOUNT/ID (which
+      // the World refuses to bind, saying why).
+      const access::NetworkKey network = access::ParseNetworkName(Str(call.body, "network"), me);
       std::string subnet = Str(call.body, "subnet", false);
       if (subnet.empty()) {
         // Without a subnet, the network's first one (in id order).
@@ -394,8 +397,8 @@ Response AdminApi::Route(Call& call) {
           }
         }
         if (subnet.empty() && world->FindNetwork(network)) {
-          throw CallError{http::status::bad_request,
-                          "network " + network + " has no subnet to place the endpoint in"};
+          throw CallError{http::status::bad_request, "network " + Printable(network.id) +
+                                                         " has no subnet to place the endpoint in"};
         }
       }
       if (auto e = change([&](access::World& w) { return w.Bind(name, network, subnet); })) {

@@ -61,6 +61,16 @@ int Serve(const server::ServerConfig& config) {
     store::SqliteMetaStore meta(config.data_dir + "/kura.db");
     store::SqliteAdminStore admin_store(config.data_dir + "/kura.db");
     access::World world = LoadWorld(admin_store, config);
+    // A VPC listener names its network's owner (config.h); that account must exist.
+    for (const server::ListenerConfig& endpoint : config.endpoints) {
+      if (endpoint.role == server::ListenerRole::kVpc &&
+          !world.FindAccount(endpoint.network_account)) {
+        throw std::runtime_error("the vpc endpoint listener on " + endpoint.host + ":" +
+                                 std::to_string(endpoint.port) + " names network_account " +
+                                 endpoint.network_account +
+                                 ", which is not an account of this server (admin.accounts)");
+      }
+    }
     // Before any request: the stores hold nothing of an instance the World does not (what a
     // crash in the middle of a delete leaves), and nothing keyed by an instance name.
     admin::ReconcileResult reconciled = admin::ReconcileInstanceStores(world, meta, admin_store);
@@ -181,7 +191,9 @@ int Serve(const server::ServerConfig& config) {
                                                                    : "admin API";
       std::cout << "  " << role << " on " << c.host << ":" << l->port()
                 << (c.netns.empty() ? "" : " in netns " + c.netns)
-                << (c.network.empty() ? "" : " (network " + c.network + ")") << "\n";
+                << (c.network.empty() ? ""
+                                      : " (network " + c.network_account + "/" + c.network + ")")
+                << "\n";
     }
     std::cout << std::flush;
 

@@ -137,11 +137,12 @@ std::string ServerConfig(const topology::Topology& t, const analyzer::TopologyIn
   for (const auto& [name, inst] : t.world.instances()) {
     if (inst.edition == access::Edition::kPersonal) regions_with_personal.insert(inst.region);
     for (const auto& b : inst.vpc.bindings) {
-      uint32_t j = *index.NetworkNumber(b.network);
+      uint32_t j = *index.NetworkNumber(inst, b);
       endpoints.push_back(
           {{"listen", b.private_ip.ToString() + ":" + std::to_string(kEndpointPort)},
            {"endpoint", "vpc"},
            {"network", b.network},
+           {"network_account", inst.account},
            {"netns", n.Network(j)}});
     }
   }
@@ -153,6 +154,7 @@ std::string ServerConfig(const topology::Topology& t, const analyzer::TopologyIn
     endpoints.push_back({{"listen", service->ToString() + ":" + std::to_string(kEndpointPort)},
                          {"endpoint", "vpc"},
                          {"network", net.id},
+                         {"network_account", net.account},
                          {"netns", n.Network(j)}});
   }
   *listeners = endpoints.size();
@@ -283,7 +285,7 @@ void LabUp(const topology::Topology& t, const LabOptions& options, std::ostream&
     for (const auto& [name, inst] : t.world.instances()) {
       if (inst.edition == access::Edition::kPersonal) regions_with_personal.insert(inst.region);
       for (const auto& b : inst.vpc.bindings) {
-        InNs(n.Network(*index.NetworkNumber(b.network)),
+        InNs(n.Network(*index.NetworkNumber(inst, b)),
              {"addr", "add", b.private_ip.ToString() + "/32", "dev", "lo"});
       }
     }

@@ -344,7 +344,9 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
   ctx.source = peer.address;
   if (listener.role == ListenerRole::kVpc) {
     std::string network = peer.arrival_network.value_or(listener.network);
-    if (!network.empty()) ctx.arrival_network = world->ArrivalThrough(network);
+    if (!network.empty()) {
+      ctx.arrival_network = world->ArrivalThrough({listener.network_account, network});
+    }
   }
   access::Decision decision = access::Admit(ctx, *instance, access::Reasons::kDenialsOnly);
   thread_local std::string audit_line;  // reused: no allocation per request

@@ -4,8 +4,8 @@ network, served through the listener, while account A was refused its own vpc-a 
 
 Now a network is (owner account, id): two accounts may each have a vpc-a; the admin API names
 networks in the caller's account (another account's as ACCOUNT/ID); a VPC listener names the
-owner of its network (`network_account`), and refuses to start without one; a PROXY v2 TLV id is
-the listener's owner's network unless it says ACCOUNT/ID."""
+owner of its network (`network_account`), and refuses to start without one; the network a PROXY
+v2 TLV names is one of the listener's owner's."""
 
 import subprocess
 
@@ -19,6 +19,7 @@ from plain_server import KURA_BIN
 LISTENERS = {
     "vpc-a": dict(endpoint="vpc", network="vpc-a", network_account="A"),
     "relay": dict(endpoint="vpc", proxy=["%s/32" % PROXY_SENDER], network_account="A"),
+    "relay-b": dict(endpoint="vpc", proxy=["%s/32" % PROXY_SENDER], network_account="B"),
 }
 USER, PASSWORD = "dev", "dev-Pass.word-123"
 
@@ -51,9 +52,9 @@ def through_listener(srv, instance):
     return srv.client("vpc-a", vpc_host(instance), auth=(USER, PASSWORD)).get("/v2/")
 
 
-def through_relay(srv, instance, tlv_id):
+def through_relay(srv, relay, instance, tlv_id):
     header = proxy_v2("192.168.0.50", tlvs=[vpc_tlv(tlv_id)])
-    return srv.client("relay", vpc_host(instance), proxy=header,
+    return srv.client(relay, vpc_host(instance), proxy=header,
                       auth=(USER, PASSWORD)).get("/v2/")
 
 
@@ -90,11 +91,13 @@ def test_another_account_cannot_take_the_network_of_a_listener(srv):
     assert status == 409, raw
     assert "vpc-a" in doc["error"] and "already" in doc["error"] and "A" in doc["error"], doc
 
-    # A relay's bare TLV id is a network of the listener's owner (A); ACCOUNT/ID names another's.
-    assert through_relay(srv, "acme", "vpc-a").status == 200
-    assert "bee" in denied_message(through_relay(srv, "bee", "vpc-a"))
-    assert through_relay(srv, "bee", "B/vpc-a").status == 200
-    assert "acme" in denied_message(through_relay(srv, "acme", "B/vpc-a"))
+    # The vpc-a a relay's TLV names is the listener owner's: A's through A's relay, B's through
+    # B's.
+    assert through_relay(srv, "relay", "acme", "vpc-a").status == 200
+    assert "bee" in denied_message(through_relay(srv, "relay", "bee", "vpc-a"))
+    assert through_relay(srv, "relay-b", "bee", "vpc-a").status == 200
+    message = denied_message(through_relay(srv, "relay-b", "acme", "vpc-a"))
+    assert message == "network vpc-a of account B is not bound to instance acme", message
 
 
 def test_binding_names_networks_of_the_callers_account(srv):
