@@ -7,7 +7,9 @@
 // account and the same region") hold for every value a World hands out.
 //
 // Identifiers are strings chosen by the operator ("A", "ap-northeast-1", "vpc-a"). Instance and
-// region identifiers appear in hostnames, so they are DNS labels (see hostnames.h).
+// region identifiers appear in hostnames, so they are DNS labels (see hostnames.h). A network's
+// id is its owner's choice and unique within that account only: the network is the pair
+// (account, id), a NetworkKey ("A/vpc-a" when written out).
 
 #ifndef KURA_ACCESS_MODEL_H_
 #define KURA_ACCESS_MODEL_H_
@@ -32,6 +34,27 @@ using TransitNetworkId = std::string;
 using ZoneId = std::string;
 using InstanceName = std::string;
 
+// True if `id` can name a network or a subnet: 1 to kMaxResourceIdLength letters, digits, '.',
+// '_' and '-', starting with a letter or a digit (so never '/', which joins account and id).
+inline constexpr size_t kMaxResourceIdLength = 64;
+bool IsValidResourceId(std::string_view id);
+
+// A network's identity: the account that owns it and the id that account gave it. Two accounts
+// may each have a network "vpc-a"; they are two networks.
+struct NetworkKey {
+  AccountId account;
+  NetworkId id;
+
+  friend auto operator<=>(const NetworkKey&, const NetworkKey&) = default;
+  friend bool operator==(const NetworkKey&, const NetworkKey&) = default;
+  // "A/vpc-a".
+  std::string ToString() const { return account + "/" + id; }
+};
+
+// The network `name` names: "ACCOUNT/ID", or a bare "ID" of `default_account` (as the admin API
+// takes a network from a caller of account `default_account`).
+NetworkKey ParseNetworkName(std::string_view name, std::string_view default_account);
+
 // A cloud account: owns networks and instances.
 struct Account {
   AccountId id;
@@ -50,12 +73,15 @@ struct Network {
   AccountId account;
   RegionId region;
   std::vector<core::Cidr> cidrs;
+
+  NetworkKey key() const { return {account, id}; }
 };
 
-// A subnet (vSwitch): one block inside one of its network's blocks.
+// A subnet (vSwitch): one block inside one of its network's blocks. Subnet ids are unique in the
+// World, across accounts.
 struct Subnet {
   SubnetId id;
-  NetworkId network;
+  NetworkKey network;
   core::Cidr cidr;
 };
 
@@ -72,7 +98,7 @@ struct Host {
 // networks it joins; what it routes is the analyzer's concern.
 struct TransitNetwork {
   TransitNetworkId id;
-  std::vector<NetworkId> networks;
+  std::vector<NetworkKey> networks;
 };
 
 // An A (IPv4) or AAAA (IPv6) record. name is a lower-case hostname without a trailing dot.
@@ -87,13 +113,20 @@ struct PrivateDnsZone {
   ZoneId id;
   std::string name;
   std::vector<DnsRecord> records;
-  std::vector<NetworkId> attached_networks;
+  std::vector<NetworkKey> attached_networks;
 };
 
 enum class Edition {
   kPersonal,    // free; Internet endpoint open to all; VPC endpoint open to the whole region
   kEnterprise,  // created closed; Internet endpoint by allowlist; VPC endpoint by binding
 };
+
+// The longest incarnation accepted.
+inline constexpr size_t kMaxIncarnationLength = 128;
+// True if `incarnation` is 1 to kMaxIncarnationLength letters, digits, '-' and '_' (what
+// auth::RandomSecret makes). The stores rely on it: the plain registry's key
+// (store::kPlainRegistryKey) holds another character, so no instance can ever own its data.
+bool IsValidIncarnation(std::string_view incarnation);
 
 // "personal" or "enterprise".
 std::string_view EditionName(Edition edition);
@@ -111,6 +144,8 @@ struct InternetEndpointPolicy {
 };
 
 // A network bound to an enterprise instance's VPC endpoint, and the endpoint's address in it.
+// The network is always of the instance's account (World::Bind refuses any other), so its id
+// alone names it: {instance.account, network}.
 struct VpcBinding {
   NetworkId network;
   SubnetId subnet;
@@ -134,7 +169,9 @@ struct Instance {
   Edition edition = Edition::kEnterprise;
   // Differs between two instances that had the same name at different times (the admin API
   // sets a random one), so that nothing issued for a deleted instance, such as a registry token,
-  // is honoured by a new instance of the same name. May be empty in a topology file.
+  // is honoured by a new instance of the same name, and nothing it stored is seen by one: every
+  // store keys an instance's data by its incarnation. IsValidIncarnation, or empty in a
+  // topology file (a served World gives every instance one, see World::AssignIncarnation).
   std::string incarnation;
   InternetEndpointPolicy internet;
   VpcEndpointPolicy vpc;

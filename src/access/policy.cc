@@ -57,7 +57,13 @@ Decision AdmitVpc(const ConnectionContext& context, const Instance& instance, Re
              instance.name;
     });
   }
-  // Enterprise: explicit binding only; the same region alone is not enough.
+  // Enterprise: explicit binding only; the same region alone is not enough. A binding names a
+  // network of the instance's account: another account's network of the same id is not it.
+  if (network.account != instance.account) {
+    return Denied(Rule::kNetworkNotBound, "network " + network.id + " of account " +
+                                              network.account + " is not bound to instance " +
+                                              instance.name);
+  }
   if (instance.vpc.FindBinding(network.id) == nullptr) {
     return Denied(Rule::kNetworkNotBound,
                   "network " + network.id + " is not bound to instance " + instance.name);

@@ -28,6 +28,7 @@ namespace kura::access {
 struct ArrivalNetwork {
   NetworkId id;
   RegionId region;
+  AccountId account;  // the network's owner: with id, what names it (NetworkKey)
 };
 
 struct ConnectionContext {

@@ -49,6 +49,10 @@ World::World(std::string domain) : domain_(LowerCaseName(domain)) {}
 
 Status World::AddAccount(Account account) {
   if (account.id.empty()) return Status::InvalidArgument("cannot add account: the id is empty");
+  if (account.id.find('/') != std::string::npos) {
+    return Status::InvalidArgument("cannot add account " + account.id +
+                                   ": an account id has no '/' (it joins account and network id)");
+  }
   if (accounts_.contains(account.id)) {
     return Status::AlreadyExists("account " + account.id + " already exists");
   }
@@ -72,9 +76,15 @@ Status World::AddRegion(Region region) {
 
 Status World::AddNetwork(Network network) {
   const std::string prefix = "cannot add network " + network.id + ": ";
-  if (network.id.empty()) return Status::InvalidArgument("cannot add network: the id is empty");
-  if (networks_.contains(network.id)) {
-    return Status::AlreadyExists(prefix + "it already exists");
+  if (!IsValidResourceId(network.id)) {
+    return Status::InvalidArgument(
+        "cannot add network \"" + network.id + "\": a network id is 1 to " +
+        std::to_string(kMaxResourceIdLength) +
+        " letters, digits, '.', '_' and '-', starting with a letter or a digit");
+  }
+  if (networks_.contains(network.key())) {
+    return Status::AlreadyExists(prefix + "account " + network.account +
+                                 " already has a network of that id");
   }
   if (!accounts_.contains(network.account)) {
     return Status::NotFound(prefix + "no such account " + network.account);
@@ -91,17 +101,25 @@ Status World::AddNetwork(Network network) {
       }
     }
   }
-  std::string id = network.id;
-  networks_.emplace(std::move(id), std::move(network));
+  NetworkKey key = network.key();
+  networks_.emplace(std::move(key), std::move(network));
   return Status::Ok();
 }
 
 Status World::AddSubnet(Subnet subnet) {
   const std::string prefix = "cannot add subnet " + subnet.id + ": ";
-  if (subnet.id.empty()) return Status::InvalidArgument("cannot add subnet: the id is empty");
+  if (!IsValidResourceId(subnet.id)) {
+    return Status::InvalidArgument(
+        "cannot add subnet \"" + subnet.id + "\": a subnet id is 1 to " +
+        std::to_string(kMaxResourceIdLength) +
+        " letters, digits, '.', '_' and '-', starting with a letter or a digit");
+  }
   if (subnets_.contains(subnet.id)) return Status::AlreadyExists(prefix + "it already exists");
   const Network* network = FindNetwork(subnet.network);
-  if (network == nullptr) return Status::NotFound(prefix + "no such network " + subnet.network);
+  if (network == nullptr) {
+    return Status::NotFound(prefix + "no such network " + subnet.network.id + " in account " +
+                            subnet.network.account);
+  }
   if (std::none_of(network->cidrs.begin(), network->cidrs.end(),
                    [&](const core::Cidr& block) { return block.Contains(subnet.cidr); })) {
     return Status::InvalidArgument(prefix + subnet.cidr.ToString() +
@@ -145,9 +163,10 @@ Status World::AddTransitNetwork(TransitNetwork transit) {
   if (transit_networks_.contains(transit.id)) {
     return Status::AlreadyExists(prefix + "it already exists");
   }
-  for (const NetworkId& network : transit.networks) {
-    if (!networks_.contains(network))
-      return Status::NotFound(prefix + "no such network " + network);
+  for (const NetworkKey& network : transit.networks) {
+    if (!networks_.contains(network)) {
+      return Status::NotFound(prefix + "no such network " + network.ToString());
+    }
   }
   std::string id = transit.id;
   transit_networks_.emplace(std::move(id), std::move(transit));
@@ -166,6 +185,11 @@ Status World::CreateInstance(InstanceName name, AccountId account, RegionId regi
         " of a-z, 0-9 and '-', starting with a letter and not ending with '-'");
   }
   if (instances_.contains(name)) return Status::AlreadyExists(prefix + "it already exists");
+  if (!incarnation.empty() && !IsValidIncarnation(incarnation)) {
+    return Status::InvalidArgument(prefix + "an incarnation is 1 to " +
+                                   std::to_string(kMaxIncarnationLength) +
+                                   " letters, digits, '-' and '_'");
+  }
   if (!accounts_.contains(account)) return Status::NotFound(prefix + "no such account " + account);
   if (!regions_.contains(region)) return Status::NotFound(prefix + "no such region " + region);
 
@@ -178,6 +202,20 @@ Status World::CreateInstance(InstanceName name, AccountId account, RegionId regi
   // Personal: open to all, for good. Enterprise: created closed, opened on purpose.
   instance.internet.enabled = edition == Edition::kPersonal;
   instances_.emplace(std::move(name), std::move(instance));
+  return Status::Ok();
+}
+
+Status World::AssignIncarnation(std::string_view name, std::string incarnation) {
+  const std::string prefix = "cannot give instance " + std::string(name) + " an incarnation: ";
+  Instance* instance = MutableInstance(name);
+  if (instance == nullptr) return Status::NotFound(prefix + "no such instance");
+  if (!instance->incarnation.empty()) return Status::AlreadyExists(prefix + "it has one");
+  if (!IsValidIncarnation(incarnation)) {
+    return Status::InvalidArgument(prefix + "an incarnation is 1 to " +
+                                   std::to_string(kMaxIncarnationLength) +
+                                   " letters, digits, '-' and '_'");
+  }
+  instance->incarnation = std::move(incarnation);
   return Status::Ok();
 }
 
@@ -276,15 +314,17 @@ Status World::ReplaceAllowlist(std::string_view name, std::vector<AllowlistEntry
   return Status::Ok();
 }
 
-Status World::Bind(std::string_view instance_name, std::string_view network_id,
+Status World::Bind(std::string_view instance_name, const NetworkKey& network_key,
                    std::string_view subnet_id, VpcBinding* binding,
                    std::optional<core::IpAddress> address) {
-  const std::string prefix = "cannot bind network " + std::string(network_id) + " to instance " +
-                             std::string(instance_name) + ": ";
+  const std::string prefix =
+      "cannot bind network " + network_key.id + " to instance " + std::string(instance_name) + ": ";
   Instance* instance = MutableInstance(instance_name);
   if (instance == nullptr) return Status::NotFound(prefix + "no such instance");
-  const Network* network = FindNetwork(network_id);
-  if (network == nullptr) return Status::NotFound(prefix + "no such network");
+  const Network* network = FindNetwork(network_key);
+  if (network == nullptr) {
+    return Status::NotFound(prefix + "no such network in account " + network_key.account);
+  }
   const Subnet* subnet = FindSubnet(subnet_id);
   if (subnet == nullptr) {
     return Status::NotFound(prefix + "no such subnet " + std::string(subnet_id));
@@ -313,9 +353,11 @@ Status World::Bind(std::string_view instance_name, std::string_view network_id,
                            ", instance in region " + instance->region);
   }
 
-  if (subnet->network != network->id) {
-    return Status::InvalidArgument(prefix + "subnet " + subnet->id + " belongs to network " +
-                                   subnet->network);
+  if (subnet->network != network->key()) {
+    return Status::InvalidArgument(
+        prefix + "subnet " + subnet->id + " belongs to network " + subnet->network.id +
+        (subnet->network.account == network->account ? ""
+                                                     : " of account " + subnet->network.account));
   }
   if (const VpcBinding* bound = instance->vpc.FindBinding(network->id)) {
     return Status::AlreadyExists(prefix + "it is already bound (address " +
@@ -336,7 +378,7 @@ Status World::Bind(std::string_view instance_name, std::string_view network_id,
   }
 
   const std::string hostname = Hostname(*instance, EndpointKind::kVpc);
-  PrivateDnsZone* zone = AttachedZoneNamed(network->id, hostname);
+  PrivateDnsZone* zone = AttachedZoneNamed(network->key(), hostname);
   if (zone == nullptr) {
     const ZoneId zone_id = hostname + "@" + network->id;
     if (zones_.contains(zone_id)) {
@@ -346,7 +388,7 @@ Status World::Bind(std::string_view instance_name, std::string_view network_id,
     zone = &zones_[zone_id];
     zone->id = zone_id;
     zone->name = hostname;
-    zone->attached_networks.push_back(network->id);
+    zone->attached_networks.push_back(network->key());
   }
   std::erase_if(zone->records, [&](const DnsRecord& r) { return r.name == hostname; });
   zone->records.push_back({hostname, *free});
@@ -368,7 +410,8 @@ Status World::Unbind(std::string_view instance_name, std::string_view network_id
   if (bound == bindings.end()) return Status::NotFound(prefix + "it is not bound");
 
   const std::string hostname = Hostname(*instance, EndpointKind::kVpc);
-  if (PrivateDnsZone* zone = AttachedZoneNamed(network_id, hostname)) {
+  if (PrivateDnsZone* zone =
+          AttachedZoneNamed({instance->account, std::string(network_id)}, hostname)) {
     std::erase_if(zone->records, [&](const DnsRecord& r) {
       return r.name == hostname && r.address == bound->private_ip;
     });
@@ -395,12 +438,14 @@ Status World::CreatePrivateZone(ZoneId id, std::string name) {
   return Status::Ok();
 }
 
-Status World::AttachZone(std::string_view zone_id, std::string_view network_id) {
-  const std::string prefix = "cannot attach zone " + std::string(zone_id) + " to network " +
-                             std::string(network_id) + ": ";
+Status World::AttachZone(std::string_view zone_id, const NetworkKey& network_id) {
+  const std::string prefix =
+      "cannot attach zone " + std::string(zone_id) + " to network " + network_id.id + ": ";
   auto it = zones_.find(zone_id);
   if (it == zones_.end()) return Status::NotFound(prefix + "no such zone");
-  if (!networks_.contains(network_id)) return Status::NotFound(prefix + "no such network");
+  if (!networks_.contains(network_id)) {
+    return Status::NotFound(prefix + "no such network in account " + network_id.account);
+  }
   PrivateDnsZone& zone = it->second;
   if (const PrivateDnsZone* same = AttachedZoneNamed(network_id, zone.name)) {
     return Status::AlreadyExists(prefix + "zone " + same->id + " of the same name " + zone.name +
@@ -445,8 +490,9 @@ const Account* World::FindAccount(std::string_view id) const {
 const Region* World::FindRegion(std::string_view id) const {
   return FindIn(regions_, id);
 }
-const Network* World::FindNetwork(std::string_view id) const {
-  return FindIn(networks_, id);
+const Network* World::FindNetwork(const NetworkKey& key) const {
+  auto it = networks_.find(key);
+  return it == networks_.end() ? nullptr : &it->second;
 }
 const Subnet* World::FindSubnet(std::string_view id) const {
   return FindIn(subnets_, id);
@@ -484,13 +530,13 @@ const Instance* World::FindInstanceByHost(std::string_view host, EndpointKind* k
   return instance;
 }
 
-std::optional<ArrivalNetwork> World::ArrivalThrough(std::string_view network_id) const {
-  const Network* network = FindNetwork(network_id);
+std::optional<ArrivalNetwork> World::ArrivalThrough(const NetworkKey& network_key) const {
+  const Network* network = FindNetwork(network_key);
   if (network == nullptr) return std::nullopt;
-  return ArrivalNetwork{network->id, network->region};
+  return ArrivalNetwork{network->id, network->region, network->account};
 }
 
-PrivateDnsAnswer World::ResolvePrivate(std::string_view network, std::string_view hostname) const {
+PrivateDnsAnswer World::ResolvePrivate(const NetworkKey& network, std::string_view hostname) const {
   const std::string name = LowerCaseName(hostname);
   PrivateDnsAnswer answer;
   for (const auto& [id, zone] : zones_) {
@@ -514,7 +560,7 @@ Instance* World::MutableInstance(std::string_view name) {
   return it == instances_.end() ? nullptr : &it->second;
 }
 
-PrivateDnsZone* World::AttachedZoneNamed(std::string_view network, std::string_view name) {
+PrivateDnsZone* World::AttachedZoneNamed(const NetworkKey& network, std::string_view name) {
   for (auto& [id, zone] : zones_) {
     if (zone.name == name && std::find(zone.attached_networks.begin(), zone.attached_networks.end(),
                                        network) != zone.attached_networks.end()) {

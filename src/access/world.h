@@ -47,6 +47,8 @@ class World {
  public:
   template <typename T>
   using Table = std::map<std::string, T, std::less<>>;
+  // Networks by (account, id): ids are unique within an account only.
+  using NetworkTable = std::map<NetworkKey, Network, std::less<>>;
 
   // domain: the DNS suffix of every endpoint hostname ("kura.test" gives
   // "acme-registry.ap-northeast-1.kura.test"). Must satisfy IsValidDomain (hostnames.h); the
@@ -57,15 +59,17 @@ class World {
 
   // ---- The cloud around the registry.
 
-  // Adds an account. Fails if the id is empty or taken.
+  // Adds an account. Fails if the id is empty, holds '/' (see NetworkKey) or is taken.
   Status AddAccount(Account account);
   // Adds a region. Fails if the id is not a DNS label (it appears in hostnames) or is taken.
   Status AddRegion(Region region);
-  // Adds a network. Fails if the id is empty or taken, the account or region is unknown, there
-  // is no CIDR, or two of its CIDRs overlap.
+  // Adds a network. Fails if the id is not IsValidResourceId, the account already has a network
+  // of that id (another account's network of the same id is another network), the account or
+  // region is unknown, there is no CIDR, or two of its CIDRs overlap.
   Status AddNetwork(Network network);
-  // Adds a subnet. Fails if the id is empty or taken, the network is unknown, the CIDR is not
-  // inside one of the network's CIDRs, or it overlaps another subnet of the network.
+  // Adds a subnet. Fails if the id is not IsValidResourceId or is taken (by a subnet of any
+  // network), the network is unknown, the CIDR is not inside one of the network's CIDRs, or it
+  // overlaps another subnet of the network.
   Status AddSubnet(Subnet subnet);
   // Adds a host. Fails if the id is empty or taken, the subnet is unknown, or the private
   // address is not a usable address of the subnet (see Bind) or is already taken by a host or a
@@ -81,9 +85,14 @@ class World {
   // an enterprise instance is created closed: Internet endpoint disabled with an empty
   // allowlist, no network bound. Fails if the name is not a valid instance name (hostnames.h) or
   // is taken, or the account or region is unknown.
-  // `incarnation` tells this instance from an earlier one of the same name (see Instance).
+  // `incarnation` tells this instance from an earlier one of the same name (see Instance): empty
+  // or IsValidIncarnation, else the call fails.
   Status CreateInstance(InstanceName name, AccountId account, RegionId region, Edition edition,
                         std::string incarnation = {});
+  // Gives an instance that has no incarnation (one read from a topology file, or from a World
+  // saved before incarnations existed) its incarnation. Fails if the instance is unknown, has
+  // one already (an incarnation never changes), or `incarnation` is not IsValidIncarnation.
+  Status AssignIncarnation(std::string_view instance, std::string incarnation);
   // Deletes an instance, unbinding its networks first (see Unbind). Fails if it is unknown.
   Status DeleteInstance(std::string_view instance);
 
@@ -115,11 +124,12 @@ class World {
   // On success stores the new binding in *binding if binding is not null. When `address` is
   // given it is used instead of the lowest free one, and must be usable and free (this is how a
   // saved World is restored with the addresses it had).
-  Status Bind(std::string_view instance, std::string_view network, std::string_view subnet,
+  Status Bind(std::string_view instance, const NetworkKey& network, std::string_view subnet,
               VpcBinding* binding = nullptr, std::optional<core::IpAddress> address = std::nullopt);
-  // Removes the binding of network, releases its address, and removes the record Bind wrote (if
-  // it still points at that address); a zone left without records is deleted. Records someone
-  // copied into other networks' zones are theirs and stay. Fails if the network is not bound.
+  // Removes the binding of network (an id of the instance's account), releases its address, and
+  // removes the record Bind wrote (if it still points at that address); a zone left without
+  // records is deleted. Records someone copied into other networks' zones are theirs and stay.
+  // Fails if the network is not bound.
   Status Unbind(std::string_view instance, std::string_view network);
 
   // ---- Private DNS (what an operator does by hand, e.g. step 4 of the report).
@@ -129,7 +139,7 @@ class World {
   Status CreatePrivateZone(ZoneId id, std::string name);
   // Attaches a zone to a network. Fails if either is unknown, or the network already has a zone
   // of the same name attached.
-  Status AttachZone(std::string_view zone, std::string_view network);
+  Status AttachZone(std::string_view zone, const NetworkKey& network);
   // Sets the record of record.name (lower-cased), replacing one of the same name. Fails if the
   // zone is unknown or the name is not the zone's name or under it.
   Status SetRecord(std::string_view zone, DnsRecord record);
@@ -140,7 +150,7 @@ class World {
 
   const Account* FindAccount(std::string_view id) const;
   const Region* FindRegion(std::string_view id) const;
-  const Network* FindNetwork(std::string_view id) const;
+  const Network* FindNetwork(const NetworkKey& key) const;
   const Subnet* FindSubnet(std::string_view id) const;
   const Host* FindHost(std::string_view id) const;
   const TransitNetwork* FindTransitNetwork(std::string_view id) const;
@@ -149,7 +159,7 @@ class World {
 
   const Table<Account>& accounts() const { return accounts_; }
   const Table<Region>& regions() const { return regions_; }
-  const Table<Network>& networks() const { return networks_; }
+  const NetworkTable& networks() const { return networks_; }
   const Table<Subnet>& subnets() const { return subnets_; }
   const Table<Host>& hosts() const { return hosts_; }
   const Table<TransitNetwork>& transit_networks() const { return transit_networks_; }
@@ -166,15 +176,15 @@ class World {
                                      std::string* error = nullptr) const;
 
   // The ArrivalNetwork for a connection coming through network, or nullopt if it is unknown.
-  std::optional<ArrivalNetwork> ArrivalThrough(std::string_view network) const;
+  std::optional<ArrivalNetwork> ArrivalThrough(const NetworkKey& network) const;
 
   // What the private zones attached to network say about hostname (case-insensitive).
-  PrivateDnsAnswer ResolvePrivate(std::string_view network, std::string_view hostname) const;
+  PrivateDnsAnswer ResolvePrivate(const NetworkKey& network, std::string_view hostname) const;
 
  private:
   Instance* MutableInstance(std::string_view name);
   // The attached zone of network named exactly name, or nullptr.
-  PrivateDnsZone* AttachedZoneNamed(std::string_view network, std::string_view name);
+  PrivateDnsZone* AttachedZoneNamed(const NetworkKey& network, std::string_view name);
   // The addresses of subnet held by hosts and bindings, sorted.
   std::vector<core::Uint128> TakenAddresses(const Subnet& subnet) const;
   // True if address is held by a host or a binding in subnet.
@@ -187,7 +197,7 @@ class World {
   std::string domain_;
   Table<Account> accounts_;
   Table<Region> regions_;
-  Table<Network> networks_;
+  NetworkTable networks_;
   Table<Subnet> subnets_;
   Table<Host> hosts_;
   Table<TransitNetwork> transit_networks_;

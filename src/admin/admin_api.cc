@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "access/hostnames.h"
+#include "admin/input_text.h"
 #include "admin/world_document.h"
 #include "auth/password.h"
 #include "auth/token.h"
@@ -28,7 +29,8 @@ Response JsonResponse(http::status status, const json& body) {
   Response r;
   r.status = status;
   r.fields.set(http::field::content_type, "application/json");
-  r.body = body.dump();
+  // Whatever a message echoes, the answer is valid JSON (invalid UTF-8 becomes U+FFFD).
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 
@@ -67,6 +69,21 @@ std::string Str(const json& body, const char* key, bool required = true) {
   return it->get<std::string>();
 }
 
+// A user name from a path or a body, or a 400 naming what is wrong with it.
+const std::string& UserName(const std::string& user) {
+  if (auto problem = UserNameProblem(user)) throw CallError{http::status::bad_request, *problem};
+  return user;
+}
+
+// The optional "description" of an allowlist entry, or a 400 naming what is wrong with it.
+std::string Description(const json& entry) {
+  std::string description = Str(entry, "description", false);
+  if (auto problem = DescriptionProblem(description)) {
+    throw CallError{http::status::bad_request, *problem};
+  }
+  return description;
+}
+
 core::Cidr ParseCidrOrThrow(const std::string& text) {
   std::string why;
   auto cidr = core::Cidr::Parse(text, &why);
@@ -90,7 +107,7 @@ json NetworkJson(const access::World& world, const access::Network& n) {
   for (const auto& c : n.cidrs) cidrs.push_back(c.ToString());
   json subnets = json::array();
   for (const auto& [id, s] : world.subnets()) {
-    if (s.network == n.id) subnets.push_back({{"id", id}, {"cidr", s.cidr.ToString()}});
+    if (s.network == n.key()) subnets.push_back({{"id", id}, {"cidr", s.cidr.ToString()}});
   }
   return {{"id", n.id},         {"account", n.account}, {"region", n.region},
           {"cidrs", cidrs},     {"subnets", subnets}};
@@ -148,7 +165,7 @@ boost::asio::awaitable<Response> AdminApi::Handle(registry::Request& req) {
     co_return r;
   }
   if (req.path.substr(0, 8) != "/api/v1/") {
-    co_return Error(http::status::not_found, "no such API: " + req.path);
+    co_return Error(http::status::not_found, "no such API: " + Printable(req.path));
   }
   Call call{req, account, SplitPath(std::string_view(req.path).substr(8)), json::object()};
   std::string body;
@@ -176,6 +193,9 @@ boost::asio::awaitable<Response> AdminApi::Handle(registry::Request& req) {
     co_return Route(call);
   } catch (const CallError& e) {
     co_return Error(e.status, e.message);
+  } catch (const store::InstanceGone& e) {
+    // Deleted while this call was on its way: nothing was stored.
+    co_return Error(http::status::not_found, e.what());
   } catch (const store::StoreError& e) {
     co_return Error(http::status::internal_server_error, e.what());
   }
@@ -197,7 +217,8 @@ Response AdminApi::Route(Call& call) {
   auto own_instance = [&](const access::World& w) -> const access::Instance& {
     const access::Instance* i = w.FindInstance(p[1]);
     if (!i || i->account != me) {
-      throw CallError{http::status::not_found, "no instance " + p[1] + " in account " + me};
+      throw CallError{http::status::not_found,
+                      "no instance " + Printable(p[1]) + " in account " + me};
     }
     return *i;
   };
@@ -240,25 +261,26 @@ Response AdminApi::Route(Call& call) {
         return std::move(*e);
       }
       auto after = exposure_.Snapshot();
-      return JsonResponse(http::status::created,
-                          NetworkJson(*after, *after->FindNetwork(n.id)));
+      return JsonResponse(http::status::created, NetworkJson(*after, *after->FindNetwork(n.key())));
     }
   }
   if (p.size() == 1 && p[0] == "subnets" && m == http::verb::post) {
-    access::Subnet s{Str(call.body, "id"), Str(call.body, "network"),
+    // Only into a network of the caller's account.
+    const std::string network = Str(call.body, "network");
+    access::Subnet s{Str(call.body, "id"), access::ParseNetworkName(network, me),
                      ParseCidrOrThrow(Str(call.body, "cidr"))};
-    const access::Network* n = world->FindNetwork(s.network);
-    if (!n || n->account != me) {
-      throw CallError{http::status::not_found, "no network " + s.network + " in account " + me};
+    if (s.network.account != me || !world->FindNetwork(s.network)) {
+      throw CallError{http::status::not_found,
+                      "no network " + Printable(network) + " in account " + me};
     }
     if (auto e = change([&](access::World& w) { return w.AddSubnet(s); })) return std::move(*e);
     return JsonResponse(http::status::created,
-                        {{"id", s.id}, {"network", s.network}, {"cidr", s.cidr.ToString()}});
+                        {{"id", s.id}, {"network", s.network.id}, {"cidr", s.cidr.ToString()}});
   }
 
   // ---- instances
   if (p.empty() || p[0] != "instances") {
-    throw CallError{http::status::not_found, "no such API: " + call.req.path};
+    throw CallError{http::status::not_found, "no such API: " + Printable(call.req.path)};
   }
   if (p.size() == 1) {
     if (m == http::verb::get) {
@@ -293,6 +315,8 @@ Response AdminApi::Route(Call& call) {
 
   const access::Instance& instance = own_instance(*world);
   const std::string name = instance.name;
+  // Credentials and namespaces are kept under the incarnation, never the name (instance_stores.h).
+  const std::string key = instance.incarnation;
   auto describe = [&]() {
     auto after = exposure_.Snapshot();
     Response r;
@@ -304,9 +328,13 @@ Response AdminApi::Route(Call& call) {
   if (p.size() == 2) {
     if (m == http::verb::get) return describe();
     if (m == http::verb::delete_) {
-      if (auto e = change([&](access::World& w) { return w.DeleteInstance(name); })) return std::move(*e);
-      store_.DeleteInstanceState(name);
-      registry_.DeleteInstance(name);
+      // Three commits (instance_stores.h): once the World no longer holds the instance, no
+      // request is admitted for it; the tombstones then refuse what was admitted before.
+      if (auto e = change([&](access::World& w) { return w.DeleteInstance(name); })) {
+        return std::move(*e);
+      }
+      registry_.DeleteInstance(key);
+      store_.DeleteInstanceState(key);
       return JsonResponse(http::status::ok, {{"deleted", name}});
     }
     throw CallError{http::status::method_not_allowed, "use GET or DELETE"};
@@ -324,8 +352,9 @@ Response AdminApi::Route(Call& call) {
   if (what == "internet" && p.size() == 4 && p[3] == "allowlist") {
     if (m == http::verb::post) {
       access::AllowlistEntry entry{ParseCidrOrThrow(Str(call.body, "cidr")),
-                                   Str(call.body, "description", false)};
-      if (auto e = change([&](access::World& w) { return w.AllowCidr(name, entry); })) return std::move(*e);
+                                   Description(call.body)};
+      if (auto e = change([&](access::World& w) { return w.AllowCidr(name, entry); }))
+        return std::move(*e);
       return describe();
     }
     if (m == http::verb::put) {
@@ -336,7 +365,7 @@ Response AdminApi::Route(Call& call) {
       std::vector<access::AllowlistEntry> list;
       for (const auto& e : *entries) {
         if (!e.is_object()) throw CallError{http::status::bad_request, "entries are objects"};
-        list.push_back({ParseCidrOrThrow(Str(e, "cidr")), Str(e, "description", false)});
+        list.push_back({ParseCidrOrThrow(Str(e, "cidr")), Description(e)});
       }
       if (auto e = change([&](access::World& w) {
             return w.ReplaceAllowlist(name, std::move(list));
@@ -355,7 +384,9 @@ Response AdminApi::Route(Call& call) {
   }
   if (what == "vpc" && p.size() >= 4 && p[3] == "bindings") {
     if (p.size() == 4 && m == http::verb::post) {
-      std::string network = Str(call.body, "network");
+      // A network of the caller's account by its id; another account's as ACCOUNT/ID (which
+      // the World refuses to bind, saying why).
+      const access::NetworkKey network = access::ParseNetworkName(Str(call.body, "network"), me);
       std::string subnet = Str(call.body, "subnet", false);
       if (subnet.empty()) {
         // Without a subnet, the network's first one (in id order).
@@ -366,8 +397,8 @@ Response AdminApi::Route(Call& call) {
           }
         }
         if (subnet.empty() && world->FindNetwork(network)) {
-          throw CallError{http::status::bad_request,
-                          "network " + network + " has no subnet to place the endpoint in"};
+          throw CallError{http::status::bad_request, "network " + Printable(network.id) +
+                                                         " has no subnet to place the endpoint in"};
         }
       }
       if (auto e = change([&](access::World& w) { return w.Bind(name, network, subnet); })) {
@@ -382,23 +413,20 @@ Response AdminApi::Route(Call& call) {
   }
   if (what == "credentials") {
     if (p.size() == 3 && m == http::verb::get) {
-      return JsonResponse(http::status::ok, {{"users", store_.ListUsers(name)}});
+      return JsonResponse(http::status::ok, {{"users", store_.ListUsers(key)}});
     }
     if (p.size() == 4 && m == http::verb::put) {
-      const std::string& user = p[3];
+      const std::string& user = UserName(p[3]);
       std::string password = Str(call.body, "password");
       if (password.size() < 8) {
         throw CallError{http::status::bad_request, "the password must have 8 characters or more"};
       }
-      if (user.empty() || user.size() > 64 || user.find(':') != std::string::npos) {
-        throw CallError{http::status::bad_request, "invalid user name"};
-      }
-      store_.SetPassword(name, user, auth::HashPassword(password));
+      store_.SetPassword(key, user, auth::HashPassword(password));
       return JsonResponse(http::status::ok, {{"instance", name}, {"user", user}});
     }
   }
   if (what == "tokens" && p.size() == 3 && m == http::verb::post) {
-    std::string user = Str(call.body, "user");
+    std::string user = UserName(Str(call.body, "user"));
     int64_t ttl = 43200;
     if (auto t = call.body.find("ttl_seconds"); t != call.body.end()) {
       if (!t->is_number_integer()) {
@@ -411,17 +439,16 @@ Response AdminApi::Route(Call& call) {
     }
     int64_t now = static_cast<int64_t>(std::time(nullptr));
     std::string password = auth::RandomSecret();
-    store_.AddTemporaryPassword(name, user, auth::HashPassword(password), now + ttl, now);
-    return JsonResponse(http::status::created,
-                        {{"instance", name},
-                         {"user", user},
-                         {"password", password},
-                         {"expires_at", auth::FormatRfc3339Utc(now + ttl)}});
+    store_.AddTemporaryPassword(key, user, auth::HashPassword(password), now + ttl, now);
+    return JsonResponse(http::status::created, {{"instance", name},
+                                                {"user", user},
+                                                {"password", password},
+                                                {"expires_at", auth::FormatRfc3339Utc(now + ttl)}});
   }
   if (what == "namespaces" && p.size() == 3) {
     if (m == http::verb::get) {
       json out = json::array();
-      for (const auto& ns : store_.ListNamespaces(name)) {
+      for (const auto& ns : store_.ListNamespaces(key)) {
         out.push_back({{"name", ns.name}, {"visibility", ns.is_public ? "public" : "private"}});
       }
       return JsonResponse(http::status::ok, out);
@@ -434,13 +461,15 @@ Response AdminApi::Route(Call& call) {
         throw CallError{http::status::bad_request, "visibility must be public or private"};
       }
       if (ns.find('/') != std::string::npos || !core::IsValidRepositoryName(ns)) {
-        throw CallError{http::status::bad_request, "invalid namespace name " + ns};
+        throw CallError{http::status::bad_request,
+                        "invalid namespace name " + Printable(ns) +
+                            ": it is a repository name component (a-z, 0-9 and . _ -)"};
       }
-      store_.PutNamespace(name, {ns, visibility == "public"});
+      store_.PutNamespace(key, {ns, visibility == "public"});
       return JsonResponse(http::status::created, {{"name", ns}, {"visibility", visibility}});
     }
   }
-  throw CallError{http::status::not_found, "no such API: " + call.req.path};
+  throw CallError{http::status::not_found, "no such API: " + Printable(call.req.path)};
 }
 
 }  // namespace kura::admin

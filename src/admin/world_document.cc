@@ -8,7 +8,22 @@ using nlohmann::json;
 
 namespace {
 
-json Strings(const std::vector<std::string>& v) { return json(v); }
+json NetworkRefs(const std::vector<access::NetworkKey>& networks) {
+  json out = json::array();
+  for (const auto& n : networks) out.push_back({{"account", n.account}, {"id", n.id}});
+  return out;
+}
+
+// A network named in a document: {"account", "id"}, or (a document saved before network ids
+// were scoped by account, when they were unique) a bare id.
+access::NetworkKey NetworkRefOf(const access::World& w, const json& j) {
+  if (j.is_object()) return {j.at("account").get<std::string>(), j.at("id").get<std::string>()};
+  const std::string id = j.get<std::string>();
+  for (const auto& [key, network] : w.networks()) {
+    if (key.id == id) return key;
+  }
+  throw DocumentError("the saved exposure state names an unknown network " + id);
+}
 
 core::Cidr CidrOf(const json& j) {
   std::string why;
@@ -54,14 +69,17 @@ std::string WorldToDocument(const access::World& world) {
   json& regions = doc["regions"] = json::array();
   for (const auto& [id, r] : world.regions()) regions.push_back({{"id", id}, {"name", r.name}});
   json& networks = doc["networks"] = json::array();
-  for (const auto& [id, n] : world.networks()) {
+  for (const auto& [key, n] : world.networks()) {
     json cidrs = json::array();
     for (const auto& c : n.cidrs) cidrs.push_back(c.ToString());
-    networks.push_back({{"id", id}, {"account", n.account}, {"region", n.region}, {"cidrs", cidrs}});
+    networks.push_back(
+        {{"id", n.id}, {"account", n.account}, {"region", n.region}, {"cidrs", cidrs}});
   }
   json& subnets = doc["subnets"] = json::array();
   for (const auto& [id, s] : world.subnets()) {
-    subnets.push_back({{"id", id}, {"network", s.network}, {"cidr", s.cidr.ToString()}});
+    subnets.push_back({{"id", id},
+                       {"network", {{"account", s.network.account}, {"id", s.network.id}}},
+                       {"cidr", s.cidr.ToString()}});
   }
   json& hosts = doc["hosts"] = json::array();
   for (const auto& [id, h] : world.hosts()) {
@@ -71,7 +89,7 @@ std::string WorldToDocument(const access::World& world) {
   }
   json& transits = doc["transit_networks"] = json::array();
   for (const auto& [id, t] : world.transit_networks()) {
-    transits.push_back({{"id", id}, {"networks", Strings(t.networks)}});
+    transits.push_back({{"id", id}, {"networks", NetworkRefs(t.networks)}});
   }
   json& instances = doc["instances"] = json::array();
   for (const auto& [name, i] : world.instances()) {
@@ -95,7 +113,7 @@ std::string WorldToDocument(const access::World& world) {
     zones.push_back({{"id", id},
                      {"name", z.name},
                      {"records", records},
-                     {"attached_networks", Strings(z.attached_networks)}});
+                     {"attached_networks", NetworkRefs(z.attached_networks)}});
   }
   return doc.dump();
 }
@@ -114,14 +132,18 @@ access::World WorldFromDocument(const std::string& document, const std::string& 
       for (const auto& c : n["cidrs"]) network.cidrs.push_back(CidrOf(c));
       Check(w.AddNetwork(std::move(network)));
     }
-    for (const auto& s : doc["subnets"]) Check(w.AddSubnet({s["id"], s["network"], CidrOf(s["cidr"])}));
+    for (const auto& s : doc["subnets"]) {
+      Check(w.AddSubnet({s["id"], NetworkRefOf(w, s["network"]), CidrOf(s["cidr"])}));
+    }
     for (const auto& h : doc["hosts"]) {
       access::Host host{h["id"], h["subnet"], AddressOf(h["private_ip"]), std::nullopt};
       if (h.contains("public_ip")) host.public_ip = AddressOf(h["public_ip"]);
       Check(w.AddHost(std::move(host)));
     }
     for (const auto& t : doc["transit_networks"]) {
-      Check(w.AddTransitNetwork({t["id"], t["networks"].get<std::vector<std::string>>()}));
+      access::TransitNetwork transit{t["id"], {}};
+      for (const auto& n : t["networks"]) transit.networks.push_back(NetworkRefOf(w, n));
+      Check(w.AddTransitNetwork(std::move(transit)));
     }
     for (const auto& i : doc["instances"]) {
       auto edition = access::ParseEdition(i["edition"].get<std::string>());
@@ -136,8 +158,9 @@ access::World WorldFromDocument(const std::string& document, const std::string& 
         Check(w.SetInternetEnabled(name, i["internet_enabled"].get<bool>()));
       }
       for (const auto& b : i["bindings"]) {
-        Check(w.Bind(name, b["network"].get<std::string>(), b["subnet"].get<std::string>(),
-                     nullptr, AddressOf(b["private_ip"])));
+        const access::NetworkKey network{i["account"], b["network"].get<std::string>()};
+        Check(w.Bind(name, network, b["subnet"].get<std::string>(), nullptr,
+                     AddressOf(b["private_ip"])));
       }
     }
     // Zones last: Bind made the zones of bindings; the document is the truth for every zone.
@@ -146,7 +169,7 @@ access::World WorldFromDocument(const std::string& document, const std::string& 
       if (!w.FindZone(id)) Check(w.CreatePrivateZone(id, z["name"]));
       for (const auto& n : z["attached_networks"]) {
         const access::PrivateDnsZone* zone = w.FindZone(id);
-        std::string network = n;
+        const access::NetworkKey network = NetworkRefOf(w, n);
         if (std::find(zone->attached_networks.begin(), zone->attached_networks.end(), network) ==
             zone->attached_networks.end()) {
           Check(w.AttachZone(id, network));

@@ -159,11 +159,14 @@ void WriteDot(const TopologyIndex& index, const ExposureReport& report, std::ost
   }
   out << "  }\n";
 
-  // Regions, their networks, hosts and VPC endpoints.
-  std::map<std::string, std::vector<const access::Host*>> hosts_of_network;
+  // Regions, their networks, hosts and VPC endpoints. A topology's network ids are unique
+  // (topology.h), so a network's node is named by its id; networks are drawn in id order.
+  std::map<access::NetworkKey, std::vector<const access::Host*>> hosts_of_network;
   for (const access::Host* host : report.hosts()) {
     hosts_of_network[world.FindSubnet(host->subnet)->network].push_back(host);
   }
+  std::map<std::string, const access::Network*> networks_by_id;
+  for (const auto& [key, network] : world.networks()) networks_by_id.emplace(key.id, &network);
   for (const auto& [region_id, region] : world.regions()) {
     out << "  subgraph " << Quoted("cluster_region/" + region_id) << " {\n"
         << "    label="
@@ -185,14 +188,14 @@ void WriteDot(const TopologyIndex& index, const ExposureReport& report, std::ost
       out << "    " << Quoted("vpc/" + instance->name) << " [shape=box, label=" << Quoted(label)
           << "];\n";
     }
-    for (const auto& [network_id, network] : world.networks()) {
-      if (network.region != region_id) continue;
-      std::string label = network_id + " (account " + network.account + ")";
-      for (const core::Cidr& cidr : network.cidrs) label += "\n" + cidr.ToString();
+    for (const auto& [network_id, network] : networks_by_id) {
+      if (network->region != region_id) continue;
+      std::string label = network_id + " (account " + network->account + ")";
+      for (const core::Cidr& cidr : network->cidrs) label += "\n" + cidr.ToString();
       out << "    subgraph " << Quoted("cluster_network/" + network_id) << " {\n"
           << "      label=" << Quoted(label) << ";\n"
           << "      " << Quoted("network/" + network_id) << " [shape=point, style=invis];\n";
-      for (const access::Host* host : hosts_of_network[network_id]) {
+      for (const access::Host* host : hosts_of_network[network->key()]) {
         std::string host_label = host->id + "\n" + host->private_ip.ToString();
         if (host->public_ip) host_label += "\npublic " + host->public_ip->ToString();
         out << "      " << Quoted("host/" + host->id)
@@ -207,10 +210,10 @@ void WriteDot(const TopologyIndex& index, const ExposureReport& report, std::ost
   for (const auto& [transit_id, transit] : world.transit_networks()) {
     out << "  " << Quoted("transit/" + transit_id)
         << " [shape=diamond, label=" << Quoted("transit " + transit_id) << "];\n";
-    for (const access::NetworkId& network : transit.networks) {
-      out << "  " << Quoted("transit/" + transit_id) << " -> " << Quoted("network/" + network)
-          << " [dir=none, style=bold, color=gray40, lhead=" << Quoted("cluster_network/" + network)
-          << "];\n";
+    for (const access::NetworkKey& network : transit.networks) {
+      out << "  " << Quoted("transit/" + transit_id) << " -> " << Quoted("network/" + network.id)
+          << " [dir=none, style=bold, color=gray40, lhead="
+          << Quoted("cluster_network/" + network.id) << "];\n";
     }
   }
 

@@ -1,6 +1,7 @@
 #include "analyzer/topology_index.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace kura::analyzer {
 namespace {
@@ -29,15 +30,19 @@ bool SortedContains(const std::vector<uint32_t>& sorted, uint32_t value) {
 TopologyIndex::TopologyIndex(const topology::Topology& topology) : topology_(topology) {
   const access::World& world = topology.world;
   networks_.reserve(world.networks().size());
-  for (const auto& [id, network] : world.networks()) {
-    network_numbers_.emplace(network.id, static_cast<uint32_t>(networks_.size()));
-    networks_.push_back(&network);
+  for (const auto& [key, network] : world.networks()) networks_.push_back(&network);
+  std::sort(networks_.begin(), networks_.end(),
+            [](const access::Network* a, const access::Network* b) {
+              return std::tie(a->id, a->account) < std::tie(b->id, b->account);
+            });
+  for (uint32_t number = 0; number < networks_.size(); ++number) {
+    network_numbers_.emplace(networks_[number]->key(), number);
   }
 
   network_has_zone_.assign(networks_.size(), false);
   for (const auto& [id, zone] : world.zones()) {
     std::vector<uint32_t>& attached = zone_name_networks_[zone.name];
-    for (const access::NetworkId& network : zone.attached_networks) {
+    for (const access::NetworkKey& network : zone.attached_networks) {
       if (std::optional<uint32_t> number = NetworkNumber(network)) {
         attached.push_back(*number);
         network_has_zone_[*number] = true;
@@ -54,7 +59,7 @@ TopologyIndex::TopologyIndex(const topology::Topology& topology) : topology_(top
     const uint32_t number = static_cast<uint32_t>(transits_.size());
     transits_.push_back(&transit);
     std::vector<uint32_t> members;
-    for (const access::NetworkId& network : transit.networks) {
+    for (const access::NetworkKey& network : transit.networks) {
       if (std::optional<uint32_t> member = NetworkNumber(network)) members.push_back(*member);
     }
     std::sort(members.begin(), members.end());
@@ -65,7 +70,7 @@ TopologyIndex::TopologyIndex(const topology::Topology& topology) : topology_(top
 
   for (const auto& [name, instance] : world.instances()) {
     for (const access::VpcBinding& binding : instance.vpc.bindings) {
-      if (std::optional<uint32_t> number = NetworkNumber(binding.network)) {
+      if (std::optional<uint32_t> number = NetworkNumber(instance, binding)) {
         binding_addresses_.emplace_back(binding.private_ip, *number);
       }
     }
@@ -87,7 +92,7 @@ TopologyIndex::TopologyIndex(const topology::Topology& topology) : topology_(top
   std::sort(service_addresses_.begin(), service_addresses_.end());
 }
 
-std::optional<uint32_t> TopologyIndex::NetworkNumber(std::string_view id) const {
+std::optional<uint32_t> TopologyIndex::NetworkNumber(const access::NetworkKey& id) const {
   auto it = network_numbers_.find(id);
   if (it == network_numbers_.end()) return std::nullopt;
   return it->second;
@@ -113,7 +118,7 @@ Resolution TopologyIndex::Resolve(uint32_t network, const access::Instance& inst
     }
     if (claimed) {
       access::PrivateDnsAnswer answer =
-          topology_.world.ResolvePrivate(networks_[network]->id, hostname);
+          topology_.world.ResolvePrivate(networks_[network]->key(), hostname);
       if (answer.zone != nullptr) {
         resolution.zone = answer.zone;
         if (!answer.address) {
@@ -232,7 +237,8 @@ access::ConnectionContext TopologyIndex::ContextFor(access::EndpointKind kind, c
   context.kind = kind;
   context.source = route.source;
   if (route.arrival != nullptr) {
-    context.arrival_network = access::ArrivalNetwork{route.arrival->id, route.arrival->region};
+    context.arrival_network =
+        access::ArrivalNetwork{route.arrival->id, route.arrival->region, route.arrival->account};
   }
   return context;
 }

@@ -32,6 +32,7 @@
 #define KURA_ANALYZER_TOPOLOGY_INDEX_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
@@ -104,11 +105,16 @@ class TopologyIndex {
 
   const topology::Topology& topology() const { return topology_; }
 
-  // Networks are numbered 0..network_count()-1 in id order.
+  // Networks are numbered 0..network_count()-1 in id order (then account order).
   size_t network_count() const { return networks_.size(); }
   const access::Network& NetworkAt(uint32_t number) const { return *networks_[number]; }
-  // The number of the network with this id, or nullopt.
-  std::optional<uint32_t> NetworkNumber(std::string_view id) const;
+  // The number of the network, or nullopt.
+  std::optional<uint32_t> NetworkNumber(const access::NetworkKey& network) const;
+  // The number of the network bound to instance by binding (a network of its account).
+  std::optional<uint32_t> NetworkNumber(const access::Instance& instance,
+                                        const access::VpcBinding& binding) const {
+    return NetworkNumber(access::NetworkKey{instance.account, binding.network});
+  }
   // The number of the network host lives in (through its subnet). host must be of the topology.
   uint32_t NetworkNumberOf(const access::Host& host) const;
 
@@ -135,7 +141,7 @@ class TopologyIndex {
 
   const topology::Topology& topology_;
   std::vector<const access::Network*> networks_;
-  std::unordered_map<std::string_view, uint32_t> network_numbers_;
+  std::map<access::NetworkKey, uint32_t, std::less<>> network_numbers_;
   // Private DNS: which networks have a zone attached, and per zone name the sorted numbers of
   // the networks it is attached to (a quick, exact pre-check before World::ResolvePrivate).
   std::vector<bool> network_has_zone_;

@@ -20,12 +20,13 @@ struct FsckOptions {
   bool no_hash = false;
 };
 
-// The keys under which live instances, and the plain registry, keep their rows.
+// The keys under which live instances (their incarnations), and the plain registry, keep their
+// rows.
 std::set<std::string> LiveInstanceKeys(store::SqliteAdminStore& admin) {
-  std::set<std::string> keys{std::string(store::kDefaultInstance)};
+  std::set<std::string> keys{std::string(store::kPlainRegistryKey)};
   if (auto document = admin.LoadWorld()) {
     access::World world = admin::WorldFromDocument(*document, "kura.test");
-    for (const auto& [name, instance] : world.instances()) keys.insert(name);
+    for (const auto& [name, instance] : world.instances()) keys.insert(instance.incarnation);
   }
   return keys;
 }

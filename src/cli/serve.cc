@@ -16,6 +16,7 @@
 #include "access/world.h"
 #include "admin/admin_api.h"
 #include "admin/exposure_state.h"
+#include "admin/instance_stores.h"
 #include "admin/world_document.h"
 #include "auth/htpasswd.h"
 #include "auth/token.h"
@@ -58,6 +59,28 @@ int Serve(const server::ServerConfig& config) {
     std::filesystem::create_directories(config.data_dir);
     store::FsBlobStore blobs(config.data_dir);
     store::SqliteMetaStore meta(config.data_dir + "/kura.db");
+    store::SqliteAdminStore admin_store(config.data_dir + "/kura.db");
+    access::World world = LoadWorld(admin_store, config);
+    // A VPC listener names its network's owner (config.h); that account must exist.
+    for (const server::ListenerConfig& endpoint : config.endpoints) {
+      if (endpoint.role == server::ListenerRole::kVpc &&
+          !world.FindAccount(endpoint.network_account)) {
+        throw std::runtime_error("the vpc endpoint listener on " + endpoint.host + ":" +
+                                 std::to_string(endpoint.port) + " names network_account " +
+                                 endpoint.network_account +
+                                 ", which is not an account of this server (admin.accounts)");
+      }
+    }
+    // Before any request: the stores hold nothing of an instance the World does not (what a
+    // crash in the middle of a delete leaves), and nothing keyed by an instance name.
+    admin::ReconcileResult reconciled = admin::ReconcileInstanceStores(world, meta, admin_store);
+    if (reconciled.migrated) {
+      std::cerr << "kura: instance data re-keyed by incarnation (database of an earlier kura)\n";
+    }
+    if (reconciled.keys_purged > 0) {
+      std::cerr << "kura: removed the data of " << reconciled.keys_purged
+                << " deleted instance(s)\n";
+    }
     auto live = meta.ListUploadIds();
     std::unordered_set<std::string> live_ids(live.begin(), live.end());
     int stale = blobs.RemoveStaleUploads([&](const std::string& id) { return live_ids.count(id); });
@@ -74,8 +97,7 @@ int Serve(const server::ServerConfig& config) {
     boost::asio::io_context io(static_cast<int>(threads));
 
     // The instances side: the exposure World, credentials, tokens, the admin API.
-    store::SqliteAdminStore admin_store(config.data_dir + "/kura.db");
-    admin::ExposureState exposure(LoadWorld(admin_store, config), [&](const access::World& w) {
+    admin::ExposureState exposure(std::move(world), [&](const access::World& w) {
       admin_store.SaveWorld(admin::WorldToDocument(w));
     });
     std::string token_key = admin_store.Secret("registry-token-hmac", auth::RandomSecret);
@@ -171,7 +193,9 @@ int Serve(const server::ServerConfig& config) {
                                                                    : "admin API";
       std::cout << "  " << role << " on " << c.host << ":" << l->port()
                 << (c.netns.empty() ? "" : " in netns " + c.netns)
-                << (c.network.empty() ? "" : " (network " + c.network + ")") << "\n";
+                << (c.network.empty() ? ""
+                                      : " (network " + c.network_account + "/" + c.network + ")")
+                << "\n";
     }
     std::cout << std::flush;
 

@@ -16,6 +16,7 @@
 #include "analyzer/analyzer.h"
 #include "analyzer/topology_index.h"
 #include "auth/password.h"
+#include "auth/token.h"
 #include "lab/command.h"
 #include "lab/oci_image.h"
 #include "store/admin_store.h"
@@ -136,11 +137,12 @@ std::string ServerConfig(const topology::Topology& t, const analyzer::TopologyIn
   for (const auto& [name, inst] : t.world.instances()) {
     if (inst.edition == access::Edition::kPersonal) regions_with_personal.insert(inst.region);
     for (const auto& b : inst.vpc.bindings) {
-      uint32_t j = *index.NetworkNumber(b.network);
+      uint32_t j = *index.NetworkNumber(inst, b);
       endpoints.push_back(
           {{"listen", b.private_ip.ToString() + ":" + std::to_string(kEndpointPort)},
            {"endpoint", "vpc"},
            {"network", b.network},
+           {"network_account", inst.account},
            {"netns", n.Network(j)}});
     }
   }
@@ -152,6 +154,7 @@ std::string ServerConfig(const topology::Topology& t, const analyzer::TopologyIn
     endpoints.push_back({{"listen", service->ToString() + ":" + std::to_string(kEndpointPort)},
                          {"endpoint", "vpc"},
                          {"network", net.id},
+                         {"network_account", net.account},
                          {"netns", n.Network(j)}});
   }
   *listeners = endpoints.size();
@@ -170,11 +173,21 @@ std::string ServerConfig(const topology::Topology& t, const analyzer::TopologyIn
 void WriteServerState(const topology::Topology& t, const fs::path& data) {
   fs::create_directories(data);
   store::SqliteAdminStore store((data / "kura.db").string());
-  store.SaveWorld(admin::WorldToDocument(t.world));
+  // A served instance has an incarnation, and its credentials are kept under it.
+  access::World world = t.world;
+  for (const auto& [name, inst] : t.world.instances()) {
+    if (inst.incarnation.empty()) {
+      access::Status s = world.AssignIncarnation(name, auth::RandomSecret());
+      if (!s.ok()) throw LabError(s.message());
+    }
+  }
+  store.SaveWorld(admin::WorldToDocument(world));
   for (const auto& [name, setup] : t.instances) {
+    const std::string& key = world.FindInstance(name)->incarnation;
     for (const auto& cred : setup.credentials) {
-      store.SetPassword(name, cred.user,
-                        cred.password_hash ? *cred.password_hash : auth::HashPassword(*cred.password));
+      store.SetPassword(
+          key, cred.user,
+          cred.password_hash ? *cred.password_hash : auth::HashPassword(*cred.password));
     }
   }
 }
@@ -272,7 +285,7 @@ void LabUp(const topology::Topology& t, const LabOptions& options, std::ostream&
     for (const auto& [name, inst] : t.world.instances()) {
       if (inst.edition == access::Edition::kPersonal) regions_with_personal.insert(inst.region);
       for (const auto& b : inst.vpc.bindings) {
-        InNs(n.Network(*index.NetworkNumber(b.network)),
+        InNs(n.Network(*index.NetworkNumber(inst, b)),
              {"addr", "add", b.private_ip.ToString() + "/32", "dev", "lo"});
       }
     }

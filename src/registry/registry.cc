@@ -38,6 +38,10 @@ Registry::Registry(store::BlobStore& blobs, store::MetaStore& meta, UploadLimits
 asio::awaitable<Response> Registry::Handle(Request& req, Route route) {
   try {
     co_return co_await Dispatch(req, route);
+  } catch (const store::InstanceGone&) {
+    // The request was admitted before its instance was deleted; nothing was stored.
+    co_return ErrorResponse(
+        RegistryError(ErrorCode::kNameUnknown, "the registry instance was deleted", {}, 404));
   } catch (const store::StorageFull& e) {
     co_return ErrorResponse(RegistryError(
         ErrorCode::kUnknown,
@@ -79,8 +83,18 @@ asio::awaitable<Response> Registry::Dispatch(Request& req, const Route& route) {
       if (m == http::verb::post) co_return co_await StartBlobUpload(req, repo);
       co_return MethodNotAllowed();
     case Kind::kUpload:
-      if (m == http::verb::patch) co_return co_await PatchBlobData(req, repo, route.reference);
-      if (m == http::verb::put) co_return co_await BlobUploadComplete(req, repo, route.reference);
+      try {
+        if (m == http::verb::patch) co_return co_await PatchBlobData(req, repo, route.reference);
+        if (m == http::verb::put) {
+          co_return co_await BlobUploadComplete(req, repo, route.reference);
+        }
+      } catch (const store::InstanceGone&) {
+        // The session went with its instance while this request was writing it (it held the
+        // lease): its bytes go too.
+        ForgetHash(route.reference);
+        blobs_.RemoveUpload(route.reference);
+        throw;
+      }
       if (read) co_return GetUploadStatus(repo, route.reference);
       if (m == http::verb::delete_) co_return CancelBlobUpload(repo, route.reference);
       co_return MethodNotAllowed();

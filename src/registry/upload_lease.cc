@@ -53,7 +53,7 @@ bool UploadLease::Keep() {
   if (!held_) return false;
   auto now = std::chrono::steady_clock::now();
   if (now - renewed_ < std::chrono::seconds(kSeconds / 3)) return true;
-  if (!meta_.RenewUploadLease(session_.id, holder_, kSeconds)) {
+  if (!meta_.RenewUploadLease(session_.id, session_.repo, holder_, kSeconds)) {
     held_ = false;
     return false;
   }
@@ -62,7 +62,7 @@ bool UploadLease::Keep() {
 }
 
 bool UploadLease::SetOffset(uint64_t offset) {
-  if (!held_ || !meta_.SetUploadOffset(session_.id, holder_, offset)) {
+  if (!held_ || !meta_.SetUploadOffset(session_.id, session_.repo, holder_, offset)) {
     held_ = false;
     return false;
   }

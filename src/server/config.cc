@@ -43,7 +43,9 @@ class Reader {
     }
   }
   ListenerConfig Endpoint(const YAML::Node& n, const std::string& key) const {
-    OnlyKeys(n, key, {"listen", "endpoint", "network", "netns", "proxy_protocol", "tls"});
+    OnlyKeys(
+        n, key,
+        {"listen", "endpoint", "network", "network_account", "netns", "proxy_protocol", "tls"});
     ListenerConfig l;
     if (!n["listen"]) Fail(key, "needs listen");
     Listen(n["listen"], key + ".listen", l);
@@ -56,8 +58,24 @@ class Reader {
       Fail(key + ".endpoint", "must be internet or vpc");
     }
     if (n["network"]) l.network = String(n["network"], key + ".network");
+    if (n["network_account"]) {
+      l.network_account = String(n["network_account"], key + ".network_account");
+    }
     if (l.role == ListenerRole::kVpc && l.network.empty() && !n["proxy_protocol"]) {
       Fail(key, "a vpc endpoint needs the network it sits in, or PROXY protocol naming it");
+    }
+    // A network id is unique in its account only: whose network this is must be said.
+    if (!l.network.empty() && l.network.find('/') != std::string::npos) {
+      Fail(key + ".network",
+           "'" + l.network + "' is not a network id; name the owner in network_account");
+    }
+    if (l.role == ListenerRole::kVpc && l.network_account.empty()) {
+      Fail(key, l.network.empty()
+                    ? "a vpc endpoint needs network_account: the account owning the networks its "
+                      "PROXY relay names"
+                    : "network " + l.network +
+                          " needs network_account: the account that owns it (network ids are "
+                          "unique within an account only)");
     }
     if (n["netns"]) l.netns = String(n["netns"], key + ".netns");
     if (auto pp = n["proxy_protocol"]) {

@@ -15,6 +15,8 @@
 //     - listen: 198.51.100.5:80
 //       endpoint: internet       # internet | vpc
 //       network: vpc-a           # vpc: the network this listener sits in (arrival network)
+//       network_account: A       # vpc, required: the account owning `network`, and the networks
+//                                # a PROXY relay's TLV names (one listener per account's relay)
 //       netns: lab-inet          # open the socket inside /run/netns/<netns>
 //       proxy_protocol: [127.0.0.1/32]   # trusted PROXY v1/v2 senders (header required)
 //       tls: {certificate: FILE, key: FILE}
@@ -39,7 +41,7 @@ class ConfigError : public std::runtime_error {
 
 // What a listener serves.
 enum class ListenerRole {
-  kRegistry,  // the plain single registry (instance "default"), htpasswd auth
+  kRegistry,  // the plain single registry (no instance), htpasswd auth
   kInternet,  // the Internet endpoints of all instances
   kVpc,       // the VPC endpoints of all instances, reached through `network`
   kAdmin,     // the admin REST API
@@ -52,7 +54,8 @@ struct ListenerConfig {
   ListenerRole role = ListenerRole::kRegistry;
   std::string host = "127.0.0.1";
   uint16_t port = 5000;
-  std::string network;                   // kVpc: the arrival network
+  std::string network;                   // kVpc: the arrival network, an id of network_account
+  std::string network_account;           // kVpc: the owner of `network` and of PROXY TLV ids
   std::string netns;                     // empty: the server's own namespace
   std::vector<core::Cidr> proxy_senders;  // PROXY protocol required from these sources
   std::string tls_certificate;

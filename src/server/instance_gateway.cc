@@ -43,7 +43,7 @@ class InstanceNamespaces final : public auth::NamespaceFacts {
   InstanceNamespaces(store::SqliteAdminStore& store, const access::Instance& instance)
       : store_(store), instance_(instance) {}
   std::optional<bool> IsPublic(std::string_view name) const override {
-    auto ns = store_.FindNamespace(instance_.name, name);
+    auto ns = store_.FindNamespace(instance_.incarnation, name);
     if (!ns) return std::nullopt;
     return ns->is_public;
   }
@@ -196,8 +196,8 @@ boost::asio::awaitable<InstanceGateway::SignIn> InstanceGateway::SignInWithPassw
   // The user's credentials (a permanent password and unexpired temporary ones); good answers are
   // remembered for a few minutes, so only a miss costs a bcrypt check, on the password pool.
   std::vector<std::string> hashes;
-  std::string remembered_as = instance.name + "/" + basic->user;
-  for (auto& cred : admin_store_.FindCredentials(instance.name, basic->user, Now())) {
+  std::string remembered_as = instance.incarnation + "/" + basic->user;
+  for (auto& cred : admin_store_.FindCredentials(instance.incarnation, basic->user, Now())) {
     if (verified_.Remembered(remembered_as, basic->password, cred.hash)) {
       attempt.Succeeded();
       caller->via = auth::Principal::Via::kPassword;
@@ -292,7 +292,9 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
   ctx.source = peer.address;
   if (listener.role == ListenerRole::kVpc) {
     std::string network = peer.arrival_network.value_or(listener.network);
-    if (!network.empty()) ctx.arrival_network = world->ArrivalThrough(network);
+    if (!network.empty()) {
+      ctx.arrival_network = world->ArrivalThrough({listener.network_account, network});
+    }
   }
   access::Decision decision = access::Admit(ctx, *instance, access::Reasons::kDenialsOnly);
   thread_local std::string audit_line;  // reused: no allocation per request
@@ -347,7 +349,7 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
   Route route = registry::ParseRoute(req.path);
   if (auto refused = Authorize(req, route, caller, *instance, endpoint->realm, endpoint->service))
     co_return std::move(*refused);
-  req.instance = instance->name;
+  req.instance = instance->incarnation;  // stores key an instance by its incarnation
   req.user = caller.user;
   co_return co_await registry_.Handle(req, std::move(route));
 }
@@ -403,7 +405,7 @@ std::optional<Response> InstanceGateway::Authorize(registry::Request& req, const
   // Mounting needs pull on the source; without it, fall back to a plain upload session.
   if (d.drop_mount) req.query.clear();
   if (!d.create_namespace.empty()) {
-    admin_store_.PutNamespace(instance.name, {std::string(d.create_namespace), false});
+    admin_store_.PutNamespace(instance.incarnation, {std::string(d.create_namespace), false});
   }
   return std::nullopt;
 }

@@ -12,7 +12,7 @@ PlainRegistryHandler::PlainRegistryHandler(registry::Registry& registry,
 
 boost::asio::awaitable<registry::Response> PlainRegistryHandler::Handle(registry::Request& req,
                                                                         const Peer&) {
-  req.instance = std::string(store::kDefaultInstance);
+  req.instance = std::string(store::kPlainRegistryKey);
   if (users_) {
     auto creds = auth::ParseBasicAuthorization(req.header[http::field::authorization]);
     if (!creds || !users_->Verify(creds->user, creds->password)) {

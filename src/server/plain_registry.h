@@ -1,5 +1,6 @@
 // The handler of the plain single-registry listener: optional htpasswd Basic auth, then the
-// registry API on the instance "default".
+// registry API on the plain registry's data (store::kPlainRegistryKey, a key no instance can
+// have: an instance named "default" is an instance like any other).
 #pragma once
 
 #include "auth/htpasswd.h"

@@ -1,5 +1,8 @@
 #include "store/admin_store.h"
 
+#include "store/instance_keys.h"
+#include "store/meta_store.h"
+
 namespace kura::store {
 namespace {
 
@@ -15,9 +18,37 @@ CREATE TABLE IF NOT EXISTS namespaces(
 CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
+constexpr const char* kAnyKeyedRow =
+    "SELECT 1 FROM credentials UNION ALL SELECT 1 FROM namespaces LIMIT 1";
+constexpr std::string_view kFormatName = "admin";
+
 }  // namespace
 
-SqliteAdminStore::SqliteAdminStore(std::string path) : db_(std::move(path), kSchema) {}
+SqliteAdminStore::SqliteAdminStore(std::string path) : db_(std::move(path), kSchema) {
+  instance_keys::EnsureSchema(db_.Connection());
+  // A new database is marked as keyed by incarnation before anything is written to it.
+  KeyedByInstanceName();
+}
+
+bool SqliteAdminStore::KeyedByInstanceName() {
+  return instance_keys::KeyedByName(db_.Connection(), kFormatName, kAnyKeyedRow);
+}
+
+void SqliteAdminStore::MigrateToIncarnationKeys(
+    const std::map<std::string, std::string>& incarnation_of) {
+  if (!KeyedByInstanceName()) return;
+  constexpr const char* kKeyedTables[] = {"credentials", "namespaces"};
+  instance_keys::Rekey(db_.Connection(), kFormatName, kKeyedTables, incarnation_of);
+}
+
+std::vector<std::string> SqliteAdminStore::ListInstanceKeys() {
+  Statement s(db_.Connection(),
+              "SELECT instance FROM credentials UNION SELECT instance FROM namespaces "
+              "ORDER BY instance");
+  std::vector<std::string> keys;
+  while (s.Step()) keys.push_back(s.Text(0));
+  return keys;
+}
 
 std::optional<std::string> SqliteAdminStore::LoadWorld() {
   Statement s(db_.Connection(), "SELECT document FROM exposure_world WHERE id = 1");
@@ -35,6 +66,7 @@ void SqliteAdminStore::SetPassword(std::string_view instance, std::string_view u
                                    std::string_view hash) {
   SqliteConnection& c = db_.Connection();
   Transaction tx(c);
+  instance_keys::RefuseIfDeleted(c, instance);
   Statement(c, "DELETE FROM credentials WHERE instance = ? AND user = ? AND expires_at = 0")
       .Bind(instance)
       .Bind(user)
@@ -52,9 +84,8 @@ void SqliteAdminStore::AddTemporaryPassword(std::string_view instance, std::stri
                                             int64_t now) {
   SqliteConnection& c = db_.Connection();
   Transaction tx(c);
-  Statement(c, "DELETE FROM credentials WHERE expires_at != 0 AND expires_at <= ?")
-      .Bind(now)
-      .Run();
+  instance_keys::RefuseIfDeleted(c, instance);
+  Statement(c, "DELETE FROM credentials WHERE expires_at != 0 AND expires_at <= ?").Bind(now).Run();
   Statement(c, "INSERT INTO credentials(instance, user, hash, expires_at) VALUES(?, ?, ?, ?)")
       .Bind(instance)
       .Bind(user)
@@ -88,18 +119,22 @@ std::vector<std::string> SqliteAdminStore::ListUsers(std::string_view instance) 
 void SqliteAdminStore::DeleteInstanceState(std::string_view instance) {
   SqliteConnection& c = db_.Connection();
   Transaction tx(c);
+  instance_keys::Retire(c, instance);
   Statement(c, "DELETE FROM credentials WHERE instance = ?").Bind(instance).Run();
   Statement(c, "DELETE FROM namespaces WHERE instance = ?").Bind(instance).Run();
   tx.Commit();
 }
 
 void SqliteAdminStore::PutNamespace(std::string_view instance, const StoredNamespace& ns) {
-  Statement(db_.Connection(),
-            "INSERT OR REPLACE INTO namespaces(instance, name, is_public) VALUES(?, ?, ?)")
+  SqliteConnection& c = db_.Connection();
+  Transaction tx(c);
+  instance_keys::RefuseIfDeleted(c, instance);
+  Statement(c, "INSERT OR REPLACE INTO namespaces(instance, name, is_public) VALUES(?, ?, ?)")
       .Bind(instance)
       .Bind(ns.name)
       .Bind(int64_t{ns.is_public})
       .Run();
+  tx.Commit();
 }
 
 std::optional<StoredNamespace> SqliteAdminStore::FindNamespace(std::string_view instance,

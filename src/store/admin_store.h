@@ -2,10 +2,16 @@
 // the exposure World (as one JSON document, replaced whole on every change), instance
 // credentials (password hashes only, never passwords), namespaces, and server secrets.
 //
-// Thread-safe; each method is one transaction. I/O failures throw StoreError.
+// Credentials and namespaces are keyed by the instance key, its incarnation, never by its name
+// (see meta_store.h): what a deleted instance had never reaches a later one of the same name.
+//
+// Thread-safe; each method is one transaction. I/O failures throw StoreError; a write for a key
+// retired by DeleteInstanceState (or by SqliteMetaStore::DeleteInstance on the same database
+// file) throws InstanceGone.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,8 +51,17 @@ class SqliteAdminStore {
                                                 int64_t now);
   // Every user with a permanent password, for listing.
   std::vector<std::string> ListUsers(std::string_view instance);
-  // Forgets every credential and namespace of the instance (when it is deleted).
+  // Retires the instance key for good and forgets every credential and namespace under it, in
+  // one transaction (when the instance is deleted).
   void DeleteInstanceState(std::string_view instance);
+  // Every instance key that has a credential or a namespace, in lexical order.
+  std::vector<std::string> ListInstanceKeys();
+
+  // As SqliteMetaStore::KeyedByInstanceName and MigrateToIncarnationKeys, for credentials and
+  // namespaces: rows of a name in `incarnation_of` go to its incarnation, all others are
+  // deleted.
+  bool KeyedByInstanceName();
+  void MigrateToIncarnationKeys(const std::map<std::string, std::string>& incarnation_of);
 
   // Creates or updates a namespace (the first path component of repository names).
   void PutNamespace(std::string_view instance, const StoredNamespace& ns);

@@ -1,10 +1,13 @@
 // Registry metadata: which repositories exist, which blobs each may see, manifests, tags and
-// upload sessions. Every repository belongs to an instance (a tenant registry); the plain
-// single-registry mode uses the instance named by kDefaultInstance.
+// upload sessions. Every repository belongs to an instance (a tenant registry), named by its key:
+// the instance's incarnation (access::Instance::incarnation, random and never reused), never
+// its name, so that nothing of a deleted instance reaches a later one of the same name. The
+// plain single-registry mode uses kPlainRegistryKey.
 //
 // Thread-safe: every method may be called from any thread at once. Each method is one
 // transaction: after a crash the store is as it was before or after the call, never in between.
-// I/O failures throw StoreError; "not found" is a normal return value.
+// I/O failures throw StoreError; "not found" is a normal return value. A write for an instance
+// key that DeleteInstance has retired throws InstanceGone.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +19,9 @@
 
 namespace kura::store {
 
-inline constexpr std::string_view kDefaultInstance = "default";
+// The key of the plain registry's data. Instance keys are incarnations, made of letters,
+// digits, '-' and '_' only (access::IsValidIncarnation): this one, with its ':', is none.
+inline constexpr std::string_view kPlainRegistryKey = ":plain-registry";
 
 class StoreError : public std::runtime_error {
  public:
@@ -30,8 +35,15 @@ class StorageFull : public StoreError {
   using StoreError::StoreError;
 };
 
+// A write for an instance that was deleted while the request was on its way (the request was
+// admitted before the delete). Nothing was stored.
+class InstanceGone : public StoreError {
+ public:
+  InstanceGone() : StoreError("the registry instance was deleted") {}
+};
+
 struct RepoKey {
-  std::string instance;
+  std::string instance;  // the instance key: an incarnation, or kPlainRegistryKey
   std::string name;
 };
 
@@ -118,9 +130,17 @@ class MetaStore {
   // The manifests of the repository whose subject is `digest`, ordered by digest.
   virtual std::vector<Referrer> ListReferrers(const RepoKey& repo, std::string_view digest) = 0;
 
-  // Deletes every repository, manifest, tag, blob link and upload session of the instance (when
-  // the instance is deleted). Blob bytes stay for garbage collection.
+  // Retires the instance key for good and deletes every repository, manifest, tag, blob link
+  // and upload session under it, in one transaction: every later write for the key (LinkBlob,
+  // PutManifest, CreateUpload) throws InstanceGone, so a request admitted before the instance
+  // was deleted stores nothing once this has returned. Blob bytes stay for garbage collection;
+  // upload files of the deleted sessions are removed at the next start (they have no session).
+  // Throws StoreError for kPlainRegistryKey.
   virtual void DeleteInstance(std::string_view instance) = 0;
+
+  // Every instance key that has a repository or an upload session (kPlainRegistryKey included),
+  // in lexical order: at start-up, those that no instance holds are deleted.
+  virtual std::vector<std::string> ListInstanceKeys() = 0;
 
   virtual void CreateUpload(const UploadSession& session) = 0;
   virtual std::optional<UploadSession> FindUpload(std::string_view id) = 0;
@@ -135,11 +155,13 @@ class MetaStore {
   virtual LeaseOutcome LeaseUpload(std::string_view id, const RepoKey& repo,
                                    std::string_view holder, int64_t seconds,
                                    UploadSession* session) = 0;
-  // Extends the lease of `holder` to `seconds` from now. False when it does not hold it any more.
-  virtual bool RenewUploadLease(std::string_view id, std::string_view holder,
+  // Extends the lease of `holder` to `seconds` from now. False when it does not hold it any more;
+  // throws InstanceGone when that is because the instance of `repo` was deleted.
+  virtual bool RenewUploadLease(std::string_view id, const RepoKey& repo, std::string_view holder,
                                 int64_t seconds) = 0;
-  // Records the session's new size, if `holder` still holds its lease (false otherwise).
-  virtual bool SetUploadOffset(std::string_view id, std::string_view holder,
+  // Records the session's new size, if `holder` still holds its lease (false otherwise; throws
+  // InstanceGone when the instance of `repo` was deleted).
+  virtual bool SetUploadOffset(std::string_view id, const RepoKey& repo, std::string_view holder,
                                uint64_t offset) = 0;
   // Gives the lease up (nothing happens when `holder` does not hold it).
   virtual void ReleaseUploadLease(std::string_view id, std::string_view holder) = 0;

@@ -1,5 +1,7 @@
 #include "store/sqlite_meta_store.h"
 
+#include "store/instance_keys.h"
+
 namespace kura::store {
 
 namespace {
@@ -26,6 +28,13 @@ CREATE TABLE IF NOT EXISTS uploads(
   lease_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 )sql";
 
+// The tables holding rows of an instance key, all with an `instance` column.
+constexpr const char* kKeyedTables[] = {"repositories", "repository_blobs", "manifests", "tags",
+                                        "uploads"};
+constexpr const char* kAnyKeyedRow =
+    "SELECT 1 FROM repositories UNION ALL SELECT 1 FROM uploads LIMIT 1";
+constexpr std::string_view kFormatName = "registry";
+
 void EnsureRepository(SqliteConnection& c, const RepoKey& repo) {
   Statement(c, "INSERT OR IGNORE INTO repositories(instance, name) VALUES(?, ?)")
       .Bind(repo.instance)
@@ -46,6 +55,20 @@ SqliteMetaStore::SqliteMetaStore(std::string path) : db_(std::move(path), kSchem
   add_column("lease_holder", "ALTER TABLE uploads ADD COLUMN lease_holder TEXT");
   add_column("lease_until",
              "ALTER TABLE uploads ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0");
+  instance_keys::EnsureSchema(db_.Connection());
+  // A new database is marked as keyed by incarnation before anything is written to it.
+  KeyedByInstanceName();
+}
+
+bool SqliteMetaStore::KeyedByInstanceName() {
+  return instance_keys::KeyedByName(db_.Connection(), kFormatName, kAnyKeyedRow);
+}
+
+void SqliteMetaStore::MigrateToIncarnationKeys(
+    const std::map<std::string, std::string>& incarnation_of) {
+  if (!KeyedByInstanceName()) return;
+  instance_keys::Rekey(db_.Connection(), kFormatName, kKeyedTables, incarnation_of, "default",
+                       kPlainRegistryKey);
 }
 
 std::optional<uint64_t> SqliteMetaStore::LinkedBlobSize(const RepoKey& repo,
@@ -60,6 +83,7 @@ std::optional<uint64_t> SqliteMetaStore::LinkedBlobSize(const RepoKey& repo,
 void SqliteMetaStore::LinkBlob(const RepoKey& repo, std::string_view digest, uint64_t size) {
   SqliteConnection& c = db_.Connection();
   Transaction tx(c);
+  instance_keys::RefuseIfDeleted(c, repo.instance);
   EnsureRepository(c, repo);
   Statement(c,
             "INSERT OR IGNORE INTO repository_blobs(instance, repo, digest, size) "
@@ -84,6 +108,7 @@ std::optional<std::string> SqliteMetaStore::PutManifest(const RepoKey& repo,
                                                         std::string_view tag) {
   SqliteConnection& c = db_.Connection();
   Transaction tx(c);
+  instance_keys::RefuseIfDeleted(c, repo.instance);
   for (const std::string& blob : m.blobs) {
     Statement s(c,
                 "SELECT 1 FROM repository_blobs WHERE instance = ? AND repo = ? AND digest = ?");
@@ -204,6 +229,7 @@ std::vector<Referrer> SqliteMetaStore::ListReferrers(const RepoKey& repo,
 void SqliteMetaStore::DeleteInstance(std::string_view instance) {
   SqliteConnection& c = db_.Connection();
   Transaction tx(c);
+  instance_keys::Retire(c, instance);
   Statement(c, "DELETE FROM tags WHERE instance = ?").Bind(instance).Run();
   Statement(c, "DELETE FROM manifests WHERE instance = ?").Bind(instance).Run();
   Statement(c, "DELETE FROM repository_blobs WHERE instance = ?").Bind(instance).Run();
@@ -212,15 +238,28 @@ void SqliteMetaStore::DeleteInstance(std::string_view instance) {
   tx.Commit();
 }
 
+std::vector<std::string> SqliteMetaStore::ListInstanceKeys() {
+  Statement s(db_.Connection(),
+              "SELECT instance FROM repositories UNION SELECT instance FROM uploads "
+              "ORDER BY instance");
+  std::vector<std::string> keys;
+  while (s.Step()) keys.push_back(s.Text(0));
+  return keys;
+}
+
 void SqliteMetaStore::CreateUpload(const UploadSession& u) {
-  Statement(db_.Connection(),
-            "INSERT INTO uploads(id, instance, repo, offset, touched_at) "
-            "VALUES(?, ?, ?, ?, unixepoch())")
-      .Bind(u.id)
+  // One statement: the session is made only if its instance key is not retired.
+  Statement insert(db_.Connection(),
+                   "INSERT INTO uploads(id, instance, repo, offset, touched_at) "
+                   "SELECT ?, ?, ?, ?, unixepoch() "
+                   "WHERE NOT EXISTS (SELECT 1 FROM deleted_instances WHERE instance = ?)");
+  insert.Bind(u.id)
       .Bind(u.repo.instance)
       .Bind(u.repo.name)
       .Bind(static_cast<int64_t>(u.offset))
+      .Bind(u.repo.instance)
       .Run();
+  if (insert.Changes() == 0) throw InstanceGone();
 }
 
 std::optional<UploadSession> SqliteMetaStore::FindUpload(std::string_view id) {
@@ -249,22 +288,28 @@ LeaseOutcome SqliteMetaStore::LeaseUpload(std::string_view id, const RepoKey& re
                                                                      : LeaseOutcome::kUnknown;
 }
 
-bool SqliteMetaStore::RenewUploadLease(std::string_view id, std::string_view holder,
-                                       int64_t seconds) {
-  Statement s(db_.Connection(),
+bool SqliteMetaStore::RenewUploadLease(std::string_view id, const RepoKey& repo,
+                                       std::string_view holder, int64_t seconds) {
+  SqliteConnection& c = db_.Connection();
+  Statement s(c,
               "UPDATE uploads SET lease_until = unixepoch() + ?, touched_at = unixepoch() "
               "WHERE id = ? AND lease_holder = ?");
   s.Bind(seconds).Bind(id).Bind(holder).Run();
-  return s.Changes() > 0;
+  if (s.Changes() > 0) return true;
+  instance_keys::RefuseIfDeleted(c, repo.instance);  // the session went with its instance
+  return false;
 }
 
-bool SqliteMetaStore::SetUploadOffset(std::string_view id, std::string_view holder,
-                                      uint64_t offset) {
-  Statement s(db_.Connection(),
+bool SqliteMetaStore::SetUploadOffset(std::string_view id, const RepoKey& repo,
+                                      std::string_view holder, uint64_t offset) {
+  SqliteConnection& c = db_.Connection();
+  Statement s(c,
               "UPDATE uploads SET offset = ?, touched_at = unixepoch() "
               "WHERE id = ? AND lease_holder = ?");
   s.Bind(static_cast<int64_t>(offset)).Bind(id).Bind(holder).Run();
-  return s.Changes() > 0;
+  if (s.Changes() > 0) return true;
+  instance_keys::RefuseIfDeleted(c, repo.instance);
+  return false;
 }
 
 void SqliteMetaStore::ReleaseUploadLease(std::string_view id, std::string_view holder) {

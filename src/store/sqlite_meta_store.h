@@ -1,6 +1,7 @@
 // MetaStore on an embedded SQLite database in WAL mode, one connection per thread.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,13 +35,16 @@ class SqliteMetaStore final : public MetaStore {
                                             size_t limit) override;
   std::vector<Referrer> ListReferrers(const RepoKey& repo, std::string_view digest) override;
   void DeleteInstance(std::string_view instance) override;
+  std::vector<std::string> ListInstanceKeys() override;
   void CreateUpload(const UploadSession& session) override;
   std::optional<UploadSession> FindUpload(std::string_view id) override;
   void DeleteUpload(std::string_view id) override;
   LeaseOutcome LeaseUpload(std::string_view id, const RepoKey& repo, std::string_view holder,
                            int64_t seconds, UploadSession* session) override;
-  bool RenewUploadLease(std::string_view id, std::string_view holder, int64_t seconds) override;
-  bool SetUploadOffset(std::string_view id, std::string_view holder, uint64_t offset) override;
+  bool RenewUploadLease(std::string_view id, const RepoKey& repo, std::string_view holder,
+                        int64_t seconds) override;
+  bool SetUploadOffset(std::string_view id, const RepoKey& repo, std::string_view holder,
+                       uint64_t offset) override;
   void ReleaseUploadLease(std::string_view id, std::string_view holder) override;
 
   // Deletes the upload sessions untouched for `idle_seconds` (and not leased) and returns their ids (their files
@@ -49,6 +53,17 @@ class SqliteMetaStore final : public MetaStore {
 
   // Every upload session, for start-up cleaning.
   std::vector<std::string> ListUploadIds();
+
+  // True for a database written before instance data was keyed by incarnation: its rows are
+  // keyed by instance name, the plain registry's by "default". Such a database must be
+  // migrated (MigrateToIncarnationKeys) before anything else is called.
+  bool KeyedByInstanceName();
+  // Re-keys such a database, in one transaction: the rows of each instance name in
+  // `incarnation_of` go to its incarnation; the rows of "default", when no instance of that
+  // name is in `incarnation_of`, to kPlainRegistryKey; the rows of any other name (left by an
+  // instance deleted or half-deleted before) are deleted. No-op on a database keyed by
+  // incarnation already.
+  void MigrateToIncarnationKeys(const std::map<std::string, std::string>& incarnation_of);
 
  private:
   SqliteDatabase db_;

@@ -277,15 +277,27 @@ class TopologyReader {
     network.account = f.String("account");
     network.region = f.String("region");
     for (const Node& cidr : f.List("cidrs")) network.cidrs.push_back(f.CidrOf(cidr, "cidrs"));
+    // The World tells two accounts' networks of one id apart; a file names networks by id alone.
+    if (auto same = network_keys_.find(network.id); same != network_keys_.end()) {
+      reader_.Fail(item, "network " + network.id + ": the id is taken by a network of account " +
+                             same->second.account + " (a topology names networks by id alone)");
+    }
     network_lines_.emplace_back(network.id, LineOf(item));
     reader_.Check(item, topology.world.AddNetwork(network));
+    network_keys_.emplace(network.id, network.key());
     for (const Node& subnet_item : f.List("subnets")) {
       Fields s(reader_, subnet_item, "subnet", {"id", "cidr"});
       std::string id = s.String("id");
       reader_.Check(subnet_item, topology.world.AddSubnet(
-                                     {id, network.id, s.CidrOf(s.Require("cidr"), "cidr")}));
+                                     {id, network.key(), s.CidrOf(s.Require("cidr"), "cidr")}));
       first_subnets_.emplace(network.id, id);
     }
+  }
+
+  // The network of this id in the file, or nullptr.
+  const access::NetworkKey* KeyOf(const std::string& id) const {
+    auto it = network_keys_.find(id);
+    return it == network_keys_.end() ? nullptr : &it->second;
   }
 
   void ReadHost(Topology& topology, const Node& item) {
@@ -298,20 +310,20 @@ class TopologyReader {
     std::optional<std::string> network = f.OptionalString("network");
     std::optional<std::string> subnet = f.OptionalString("subnet");
     const std::string what = "host " + host.id + ": ";
-    if (network && topology.world.FindNetwork(*network) == nullptr) {
+    if (network && KeyOf(*network) == nullptr) {
       reader_.Fail(*f.Find("network"), what + "no such network " + *network);
     }
     if (subnet) {
       const access::Subnet* found = topology.world.FindSubnet(*subnet);
       if (found == nullptr) reader_.Fail(*f.Find("subnet"), what + "no such subnet " + *subnet);
-      if (network && found->network != *network) {
+      if (network && found->network != *KeyOf(*network)) {
         reader_.Fail(*f.Find("subnet"),
-                     what + "subnet " + *subnet + " belongs to network " + found->network);
+                     what + "subnet " + *subnet + " belongs to network " + found->network.id);
       }
       host.subnet = *subnet;
     } else if (network) {
       for (const auto& [id, candidate] : topology.world.subnets()) {
-        if (candidate.network == *network && candidate.cidr.Contains(host.private_ip)) {
+        if (candidate.network == *KeyOf(*network) && candidate.cidr.Contains(host.private_ip)) {
           host.subnet = id;
           break;
         }
@@ -347,10 +359,11 @@ class TopologyReader {
     transit.id = f.String("id");
     for (const Node& network : f.List("networks")) {
       std::string id = f.ScalarOf(network, "networks");
-      if (topology.world.FindNetwork(id) == nullptr) {
+      const access::NetworkKey* key = KeyOf(id);
+      if (key == nullptr) {
         reader_.Fail(network, "transit network " + transit.id + ": no such network " + id);
       }
-      transit.networks.push_back(std::move(id));
+      transit.networks.push_back(*key);
     }
     reader_.Check(item, topology.world.AddTransitNetwork(std::move(transit)));
   }
@@ -399,15 +412,20 @@ class TopologyReader {
       for (const Node& binding_item : v.List("bindings")) {
         Fields b(reader_, binding_item, "binding", {"network", "subnet", "ip"});
         std::string network = b.String("network");
+        const access::NetworkKey* key = KeyOf(network);
+        if (key == nullptr) {
+          reader_.Fail(binding_item, "cannot bind network " + network + " to instance " + name +
+                                         ": no such network");
+        }
         std::optional<std::string> subnet = b.OptionalString("subnet");
         if (!subnet) {
           subnet = FirstSubnetOf(network);
-          if (!subnet && world.FindNetwork(network) != nullptr) {
+          if (!subnet) {
             reader_.Fail(binding_item, "cannot bind network " + network + " to instance " + name +
                                            ": the network has no subnet");
           }
         }
-        reader_.Check(binding_item, world.Bind(name, network, subnet.value_or(""), nullptr,
+        reader_.Check(binding_item, world.Bind(name, *key, subnet.value_or(""), nullptr,
                                                b.OptionalAddress("ip")));
       }
     }
@@ -458,7 +476,13 @@ class TopologyReader {
     access::World& world = topology.world;
     reader_.Check(item, world.CreatePrivateZone(id, name));
     for (const Node& network : networks) {
-      reader_.Check(network, world.AttachZone(id, f.ScalarOf(network, "networks")));
+      std::string network_id = f.ScalarOf(network, "networks");
+      const access::NetworkKey* key = KeyOf(network_id);
+      if (key == nullptr) {
+        reader_.Fail(network, "cannot attach zone " + id + " to network " + network_id +
+                                  ": no such network");
+      }
+      reader_.Check(network, world.AttachZone(id, *key));
     }
     for (const Node& record_item : f.List("records")) {
       Fields r(reader_, record_item, "record", {"name", "address"});
@@ -479,7 +503,7 @@ class TopologyReader {
   void CheckReservedAddresses(const Topology& topology) {
     for (const Reserved& reserved : reserved_) {
       for (const auto& [id, line] : network_lines_) {
-        const access::Network* network = topology.world.FindNetwork(id);
+        const access::Network* network = topology.world.FindNetwork(*KeyOf(id));
         for (const core::Cidr& cidr : network->cidrs) {
           if (cidr.Contains(reserved.address)) {
             reader_.Fail(line, "network " + id + ": " + cidr.ToString() + " holds " +
@@ -515,6 +539,7 @@ class TopologyReader {
   std::vector<PublicIp> public_ips_;
   std::vector<std::pair<std::string, int>> network_lines_;
   std::map<std::string, std::string> first_subnets_;  // network id -> its first subnet's id
+  std::map<std::string, access::NetworkKey> network_keys_;  // network id -> the network
 };
 
 }  // namespace

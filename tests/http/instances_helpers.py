@@ -298,13 +298,15 @@ class AdminClient:
 # ----------------------------------------------------------------------------- the server
 
 class InstanceServer(ServerProcess):
-    """`kura serve` with no plain registry, endpoint listeners on 127.0.0.1, an admin listener,
-    accounts A and B and an audit file. Ports and data survive restart().
+    """`kura serve` with endpoint listeners on 127.0.0.1, an admin listener, accounts A and B and
+    an audit file; no plain registry unless `plain` (then `self.plain` is a Registry client of it,
+    without auth). Ports and data survive restart().
 
-    listeners: {name: dict(endpoint=internet|vpc, network=..., proxy=[CIDR...])}
+    listeners: {name: dict(endpoint=internet|vpc, network=..., network_account=..., proxy=[CIDR...])}
+    (network_account: the account owning `network` and the bare network ids a PROXY relay names)
     """
 
-    def __init__(self, kura_bin, workdir, listeners, token_ttl=None, threads=2):
+    def __init__(self, kura_bin, workdir, listeners, token_ttl=None, threads=2, plain=False):
         super().__init__(workdir)
         self.kura_bin = kura_bin
         self.data = os.path.join(self.workdir, "data")
@@ -319,13 +321,16 @@ class InstanceServer(ServerProcess):
         self.threads = threads
         self.admin = AdminClient(self.admin_port, TOKEN_A)
         self.admin_b = AdminClient(self.admin_port, TOKEN_B)
+        self.plain_port = free_port() if plain else None
+        self.plain = Registry("127.0.0.1", self.plain_port) if plain else None
         self._write_config()
 
     def port(self, listener):
         return self.listeners[listener]["port"]
 
     def _write_config(self):
-        lines = ['listen: ""', "data: %s" % self.data, "threads: %d" % self.threads,
+        listen = '127.0.0.1:%d' % self.plain_port if self.plain_port else '""'
+        lines = ["listen: %s" % listen, "data: %s" % self.data, "threads: %d" % self.threads,
                  "domain: %s" % DOMAIN, "log:", "  audit: %s" % self.audit_path]
         if self.token_ttl is not None:
             lines.append("token_ttl: %d" % self.token_ttl)
@@ -335,6 +340,8 @@ class InstanceServer(ServerProcess):
                       "    endpoint: %s" % spec["endpoint"]]
             if spec.get("network"):
                 lines.append("    network: %s" % spec["network"])
+            if spec.get("network_account"):
+                lines.append("    network_account: %s" % spec["network_account"])
             if spec.get("proxy"):
                 lines.append("    proxy_protocol: [%s]" % ", ".join(spec["proxy"]))
         lines += ["admin:", "  listen: 127.0.0.1:%d" % self.admin_port, "  accounts:",
@@ -354,9 +361,12 @@ class InstanceServer(ServerProcess):
             return False
         if status != 200:
             return False
-        for spec in self.listeners.values():
+        ports = [spec["port"] for spec in self.listeners.values()]
+        if self.plain_port:
+            ports.append(self.plain_port)
+        for port in ports:
             try:
-                socket.create_connection(("127.0.0.1", spec["port"]), timeout=2).close()
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
             except OSError:
                 return False
         return True

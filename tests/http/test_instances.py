@@ -40,12 +40,18 @@ SLOW = os.environ.get("KURA_SLOW_TESTS") == "1"
 LISTENERS = {
     # Internet endpoints; 127.0.0.9 is a trusted PROXY sender (and then must send a header).
     "inet": dict(endpoint="internet", proxy=["%s/32" % PROXY_SENDER]),
-    # VPC endpoints: one listener sitting in each VPC, and one behind a PROXY relay whose v2 TLV
-    # names the arrival VPC.
-    "vpc-a": dict(endpoint="vpc", network="vpc-a"),
-    "vpc-b": dict(endpoint="vpc", network="vpc-b"),
-    "vpc-relay": dict(endpoint="vpc", proxy=["%s/32" % PROXY_SENDER]),
+    # VPC endpoints: one listener sitting in each VPC (naming the VPC's owner), and behind a PROXY
+    # relay whose v2 TLV names the arrival VPC, one listener per account whose VPCs it carries.
+    "vpc-a": dict(endpoint="vpc", network="vpc-a", network_account="A"),
+    "vpc-b": dict(endpoint="vpc", network="vpc-b", network_account="B"),
+    "vpc-relay": dict(endpoint="vpc", proxy=["%s/32" % PROXY_SENDER], network_account="A"),
+    "vpc-relay-b": dict(endpoint="vpc", proxy=["%s/32" % PROXY_SENDER], network_account="B"),
 }
+
+
+def relay_for(network):
+    """The relay listener of a network's account: B's networks are vpc-b..."""
+    return "vpc-relay-b" if network.startswith("vpc-b") else "vpc-relay"
 
 ACME_INET = internet_host("acme")
 ACME_VPC = vpc_host("acme")
@@ -322,7 +328,7 @@ def test_personal_vpc_endpoint_through_proxy_tlv(srv, world, host, network, allo
                                                  reason, tlv):
     private = "192.168.0.10" if host == "ECS-A" else "10.0.0.10"
     header = proxy_v2(private, "192.168.0.1", tlvs=[vpc_tlv(network, tlv)])
-    client = srv.client("vpc-relay", SOLO_VPC, proxy=header, auth=(USER, PASSWORD))
+    client = srv.client(relay_for(network), SOLO_VPC, proxy=header, auth=(USER, PASSWORD))
     check_admission(srv, client, allowed, rule, private, reason, endpoint="vpc",
                     instance="solo", arrival=network)
 
@@ -344,7 +350,7 @@ def test_personal_vpc_endpoint_of_other_account_same_region(srv, world):
         srv.admin_b.ok("POST", "/api/v1/networks",
                        {"id": "vpc-b-tokyo", "region": REGION_A, "cidrs": ["172.16.0.0/16"]})
     header = proxy_v2("172.16.0.5", tlvs=[vpc_tlv("vpc-b-tokyo")])
-    client = srv.client("vpc-relay", SOLO_VPC, proxy=header, auth=(USER, PASSWORD))
+    client = srv.client(relay_for("vpc-b-tokyo"), SOLO_VPC, proxy=header, auth=(USER, PASSWORD))
     check_admission(srv, client, True, "same-region", "172.16.0.5", endpoint="vpc",
                     instance="solo", arrival="vpc-b-tokyo")
 
@@ -378,7 +384,7 @@ def vpc_client(srv, host, via):
     private = "192.168.0.1" if host == "ECS-A" else "10.0.0.1"
     tlv = TLV_ALIBABA if via == "proxy-v2-alibaba" else TLV_AWS
     header = proxy_v2(private, "192.168.0.200", tlvs=[(0x04, b"noop"), vpc_tlv(network, tlv)])
-    return srv.client("vpc-relay", ACME_VPC, proxy=header, auth=(USER, PASSWORD)), \
+    return srv.client(relay_for(network), ACME_VPC, proxy=header, auth=(USER, PASSWORD)), \
         private, network
 
 
@@ -391,9 +397,10 @@ def test_enterprise_vpc_table(srv, world, host, column, verdict, via):
         check_admission(srv, client, True, "network-bound", source, endpoint="vpc",
                         arrival=network)
     else:
+        owner = "" if network == "vpc-a" else " of account B"
         check_admission(srv, client, False, "network-not-bound", source,
-                        "network %s is not bound to instance acme" % network, endpoint="vpc",
-                        arrival=network)
+                        "network %s%s is not bound to instance acme" % (network, owner),
+                        endpoint="vpc", arrival=network)
 
 
 def test_vpc_endpoint_needs_an_arrival_network(srv, world):
@@ -410,16 +417,21 @@ def test_vpc_endpoint_needs_an_arrival_network(srv, world):
 
 
 def test_binding_vpc_b_refused(srv, world):
-    """VPC-B (account B, Singapore) cannot be bound to acme (account A, Tokyo): the refusal
-    names both accounts and regions, in one line; nothing changes."""
+    """VPC-B (account B, Singapore) cannot be bound to acme (account A, Tokyo): named as B/vpc-b
+    (a bare id is one of the caller's networks), the refusal names both accounts and regions, in
+    one line; nothing changes."""
     before = srv.admin.bindings("acme")
-    line = assert_cli_refused(srv.cli("endpoint", "vpc", "bind", "acme", "--network", "vpc-b"),
+    line = assert_cli_refused(srv.cli("endpoint", "vpc", "bind", "acme", "--network", "B/vpc-b"),
                               "vpc-b", "acme")
     for word in ("account B", REGION_B, "account A", REGION_A):
         assert word in line, "%r not in %r" % (word, line)
     status, doc, raw = srv.admin.call("POST", "/api/v1/instances/acme/vpc/bindings",
-                                      {"network": "vpc-b", "subnet": "vsw-b"})
+                                      {"network": "B/vpc-b", "subnet": "vsw-b"})
     assert status == 403 and set(doc) == {"error"} and "account B" in doc["error"], raw
+    # By its bare id, vpc-b is a network account A does not have.
+    status, doc, raw = srv.admin.call("POST", "/api/v1/instances/acme/vpc/bindings",
+                                      {"network": "vpc-b", "subnet": "vsw-b"})
+    assert status == 404 and "account A" in doc["error"], raw
     assert srv.admin.bindings("acme") == before
 
 

@@ -16,6 +16,7 @@ using testing::Check;
 using testing::Cidr;
 using testing::FromHost;
 using testing::Ip;
+using testing::Net;
 using testing::ReportWorld;
 
 Decision AdmitFromHost(const World& world, std::string_view host, EndpointKind kind) {
@@ -60,7 +61,8 @@ TEST(PersonalEdition, EcsBVpcDenied) {
 TEST(PersonalEdition, VpcEndpointAdmitsAnotherAccountsNetworkOfTheRegion) {
   World world = ReportWorld(Edition::kPersonal);
   Check(world.AddNetwork({"vpc-c", "B", "ap-northeast-1", {Cidr("172.16.0.0/12")}}));
-  ConnectionContext context{EndpointKind::kVpc, Ip("172.16.0.5"), world.ArrivalThrough("vpc-c")};
+  ConnectionContext context{EndpointKind::kVpc, Ip("172.16.0.5"),
+                            world.ArrivalThrough(Net(world, "vpc-c"))};
   Decision d = Admit(context, *world.FindInstance("acme"));
   EXPECT_TRUE(d.allowed) << d.reason;
   EXPECT_EQ(RuleName(d.rule), "same-region");
@@ -219,13 +221,13 @@ TEST(EnterpriseVpc, NoBindingEcsBDeniedAndVpcBCannotBeBound) {
   Decision d = AdmitFromHost(world, "ecs-b", EndpointKind::kVpc);
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(RuleName(d.rule), "network-not-bound");
-  EXPECT_EQ(d.reason, "network vpc-b is not bound to instance acme");
-  EXPECT_EQ(world.Bind("acme", "vpc-b", "vsw-b").code(), Status::Code::kRefused);
+  EXPECT_EQ(d.reason, "network vpc-b of account B is not bound to instance acme");
+  EXPECT_EQ(world.Bind("acme", Net(world, "vpc-b"), "vsw-b").code(), Status::Code::kRefused);
 }
 
 TEST(EnterpriseVpc, VpcABoundEcsAAllowed) {
   World world = ReportWorld(Edition::kEnterprise);
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
   Decision d = AdmitFromHost(world, "ecs-a", EndpointKind::kVpc);
   EXPECT_TRUE(d.allowed) << d.reason;
   EXPECT_EQ(RuleName(d.rule), "network-bound");
@@ -234,18 +236,19 @@ TEST(EnterpriseVpc, VpcABoundEcsAAllowed) {
 
 TEST(EnterpriseVpc, VpcABoundEcsBDeniedAndVpcBCannotBeBound) {
   World world = ReportWorld(Edition::kEnterprise);
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
   Decision d = AdmitFromHost(world, "ecs-b", EndpointKind::kVpc);
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(RuleName(d.rule), "network-not-bound");
-  EXPECT_EQ(world.Bind("acme", "vpc-b", "vsw-b").code(), Status::Code::kRefused);
+  EXPECT_EQ(world.Bind("acme", Net(world, "vpc-b"), "vsw-b").code(), Status::Code::kRefused);
 }
 
 TEST(EnterpriseVpc, SameRegionAloneIsNotEnough) {
   World world = ReportWorld(Edition::kEnterprise);
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
   Check(world.AddNetwork({"vpc-a2", "A", "ap-northeast-1", {Cidr("172.16.0.0/12")}}));
-  ConnectionContext context{EndpointKind::kVpc, Ip("172.16.0.5"), world.ArrivalThrough("vpc-a2")};
+  ConnectionContext context{EndpointKind::kVpc, Ip("172.16.0.5"),
+                            world.ArrivalThrough(Net(world, "vpc-a2"))};
   Decision d = Admit(context, *world.FindInstance("acme"));
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.reason, "network vpc-a2 is not bound to instance acme");
@@ -253,14 +256,14 @@ TEST(EnterpriseVpc, SameRegionAloneIsNotEnough) {
 
 TEST(EnterpriseVpc, UnbindingClosesAgain) {
   World world = ReportWorld(Edition::kEnterprise);
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
   Check(world.Unbind("acme", "vpc-a"));
   EXPECT_FALSE(AdmitFromHost(world, "ecs-a", EndpointKind::kVpc).allowed);
 }
 
 TEST(EnterpriseVpc, NoArrivalNetworkIsDenied) {
   World world = ReportWorld(Edition::kEnterprise);
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
   ConnectionContext context{EndpointKind::kVpc, Ip("192.168.0.1"), std::nullopt};
   Decision d = Admit(context, *world.FindInstance("acme"));
   EXPECT_FALSE(d.allowed);
@@ -274,9 +277,10 @@ TEST(EnterpriseVpc, NoArrivalNetworkIsDenied) {
 // analyzer's steps.
 TEST(EnterpriseVpc, TrafficFromVpcBAcrossTransitArrivesThroughVpcAAndIsAdmitted) {
   World world = ReportWorld(Edition::kEnterprise);
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
-  Check(world.AddTransitNetwork({"cen-1", {"vpc-a", "vpc-b"}}));
-  ConnectionContext context{EndpointKind::kVpc, Ip("10.0.0.1"), world.ArrivalThrough("vpc-a")};
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
+  Check(world.AddTransitNetwork({"cen-1", {Net(world, "vpc-a"), Net(world, "vpc-b")}}));
+  ConnectionContext context{EndpointKind::kVpc, Ip("10.0.0.1"),
+                            world.ArrivalThrough(Net(world, "vpc-a"))};
   Decision d = Admit(context, *world.FindInstance("acme"));
   EXPECT_TRUE(d.allowed) << d.reason;
 }

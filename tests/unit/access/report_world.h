@@ -38,6 +38,15 @@ inline core::Cidr Cidr(std::string_view text) {
   return cidr.value_or(core::Cidr());
 }
 
+// The network of this id in world (the tests give every network a distinct id), or one of no
+// account when there is none (for the refusals of unknown networks).
+inline NetworkKey Net(const World& world, std::string_view id) {
+  for (const auto& [key, network] : world.networks()) {
+    if (key.id == id) return key;
+  }
+  return {"", std::string(id)};
+}
+
 // Fails the current test if status is not ok.
 inline void Check(const Status& status) {
   ASSERT_TRUE(status.ok()) << status.message();
@@ -52,8 +61,8 @@ inline World ReportWorldWithoutInstance() {
   Check(world.AddRegion({std::string(kSingapore), "Singapore"}));
   Check(world.AddNetwork({"vpc-a", "A", std::string(kTokyo), {Cidr("192.168.0.0/16")}}));
   Check(world.AddNetwork({"vpc-b", "B", std::string(kSingapore), {Cidr("10.0.0.0/8")}}));
-  Check(world.AddSubnet({"vsw-a", "vpc-a", Cidr("192.168.0.0/24")}));
-  Check(world.AddSubnet({"vsw-b", "vpc-b", Cidr("10.0.0.0/24")}));
+  Check(world.AddSubnet({"vsw-a", {"A", "vpc-a"}, Cidr("192.168.0.0/24")}));
+  Check(world.AddSubnet({"vsw-b", {"B", "vpc-b"}, Cidr("10.0.0.0/24")}));
   Check(world.AddHost({"ecs-a", "vsw-a", Ip("192.168.0.1"), Ip("198.51.100.10")}));
   Check(world.AddHost({"ecs-b", "vsw-b", Ip("10.0.0.1"), Ip("203.0.113.20")}));
   return world;

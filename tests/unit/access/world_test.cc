@@ -15,6 +15,7 @@ namespace {
 using testing::Check;
 using testing::Cidr;
 using testing::Ip;
+using testing::Net;
 using testing::ReportWorld;
 using testing::ReportWorldWithoutInstance;
 
@@ -55,6 +56,81 @@ TEST(CreateInstance, Refusals) {
   Check(world.CreateInstance(std::string(50, 'a'), "A", "ap-northeast-1", Edition::kPersonal));
 }
 
+TEST(CreateInstance, IncarnationIsCheckedAndNeverChanges) {
+  World world = ReportWorld(Edition::kEnterprise);
+  for (const char* bad : {"a:b", "a b", "a/b", "plain:", "\xff"}) {
+    EXPECT_EQ(world.CreateInstance("beta", "A", "ap-northeast-1", Edition::kPersonal, bad).code(),
+              Status::Code::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(world
+                .CreateInstance("beta", "A", "ap-northeast-1", Edition::kPersonal,
+                                std::string(kMaxIncarnationLength + 1, 'x'))
+                .code(),
+            Status::Code::kInvalidArgument);
+  Check(world.CreateInstance("beta", "A", "ap-northeast-1", Edition::kPersonal, "Ab-09_z"));
+  EXPECT_EQ(world.FindInstance("beta")->incarnation, "Ab-09_z");
+  // Only an instance without one gets one, and only a valid one.
+  EXPECT_EQ(world.AssignIncarnation("beta", "other").code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(world.AssignIncarnation("acme", "a:b").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(world.AssignIncarnation("nobody", "x").code(), Status::Code::kNotFound);
+  Check(world.AssignIncarnation("acme", "fresh"));
+  EXPECT_EQ(world.FindInstance("acme")->incarnation, "fresh");
+}
+
+TEST(Networks, IdsAreScopedByAccount) {
+  World world = ReportWorld(Edition::kEnterprise);
+  // B takes the id of A's network, in A's region: another network.
+  Check(world.AddNetwork({"vpc-a", "B", "ap-northeast-1", {Cidr("172.16.0.0/16")}}));
+  Check(world.AddSubnet({"vsw-b-tokyo", {"B", "vpc-a"}, Cidr("172.16.0.0/24")}));
+  ASSERT_NE(world.FindNetwork({"A", "vpc-a"}), nullptr);
+  ASSERT_NE(world.FindNetwork({"B", "vpc-a"}), nullptr);
+  EXPECT_EQ(world.FindNetwork({"B", "vpc-a"})->cidrs[0], Cidr("172.16.0.0/16"));
+  EXPECT_EQ(world.FindNetwork({"C", "vpc-a"}), nullptr);
+  Status again = world.AddNetwork({"vpc-a", "A", "ap-northeast-1", {Cidr("10.9.0.0/16")}});
+  EXPECT_EQ(again.code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(again.message(),
+            "cannot add network vpc-a: account A already has a network of that id");
+  // A subnet belongs to its network of its account.
+  EXPECT_EQ(world.Bind("acme", {"A", "vpc-a"}, "vsw-b-tokyo").message(),
+            "cannot bind network vpc-a to instance acme: subnet vsw-b-tokyo belongs to network "
+            "vpc-a of account B");
+  EXPECT_EQ(world.Bind("acme", {"B", "vpc-a"}, "vsw-b-tokyo").code(), Status::Code::kRefused);
+  Check(world.Bind("acme", {"A", "vpc-a"}, "vsw-a"));
+  // Arriving through B's vpc-a is not arriving through the bound network.
+  std::optional<ArrivalNetwork> theirs = world.ArrivalThrough({"B", "vpc-a"});
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(theirs->account, "B");
+  ConnectionContext context{EndpointKind::kVpc, Ip("172.16.0.5"), theirs};
+  Decision d = Admit(context, *world.FindInstance("acme"));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.reason, "network vpc-a of account B is not bound to instance acme");
+  context.arrival_network = world.ArrivalThrough({"A", "vpc-a"});
+  EXPECT_TRUE(Admit(context, *world.FindInstance("acme")).allowed);
+  // The binding's private zone is attached to A's vpc-a only.
+  EXPECT_TRUE(world.ResolvePrivate({"A", "vpc-a"}, kAcmeVpcHost).address.has_value());
+  EXPECT_EQ(world.ResolvePrivate({"B", "vpc-a"}, kAcmeVpcHost).zone, nullptr);
+}
+
+TEST(Networks, IdsAndNames) {
+  for (const char* good : {"vpc-a", "VPC_1", "v.1", "0abc", "vpc-0123456789abcdef0"}) {
+    EXPECT_TRUE(IsValidResourceId(good)) << good;
+  }
+  for (const char* bad : {"", "a/b", "-x", ".x", "_x", "a b", "vpc\xc3\xa9", "a\nb", "a:b"}) {
+    EXPECT_FALSE(IsValidResourceId(bad)) << bad;
+  }
+  EXPECT_FALSE(IsValidResourceId(std::string(kMaxResourceIdLength + 1, 'n')));
+  EXPECT_EQ(ParseNetworkName("vpc-a", "A"), (NetworkKey{"A", "vpc-a"}));
+  EXPECT_EQ(ParseNetworkName("B/vpc-b", "A"), (NetworkKey{"B", "vpc-b"}));
+  EXPECT_EQ((NetworkKey{"B", "vpc-b"}).ToString(), "B/vpc-b");
+  World world = ReportWorldWithoutInstance();
+  EXPECT_EQ(world.AddAccount({"C/D", ""}).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(world.AddNetwork({"a/b", "A", "ap-northeast-1", {Cidr("172.16.0.0/16")}}).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(world.AddSubnet({"s/t", {"A", "vpc-a"}, Cidr("192.168.5.0/24")}).code(),
+            Status::Code::kInvalidArgument);
+}
+
 TEST(AddCloud, Refusals) {
   World world = ReportWorldWithoutInstance();
   EXPECT_EQ(world.AddAccount({"A", ""}).code(), Status::Code::kAlreadyExists);
@@ -65,9 +141,9 @@ TEST(AddCloud, Refusals) {
       world.AddNetwork({"vpc-x", "A", "ap-northeast-1", {Cidr("10.0.0.0/8"), Cidr("10.1.0.0/16")}})
           .message(),
       "cannot add network vpc-x: 10.0.0.0/8 overlaps 10.1.0.0/16");
-  EXPECT_EQ(world.AddSubnet({"vsw-x", "vpc-a", Cidr("10.0.1.0/24")}).message(),
+  EXPECT_EQ(world.AddSubnet({"vsw-x", Net(world, "vpc-a"), Cidr("10.0.1.0/24")}).message(),
             "cannot add subnet vsw-x: 10.0.1.0/24 is not inside a CIDR of network vpc-a");
-  EXPECT_EQ(world.AddSubnet({"vsw-x", "vpc-a", Cidr("192.168.0.128/25")}).message(),
+  EXPECT_EQ(world.AddSubnet({"vsw-x", Net(world, "vpc-a"), Cidr("192.168.0.128/25")}).message(),
             "cannot add subnet vsw-x: 192.168.0.128/25 overlaps subnet vsw-a (192.168.0.0/24)");
   EXPECT_EQ(world.AddHost({"ecs-x", "vsw-a", Ip("192.168.0.0"), std::nullopt}).message(),
             "cannot add host ecs-x: 192.168.0.0 is not a usable address of subnet vsw-a "
@@ -78,8 +154,8 @@ TEST(AddCloud, Refusals) {
             Status::Code::kInvalidArgument);
   EXPECT_EQ(world.AddHost({"ecs-x", "vsw-a", Ip("192.168.0.1"), std::nullopt}).message(),
             "cannot add host ecs-x: 192.168.0.1 is already taken");
-  EXPECT_EQ(world.AddTransitNetwork({"cen", {"vpc-a", "vpc-z"}}).message(),
-            "cannot add transit network cen: no such network vpc-z");
+  EXPECT_EQ(world.AddTransitNetwork({"cen", {Net(world, "vpc-a"), {"A", "vpc-z"}}}).message(),
+            "cannot add transit network cen: no such network A/vpc-z");
 }
 
 // ---- Personal edition: the Internet endpoint cannot be closed or restricted.
@@ -109,7 +185,7 @@ TEST(PersonalEdition, RestrictingTheInternetEndpointIsRefused) {
 
 TEST(PersonalEdition, BindingIsRefused) {
   World world = ReportWorld(Edition::kPersonal);
-  Status status = world.Bind("acme", "vpc-a", "vsw-a");
+  Status status = world.Bind("acme", Net(world, "vpc-a"), "vsw-a");
   EXPECT_EQ(status.code(), Status::Code::kRefused);
   EXPECT_EQ(status.message(),
             "cannot bind network vpc-a to instance acme: the VPC endpoint of a personal edition "
@@ -164,15 +240,15 @@ World EnterpriseWithOtherNetworks() {
   // Account B in Tokyo (same region, other account) and account A in Singapore (same account,
   // other region).
   Check(world.AddNetwork({"vpc-c", "B", "ap-northeast-1", {Cidr("172.16.0.0/12")}}));
-  Check(world.AddSubnet({"vsw-c", "vpc-c", Cidr("172.16.0.0/24")}));
+  Check(world.AddSubnet({"vsw-c", Net(world, "vpc-c"), Cidr("172.16.0.0/24")}));
   Check(world.AddNetwork({"vpc-d", "A", "ap-southeast-1", {Cidr("172.16.0.0/12")}}));
-  Check(world.AddSubnet({"vsw-d", "vpc-d", Cidr("172.16.0.0/24")}));
+  Check(world.AddSubnet({"vsw-d", Net(world, "vpc-d"), Cidr("172.16.0.0/24")}));
   return world;
 }
 
 TEST(Bind, OtherAccountIsRefused) {
   World world = EnterpriseWithOtherNetworks();
-  Status status = world.Bind("acme", "vpc-c", "vsw-c");
+  Status status = world.Bind("acme", Net(world, "vpc-c"), "vsw-c");
   EXPECT_EQ(status.code(), Status::Code::kRefused);
   EXPECT_EQ(status.message(),
             "cannot bind network vpc-c to instance acme: network belongs to account B, instance "
@@ -181,7 +257,7 @@ TEST(Bind, OtherAccountIsRefused) {
 
 TEST(Bind, OtherRegionIsRefused) {
   World world = EnterpriseWithOtherNetworks();
-  Status status = world.Bind("acme", "vpc-d", "vsw-d");
+  Status status = world.Bind("acme", Net(world, "vpc-d"), "vsw-d");
   EXPECT_EQ(status.code(), Status::Code::kRefused);
   EXPECT_EQ(status.message(),
             "cannot bind network vpc-d to instance acme: network is in region ap-southeast-1, "
@@ -190,7 +266,7 @@ TEST(Bind, OtherRegionIsRefused) {
 
 TEST(Bind, OtherAccountAndOtherRegionIsRefused) {
   World world = EnterpriseWithOtherNetworks();
-  Status status = world.Bind("acme", "vpc-b", "vsw-b");
+  Status status = world.Bind("acme", Net(world, "vpc-b"), "vsw-b");
   EXPECT_EQ(status.code(), Status::Code::kRefused);
   EXPECT_EQ(status.message(),
             "cannot bind network vpc-b to instance acme: network belongs to account B in region "
@@ -201,17 +277,17 @@ TEST(Bind, OtherAccountAndOtherRegionIsRefused) {
 
 TEST(Bind, OtherFailures) {
   World world = ReportWorld(Edition::kEnterprise);
-  EXPECT_EQ(world.Bind("nope", "vpc-a", "vsw-a").message(),
+  EXPECT_EQ(world.Bind("nope", Net(world, "vpc-a"), "vsw-a").message(),
             "cannot bind network vpc-a to instance nope: no such instance");
-  EXPECT_EQ(world.Bind("acme", "vpc-z", "vsw-a").message(),
-            "cannot bind network vpc-z to instance acme: no such network");
-  EXPECT_EQ(world.Bind("acme", "vpc-a", "vsw-z").message(),
+  EXPECT_EQ(world.Bind("acme", {"A", "vpc-z"}, "vsw-a").message(),
+            "cannot bind network vpc-z to instance acme: no such network in account A");
+  EXPECT_EQ(world.Bind("acme", Net(world, "vpc-a"), "vsw-z").message(),
             "cannot bind network vpc-a to instance acme: no such subnet vsw-z");
   Check(world.AddNetwork({"vpc-a2", "A", "ap-northeast-1", {Cidr("172.16.0.0/12")}}));
-  EXPECT_EQ(world.Bind("acme", "vpc-a2", "vsw-a").message(),
+  EXPECT_EQ(world.Bind("acme", Net(world, "vpc-a2"), "vsw-a").message(),
             "cannot bind network vpc-a2 to instance acme: subnet vsw-a belongs to network vpc-a");
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
-  Status again = world.Bind("acme", "vpc-a", "vsw-a");
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
+  Status again = world.Bind("acme", Net(world, "vpc-a"), "vsw-a");
   EXPECT_EQ(again.code(), Status::Code::kAlreadyExists);
   EXPECT_EQ(again.message(),
             "cannot bind network vpc-a to instance acme: it is already bound (address 192.168.0.2 "
@@ -223,7 +299,7 @@ TEST(Bind, OtherFailures) {
 TEST(Bind, AllocatesTheFirstFreeAddressSkippingHostsAndBindings) {
   World world = ReportWorld(Edition::kEnterprise);
   VpcBinding binding;
-  Check(world.Bind("acme", "vpc-a", "vsw-a", &binding));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a", &binding));
   // 192.168.0.0 is the network address and ECS-A holds 192.168.0.1.
   EXPECT_EQ(binding.private_ip, Ip("192.168.0.2"));
   EXPECT_EQ(binding.network, "vpc-a");
@@ -232,28 +308,28 @@ TEST(Bind, AllocatesTheFirstFreeAddressSkippingHostsAndBindings) {
   EXPECT_EQ(world.FindInstance("acme")->vpc.bindings[0].private_ip, Ip("192.168.0.2"));
 
   Check(world.CreateInstance("beta", "A", "ap-northeast-1", Edition::kEnterprise));
-  Check(world.Bind("beta", "vpc-a", "vsw-a", &binding));
+  Check(world.Bind("beta", Net(world, "vpc-a"), "vsw-a", &binding));
   EXPECT_EQ(binding.private_ip, Ip("192.168.0.3"));
 
   // A released address is the first free one again; a host cannot take a bound address.
   Check(world.Unbind("acme", "vpc-a"));
   EXPECT_EQ(world.AddHost({"ecs-x", "vsw-a", Ip("192.168.0.3"), std::nullopt}).code(),
             Status::Code::kAlreadyExists);
-  Check(world.Bind("acme", "vpc-a", "vsw-a", &binding));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a", &binding));
   EXPECT_EQ(binding.private_ip, Ip("192.168.0.2"));
 }
 
 TEST(Bind, ExhaustedSubnetIsAnError) {
   World world = ReportWorld(Edition::kEnterprise);
   // 192.168.1.0/30 has two usable addresses, .1 and .2.
-  Check(world.AddSubnet({"vsw-tiny", "vpc-a", Cidr("192.168.1.0/30")}));
+  Check(world.AddSubnet({"vsw-tiny", Net(world, "vpc-a"), Cidr("192.168.1.0/30")}));
   Check(world.AddHost({"ecs-t", "vsw-tiny", Ip("192.168.1.1"), std::nullopt}));
   VpcBinding binding;
-  Check(world.Bind("acme", "vpc-a", "vsw-tiny", &binding));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-tiny", &binding));
   EXPECT_EQ(binding.private_ip, Ip("192.168.1.2"));
 
   Check(world.CreateInstance("beta", "A", "ap-northeast-1", Edition::kEnterprise));
-  Status status = world.Bind("beta", "vpc-a", "vsw-tiny");
+  Status status = world.Bind("beta", Net(world, "vpc-a"), "vsw-tiny");
   EXPECT_EQ(status.code(), Status::Code::kExhausted);
   EXPECT_EQ(status.message(),
             "cannot bind network vpc-a to instance beta: subnet vsw-tiny (192.168.1.0/30) has no "
@@ -265,16 +341,17 @@ TEST(Bind, Slash31AndIpv6Subnets) {
   World world = ReportWorldWithoutInstance();
   Check(world.AddNetwork(
       {"vpc-6", "A", "ap-northeast-1", {Cidr("172.16.0.0/16"), Cidr("2001:db8::/56")}}));
-  Check(world.AddSubnet({"vsw-31", "vpc-6", Cidr("172.16.0.0/31")}));
-  Check(world.AddSubnet({"vsw-v6", "vpc-6", Cidr("2001:db8::/64")}));
+  Check(world.AddSubnet({"vsw-31", Net(world, "vpc-6"), Cidr("172.16.0.0/31")}));
+  Check(world.AddSubnet({"vsw-v6", Net(world, "vpc-6"), Cidr("2001:db8::/64")}));
   Check(world.CreateInstance("one", "A", "ap-northeast-1", Edition::kEnterprise));
   Check(world.CreateInstance("two", "A", "ap-northeast-1", Edition::kEnterprise));
   VpcBinding binding;
-  Check(world.Bind("one", "vpc-6", "vsw-31", &binding));
+  Check(world.Bind("one", Net(world, "vpc-6"), "vsw-31", &binding));
   EXPECT_EQ(binding.private_ip, Ip("172.16.0.0"));  // RFC 3021: both addresses of a /31 usable
-  Check(world.Bind("two", "vpc-6", "vsw-v6", &binding));
+  Check(world.Bind("two", Net(world, "vpc-6"), "vsw-v6", &binding));
   EXPECT_EQ(binding.private_ip, Ip("2001:db8::1"));
-  EXPECT_EQ(world.ResolvePrivate("vpc-6", "two-registry-vpc.ap-northeast-1.kura.test").address,
+  EXPECT_EQ(world.ResolvePrivate(Net(world, "vpc-6"), "two-registry-vpc.ap-northeast-1.kura.test")
+                .address,
             Ip("2001:db8::1"));
 }
 
@@ -282,37 +359,38 @@ TEST(Bind, Slash31AndIpv6Subnets) {
 
 TEST(Bind, WritesTheRecordInAZoneAttachedToTheBoundNetwork) {
   World world = ReportWorld(Edition::kEnterprise);
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
 
   const std::string zone_id = std::string(kAcmeVpcHost) + "@vpc-a";
   const PrivateDnsZone* zone = world.FindZone(zone_id);
   ASSERT_NE(zone, nullptr);
   EXPECT_EQ(zone->name, kAcmeVpcHost);
-  EXPECT_EQ(zone->attached_networks, std::vector<NetworkId>{"vpc-a"});
+  EXPECT_EQ(zone->attached_networks, std::vector<NetworkKey>{Net(world, "vpc-a")});
   ASSERT_EQ(zone->records.size(), 1u);
   EXPECT_EQ(zone->records[0].name, kAcmeVpcHost);
   EXPECT_EQ(zone->records[0].address, Ip("192.168.0.2"));
 
   PrivateDnsAnswer in_a =
-      world.ResolvePrivate("vpc-a", "ACME-registry-vpc.ap-northeast-1.kura.test");
+      world.ResolvePrivate(Net(world, "vpc-a"), "ACME-registry-vpc.ap-northeast-1.kura.test");
   EXPECT_EQ(in_a.zone, zone);
   EXPECT_EQ(in_a.address, Ip("192.168.0.2"));
   // The zone holds exactly the endpoint's name: it shadows nothing else.
-  EXPECT_EQ(world.ResolvePrivate("vpc-a", "other-registry-vpc.ap-northeast-1.kura.test").zone,
-            nullptr);
+  EXPECT_EQ(
+      world.ResolvePrivate(Net(world, "vpc-a"), "other-registry-vpc.ap-northeast-1.kura.test").zone,
+      nullptr);
   // Report step 3: VPC-B has no record for the endpoint's hostname.
-  PrivateDnsAnswer in_b = world.ResolvePrivate("vpc-b", kAcmeVpcHost);
+  PrivateDnsAnswer in_b = world.ResolvePrivate(Net(world, "vpc-b"), kAcmeVpcHost);
   EXPECT_EQ(in_b.zone, nullptr);
   EXPECT_FALSE(in_b.address.has_value());
 }
 
 TEST(Unbind, RemovesTheBindingTheRecordAndTheEmptyZone) {
   World world = ReportWorld(Edition::kEnterprise);
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
   Check(world.Unbind("acme", "vpc-a"));
   EXPECT_TRUE(world.FindInstance("acme")->vpc.bindings.empty());
   EXPECT_TRUE(world.zones().empty());
-  EXPECT_FALSE(world.ResolvePrivate("vpc-a", kAcmeVpcHost).address.has_value());
+  EXPECT_FALSE(world.ResolvePrivate(Net(world, "vpc-a"), kAcmeVpcHost).address.has_value());
   EXPECT_EQ(world.Unbind("acme", "vpc-a").message(),
             "cannot unbind network vpc-a from instance acme: it is not bound");
 }
@@ -320,12 +398,12 @@ TEST(Unbind, RemovesTheBindingTheRecordAndTheEmptyZone) {
 TEST(Bind, ReusesAZoneOfTheHostnameAlreadyAttachedToTheNetwork) {
   World world = ReportWorld(Edition::kEnterprise);
   Check(world.CreatePrivateZone("mine", kAcmeVpcHost));
-  Check(world.AttachZone("mine", "vpc-a"));
+  Check(world.AttachZone("mine", Net(world, "vpc-a")));
   Check(world.SetRecord("mine", {kAcmeVpcHost, Ip("192.168.0.200")}));
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
   EXPECT_EQ(world.zones().size(), 1u);
   ASSERT_EQ(world.FindZone("mine")->records.size(), 1u);
-  EXPECT_EQ(world.ResolvePrivate("vpc-a", kAcmeVpcHost).address, Ip("192.168.0.2"));
+  EXPECT_EQ(world.ResolvePrivate(Net(world, "vpc-a"), kAcmeVpcHost).address, Ip("192.168.0.2"));
 }
 
 // Report steps 1 to 5: bind VPC-A, join VPC-A and VPC-B by a transit network, then give VPC-B the
@@ -333,19 +411,19 @@ TEST(Bind, ReusesAZoneOfTheHostnameAlreadyAttachedToTheNetwork) {
 TEST(PrivateDns, SharingTheEndpointWithAnotherAccountsNetwork) {
   World world = ReportWorld(Edition::kEnterprise);
   VpcBinding binding;
-  Check(world.Bind("acme", "vpc-a", "vsw-a", &binding));
-  Check(world.AddTransitNetwork({"cen-1", {"vpc-a", "vpc-b"}}));
-  EXPECT_FALSE(world.ResolvePrivate("vpc-b", kAcmeVpcHost).address.has_value());
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a", &binding));
+  Check(world.AddTransitNetwork({"cen-1", {Net(world, "vpc-a"), Net(world, "vpc-b")}}));
+  EXPECT_FALSE(world.ResolvePrivate(Net(world, "vpc-b"), kAcmeVpcHost).address.has_value());
 
   Check(world.CreatePrivateZone("zone-b", kAcmeVpcHost));
-  Check(world.AttachZone("zone-b", "vpc-b"));
+  Check(world.AttachZone("zone-b", Net(world, "vpc-b")));
   Check(world.SetRecord("zone-b", {kAcmeVpcHost, binding.private_ip}));
-  EXPECT_EQ(world.ResolvePrivate("vpc-b", kAcmeVpcHost).address, Ip("192.168.0.2"));
+  EXPECT_EQ(world.ResolvePrivate(Net(world, "vpc-b"), kAcmeVpcHost).address, Ip("192.168.0.2"));
 
   // Unbinding removes what Bind wrote, not the copy in VPC-B's zone.
   Check(world.Unbind("acme", "vpc-a"));
   EXPECT_NE(world.FindZone("zone-b"), nullptr);
-  EXPECT_EQ(world.ResolvePrivate("vpc-b", kAcmeVpcHost).address, Ip("192.168.0.2"));
+  EXPECT_EQ(world.ResolvePrivate(Net(world, "vpc-b"), kAcmeVpcHost).address, Ip("192.168.0.2"));
 }
 
 TEST(PrivateDns, ZoneOperations) {
@@ -354,9 +432,9 @@ TEST(PrivateDns, ZoneOperations) {
   EXPECT_EQ(world.FindZone("z")->name, "internal.example");
   EXPECT_EQ(world.CreatePrivateZone("z", "x.example").code(), Status::Code::kAlreadyExists);
   EXPECT_EQ(world.CreatePrivateZone("bad", "not a name").code(), Status::Code::kInvalidArgument);
-  Check(world.AttachZone("z", "vpc-a"));
+  Check(world.AttachZone("z", Net(world, "vpc-a")));
   Check(world.CreatePrivateZone("z2", "internal.example"));
-  EXPECT_EQ(world.AttachZone("z2", "vpc-a").message(),
+  EXPECT_EQ(world.AttachZone("z2", Net(world, "vpc-a")).message(),
             "cannot attach zone z2 to network vpc-a: zone z of the same name internal.example is "
             "already attached");
   EXPECT_EQ(world.SetRecord("z", {"db.other.example", Ip("192.168.0.9")}).message(),
@@ -365,9 +443,10 @@ TEST(PrivateDns, ZoneOperations) {
   EXPECT_EQ(world.SetRecord("z", {"xinternal.example", Ip("192.168.0.9")}).code(),
             Status::Code::kInvalidArgument);
   Check(world.SetRecord("z", {"DB.internal.example", Ip("192.168.0.9")}));
-  EXPECT_EQ(world.ResolvePrivate("vpc-a", "db.internal.example").address, Ip("192.168.0.9"));
+  EXPECT_EQ(world.ResolvePrivate(Net(world, "vpc-a"), "db.internal.example").address,
+            Ip("192.168.0.9"));
   // The zone is authoritative for names under it: a missing record does not fall through.
-  PrivateDnsAnswer missing = world.ResolvePrivate("vpc-a", "web.internal.example");
+  PrivateDnsAnswer missing = world.ResolvePrivate(Net(world, "vpc-a"), "web.internal.example");
   EXPECT_NE(missing.zone, nullptr);
   EXPECT_FALSE(missing.address.has_value());
   Check(world.RemoveRecord("z", "db.internal.example"));
@@ -377,18 +456,18 @@ TEST(PrivateDns, ZoneOperations) {
 TEST(PrivateDns, TheMostSpecificAttachedZoneAnswers) {
   World world = ReportWorld(Edition::kEnterprise);
   Check(world.CreatePrivateZone("wide", "kura.test"));
-  Check(world.AttachZone("wide", "vpc-a"));
+  Check(world.AttachZone("wide", Net(world, "vpc-a")));
   Check(world.SetRecord("wide", {kAcmeVpcHost, Ip("192.168.0.77")}));
-  EXPECT_EQ(world.ResolvePrivate("vpc-a", kAcmeVpcHost).address, Ip("192.168.0.77"));
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
-  EXPECT_EQ(world.ResolvePrivate("vpc-a", kAcmeVpcHost).address, Ip("192.168.0.2"));
+  EXPECT_EQ(world.ResolvePrivate(Net(world, "vpc-a"), kAcmeVpcHost).address, Ip("192.168.0.77"));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
+  EXPECT_EQ(world.ResolvePrivate(Net(world, "vpc-a"), kAcmeVpcHost).address, Ip("192.168.0.2"));
 }
 
 // ---- Deleting an instance.
 
 TEST(DeleteInstance, ReleasesBindingsAndRecords) {
   World world = ReportWorld(Edition::kEnterprise);
-  Check(world.Bind("acme", "vpc-a", "vsw-a"));
+  Check(world.Bind("acme", Net(world, "vpc-a"), "vsw-a"));
   Check(world.DeleteInstance("acme"));
   EXPECT_EQ(world.FindInstance("acme"), nullptr);
   EXPECT_TRUE(world.zones().empty());
@@ -434,7 +513,7 @@ TEST(Snapshot, ChangingACopyLeavesThePublishedWorldAsItWas) {
   World next = *published;
   Check(next.SetInternetEnabled("acme", true));
   Check(next.AllowCidr("acme", {Cidr("198.51.100.10/32"), "ECS-A"}));
-  Check(next.Bind("acme", "vpc-a", "vsw-a"));
+  Check(next.Bind("acme", Net(next, "vpc-a"), "vsw-a"));
   EXPECT_FALSE(published->FindInstance("acme")->internet.enabled);
   EXPECT_TRUE(published->FindInstance("acme")->internet.allowlist.empty());
   EXPECT_TRUE(published->FindInstance("acme")->vpc.bindings.empty());

@@ -52,7 +52,8 @@ TEST(ConfigTest, ReadsEndpointsAndAdmin) {
       "listen: \"\"\ndomain: example.test\ntoken_ttl: 60\n"
       "endpoints:\n"
       "  - {listen: 198.51.100.5:80, endpoint: internet, proxy_protocol: [127.0.0.1/32]}\n"
-      "  - {listen: 192.168.0.2:80, endpoint: vpc, network: vpc-a, netns: lab-a}\n"
+      "  - {listen: 192.168.0.2:80, endpoint: vpc, network: vpc-a, network_account: A, "
+      "netns: lab-a}\n"
       "admin: {listen: 127.0.0.1:5001, accounts: {A: {token: aaaaaaaaaaaaaaaaaaaa}}}\n"));
   EXPECT_FALSE(c.registry_enabled);
   EXPECT_EQ(c.domain, "example.test");
@@ -62,11 +63,37 @@ TEST(ConfigTest, ReadsEndpointsAndAdmin) {
   ASSERT_EQ(c.endpoints[0].proxy_senders.size(), 1u);
   EXPECT_EQ(c.endpoints[1].role, ListenerRole::kVpc);
   EXPECT_EQ(c.endpoints[1].network, "vpc-a");
+  EXPECT_EQ(c.endpoints[1].network_account, "A");
   EXPECT_EQ(c.endpoints[1].netns, "lab-a");
   EXPECT_TRUE(c.admin_enabled);
   EXPECT_EQ(c.admin.port, 5001);
   ASSERT_EQ(c.admin_accounts.size(), 1u);
   EXPECT_EQ(c.admin_accounts[0].id, "A");
+}
+
+TEST(ConfigTest, VpcListenerNamesTheOwnerOfItsNetwork) {
+  auto refused = [](const std::string& endpoint) -> std::string {
+    try {
+      LoadConfig(WriteConfig("endpoints:\n  - " + endpoint + "\n"));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(refused("{listen: 1.2.3.4:80, endpoint: vpc, network: vpc-a}")
+                .find("network vpc-a needs network_account"),
+            std::string::npos);
+  EXPECT_NE(refused("{listen: 1.2.3.4:80, endpoint: vpc, proxy_protocol: [10.0.0.0/8]}")
+                .find("needs network_account"),
+            std::string::npos);
+  EXPECT_NE(refused("{listen: 1.2.3.4:80, endpoint: vpc, network: A/vpc-a, network_account: A}")
+                .find("is not a network id"),
+            std::string::npos);
+  auto c = LoadConfig(WriteConfig(
+      "endpoints:\n  - {listen: 1.2.3.4:80, endpoint: vpc, proxy_protocol: [10.0.0.0/8], "
+      "network_account: B}\n"));
+  EXPECT_EQ(c.endpoints[0].network, "");
+  EXPECT_EQ(c.endpoints[0].network_account, "B");
 }
 
 TEST(ConfigTest, ListenForms) {

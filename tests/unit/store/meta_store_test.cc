@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include "store/name_keyed_database.h"
 #include "store/sqlite_meta_store.h"
 #include "test_paths.h"
 
@@ -124,7 +125,7 @@ TEST_F(MetaStoreTest, UploadSessionsSurviveReopening) {
   store_->CreateUpload({"u1", repo_, 0});
   UploadSession leased;
   ASSERT_EQ(store_->LeaseUpload("u1", repo_, "h", 30, &leased), LeaseOutcome::kLeased);
-  EXPECT_TRUE(store_->SetUploadOffset("u1", "h", 100));
+  EXPECT_TRUE(store_->SetUploadOffset("u1", repo_, "h", 100));
   store_ = std::make_unique<SqliteMetaStore>((dir_ / "kura.db").string());
   auto u = store_->FindUpload("u1");
   ASSERT_TRUE(u);
@@ -143,16 +144,16 @@ TEST_F(MetaStoreTest, AnUploadLeaseHasOneHolderAtATime) {
   EXPECT_EQ(session.offset, 0u);
   EXPECT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kBusy);
   // Only the holder may change the session or extend the lease.
-  EXPECT_FALSE(store_->SetUploadOffset("u", "second", 5));
-  EXPECT_FALSE(store_->RenewUploadLease("u", "second", 30));
-  EXPECT_TRUE(store_->RenewUploadLease("u", "first", 30));
-  EXPECT_TRUE(store_->SetUploadOffset("u", "first", 7));
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "second", 5));
+  EXPECT_FALSE(store_->RenewUploadLease("u", repo_, "second", 30));
+  EXPECT_TRUE(store_->RenewUploadLease("u", repo_, "first", 30));
+  EXPECT_TRUE(store_->SetUploadOffset("u", repo_, "first", 7));
   store_->ReleaseUploadLease("u", "second");  // not its to give: nothing happens
   EXPECT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kBusy);
   store_->ReleaseUploadLease("u", "first");
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kLeased);
   EXPECT_EQ(session.offset, 7u);
-  EXPECT_FALSE(store_->SetUploadOffset("u", "first", 9));
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "first", 9));
 }
 
 TEST_F(MetaStoreTest, AnExpiredLeaseCanBeTakenAndTheOldHolderHasLostIt) {
@@ -160,8 +161,18 @@ TEST_F(MetaStoreTest, AnExpiredLeaseCanBeTakenAndTheOldHolderHasLostIt) {
   UploadSession session;
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "dead-node", -1, &session), LeaseOutcome::kLeased);
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "alive", 30, &session), LeaseOutcome::kLeased);
-  EXPECT_FALSE(store_->RenewUploadLease("u", "dead-node", 30));
-  EXPECT_FALSE(store_->SetUploadOffset("u", "dead-node", 1));
+  EXPECT_FALSE(store_->RenewUploadLease("u", repo_, "dead-node", 30));
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "dead-node", 1));
+}
+
+TEST_F(MetaStoreTest, ALeaseHeldAcrossTheDeleteOfItsInstanceEndsInInstanceGone) {
+  store_->CreateUpload({"u", repo_, 0});
+  UploadSession session;
+  ASSERT_EQ(store_->LeaseUpload("u", repo_, "h", 30, &session), LeaseOutcome::kLeased);
+  store_->DeleteInstance(repo_.instance);
+  EXPECT_THROW(store_->SetUploadOffset("u", repo_, "h", 10), InstanceGone);
+  EXPECT_THROW(store_->RenewUploadLease("u", repo_, "h", 30), InstanceGone);
+  EXPECT_FALSE(store_->FindUpload("u"));
 }
 
 TEST_F(MetaStoreTest, ALeaseIsOfItsRepositoryOnly) {
@@ -236,6 +247,88 @@ TEST_F(MetaStoreTest, ConcurrentWritersFromManyThreads) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(store_->ListTags(repo_, "", 1000).size(), 200u);
+}
+
+TEST_F(MetaStoreTest, DeletedInstanceKeyRefusesEveryWrite) {
+  RepoKey gone{"gone-incarnation", "library/app"};
+  store_->LinkBlob(gone, kBlobA, 1);
+  store_->DeleteInstance(gone.instance);
+  // A request admitted before the delete, writing after it, stores nothing.
+  EXPECT_THROW(store_->LinkBlob(gone, kBlobA, 1), InstanceGone);
+  EXPECT_THROW(store_->PutManifest(gone, Manifest(kManifest1, {}), "v1"), InstanceGone);
+  EXPECT_THROW(store_->CreateUpload({"u", gone, 0}), InstanceGone);
+  EXPECT_FALSE(store_->RepositoryExists(gone));
+  EXPECT_FALSE(store_->FindUpload("u"));
+  EXPECT_TRUE(store_->ListRepositories(gone.instance, "", 10).empty());
+  // Other keys are untouched; an InstanceGone is a StoreError to those who do not know it.
+  store_->LinkBlob(repo_, kBlobA, 1);
+  EXPECT_TRUE(store_->LinkedBlobSize(repo_, kBlobA));
+  EXPECT_THROW(store_->LinkBlob(gone, kBlobA, 1), StoreError);
+  EXPECT_THROW(store_->DeleteInstance(kPlainRegistryKey), StoreError);
+}
+
+TEST_F(MetaStoreTest, ListInstanceKeysNamesEveryKeyWithData) {
+  store_->LinkBlob({"k1", "a"}, kBlobA, 1);
+  store_->CreateUpload({"u", {"k2", "b"}, 0});
+  store_->LinkBlob({std::string(kPlainRegistryKey), "c"}, kBlobA, 1);
+  EXPECT_EQ(store_->ListInstanceKeys(),
+            (std::vector<std::string>{std::string(kPlainRegistryKey), "k1", "k2"}));
+  store_->DeleteInstance("k2");
+  EXPECT_EQ(store_->ListInstanceKeys(),
+            (std::vector<std::string>{std::string(kPlainRegistryKey), "k1"}));
+}
+
+TEST(MetaStoreMigration, NameKeyedRowsGoToIncarnationsAndThePlainRegistry) {
+  const std::string path = kura::testing::ScratchPath("meta-migrate", ".db").string();
+  std::filesystem::remove(path);
+  WriteNameKeyedDatabase(path);
+  {
+    SqliteMetaStore store(path);
+    ASSERT_TRUE(store.KeyedByInstanceName());
+    store.MigrateToIncarnationKeys({{"acme", "inc-acme"}});
+    EXPECT_FALSE(store.KeyedByInstanceName());
+    const std::string plain(kPlainRegistryKey);
+    EXPECT_EQ(store.LinkedBlobSize({plain, "library/app"}, "sha256:d"), 1u);
+    EXPECT_EQ(store.LinkedBlobSize({"inc-acme", "team/app"}, "sha256:a"), 2u);
+    ASSERT_TRUE(store.GetTaggedManifest({"inc-acme", "team/app"}, "v1"));
+    EXPECT_EQ(store.FindUpload("u-acme")->repo.instance, "inc-acme");
+    // Nothing is left under a name; what an instance no longer in the World had is gone.
+    EXPECT_FALSE(store.RepositoryExists({"acme", "team/app"}));
+    EXPECT_FALSE(store.RepositoryExists({"default", "library/app"}));
+    EXPECT_FALSE(store.FindUpload("u-gone"));
+    EXPECT_EQ(store.ListInstanceKeys(), (std::vector<std::string>{plain, "inc-acme"}));
+    // Once only.
+    store.MigrateToIncarnationKeys({{"acme", "other"}});
+    EXPECT_TRUE(store.RepositoryExists({"inc-acme", "team/app"}));
+  }
+  SqliteMetaStore reopened(path);
+  EXPECT_FALSE(reopened.KeyedByInstanceName());
+  std::filesystem::remove(path);
+}
+
+TEST(MetaStoreMigration, DefaultRowsOfAnInstanceNamedDefaultStayIts) {
+  const std::string path = kura::testing::ScratchPath("meta-migrate", ".db").string();
+  std::filesystem::remove(path);
+  WriteNameKeyedDatabase(path);
+  SqliteMetaStore store(path);
+  store.MigrateToIncarnationKeys({{"default", "inc-default"}, {"acme", "inc-acme"}});
+  EXPECT_TRUE(store.LinkedBlobSize({"inc-default", "library/app"}, "sha256:d"));
+  EXPECT_FALSE(store.RepositoryExists({std::string(kPlainRegistryKey), "library/app"}));
+  std::filesystem::remove(path);
+}
+
+TEST(MetaStoreMigration, NewDatabaseIsKeyedByIncarnationFromTheStart) {
+  const std::string path = kura::testing::ScratchPath("meta-new", ".db").string();
+  std::filesystem::remove(path);
+  {
+    SqliteMetaStore store(path);
+    EXPECT_FALSE(store.KeyedByInstanceName());
+    store.LinkBlob({"inc", "a"}, kBlobA, 1);
+  }
+  SqliteMetaStore reopened(path);
+  EXPECT_FALSE(reopened.KeyedByInstanceName());
+  EXPECT_TRUE(reopened.RepositoryExists({"inc", "a"}));
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -88,7 +88,7 @@ TEST(Topology, Defaults) {
   EXPECT_EQ(acme.vpc.bindings[0].subnet, "vsw-a");
   EXPECT_EQ(acme.vpc.bindings[0].private_ip, Ip("192.168.0.2"));
   access::PrivateDnsAnswer answer =
-      t.world.ResolvePrivate("vpc-a", "acme-registry-vpc.ap-northeast-1.kura.test");
+      t.world.ResolvePrivate({"A", "vpc-a"}, "acme-registry-vpc.ap-northeast-1.kura.test");
   EXPECT_EQ(answer.address, Ip("192.168.0.2"));
 }
 
@@ -139,7 +139,8 @@ private_zones:
   EXPECT_EQ(x.vpc.bindings.at(0).private_ip, Ip("10.2.0.200"));
   ASSERT_NE(t.world.FindZone("z1"), nullptr);
   EXPECT_EQ(t.world.FindZone("z1")->records.at(0).name, "other.r1.example.test");
-  EXPECT_EQ(t.world.FindTransitNetwork("t1")->networks, (std::vector<std::string>{"n1"}));
+  EXPECT_EQ(t.world.FindTransitNetwork("t1")->networks,
+            (std::vector<access::NetworkKey>{{"A", "n1"}}));
   ASSERT_EQ(t.SetupOf("x").credentials.size(), 2u);
   EXPECT_EQ(t.SetupOf("x").credentials[1].password_hash.value().substr(0, 4), "$2b$");
   // Logins: h2 brings its own; h1 tries the first user with its password.
@@ -217,6 +218,16 @@ TEST(TopologyErrors, UnknownNetwork) {
                                           "    vpc:\n      bindings:\n"
                                           "        - {network: vpc-z}\n"),
               "vpc-z", "no such network");
+}
+
+TEST(TopologyErrors, NetworkIdOfTwoAccounts) {
+  // The World holds them apart; a file names networks by id alone, so it refuses the second.
+  std::string text = kReportWorldYaml;
+  text.replace(text.find("hosts:"), 6,
+               "  - {id: vpc-a, account: B, region: ap-southeast-1, cidrs: [172.16.0.0/16]}\n"
+               "hosts:");
+  ExpectError(text, "id: vpc-a, account: B",
+              "network vpc-a: the id is taken by a network of account A");
 }
 
 TEST(TopologyErrors, OverlappingSubnet) {

@@ -1,0 +1,54 @@
+#include "admin/instance_stores.h"
+
+#include <map>
+#include <set>
+#include <stdexcept>
+
+#include "admin/world_document.h"
+#include "auth/token.h"
+
+namespace kura::admin {
+
+ReconcileResult ReconcileInstanceStores(access::World& world, store::SqliteMetaStore& meta,
+                                        store::SqliteAdminStore& admin_store) {
+  ReconcileResult result;
+  std::vector<std::string> unnamed;
+  for (const auto& [name, instance] : world.instances()) {
+    if (instance.incarnation.empty()) unnamed.push_back(name);
+  }
+  for (const std::string& name : unnamed) {
+    access::Status s = world.AssignIncarnation(name, auth::RandomSecret());
+    if (!s.ok()) throw std::runtime_error(s.message());
+    ++result.incarnations_assigned;
+  }
+  // Saved before any row is re-keyed: a crash in between re-keys with the same incarnations.
+  if (result.incarnations_assigned > 0) admin_store.SaveWorld(WorldToDocument(world));
+
+  std::map<std::string, std::string> incarnation_of;
+  std::set<std::string, std::less<>> live = {std::string(store::kPlainRegistryKey)};
+  for (const auto& [name, instance] : world.instances()) {
+    incarnation_of[name] = instance.incarnation;
+    live.insert(instance.incarnation);
+  }
+  if (meta.KeyedByInstanceName() || admin_store.KeyedByInstanceName()) {
+    meta.MigrateToIncarnationKeys(incarnation_of);
+    admin_store.MigrateToIncarnationKeys(incarnation_of);
+    result.migrated = true;
+  }
+
+  std::set<std::string> purged;
+  for (const std::string& key : meta.ListInstanceKeys()) {
+    if (live.contains(key)) continue;
+    meta.DeleteInstance(key);
+    purged.insert(key);
+  }
+  for (const std::string& key : admin_store.ListInstanceKeys()) {
+    if (live.contains(key)) continue;
+    admin_store.DeleteInstanceState(key);
+    purged.insert(key);
+  }
+  result.keys_purged = static_cast<int>(purged.size());
+  return result;
+}
+
+}  // namespace kura::admin

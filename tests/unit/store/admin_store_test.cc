@@ -1,0 +1,57 @@
+// SqliteAdminStore: instance keys, tombstones and the migration of name-keyed databases.
+#include "store/admin_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "store/name_keyed_database.h"
+#include "store/sqlite_meta_store.h"
+#include "test_paths.h"
+
+namespace kura::store {
+namespace {
+
+TEST(AdminStore, DeletedInstanceKeyRefusesWritesInBothStoresOfOneFile) {
+  const std::string path = kura::testing::ScratchPath("admin-store", ".db").string();
+  std::filesystem::remove(path);
+  {
+    SqliteAdminStore admin(path);
+    SqliteMetaStore meta(path);
+    admin.SetPassword("inc", "dev", "hash");
+    admin.PutNamespace("inc", {"team", true});
+    admin.SetPassword("kept", "dev", "hash2");
+    EXPECT_EQ(admin.ListInstanceKeys(), (std::vector<std::string>{"inc", "kept"}));
+    // The registry side retires the key first: the admin side refuses from then on.
+    meta.DeleteInstance("inc");
+    EXPECT_THROW(admin.SetPassword("inc", "dev", "hash"), InstanceGone);
+    EXPECT_THROW(admin.AddTemporaryPassword("inc", "tmp", "hash", 100, 1), InstanceGone);
+    EXPECT_THROW(admin.PutNamespace("inc", {"other", false}), InstanceGone);
+    admin.DeleteInstanceState("inc");
+    EXPECT_TRUE(admin.FindCredentials("inc", "dev", 0).empty());
+    EXPECT_FALSE(admin.FindNamespace("inc", "team"));
+    EXPECT_EQ(admin.ListInstanceKeys(), std::vector<std::string>{"kept"});
+    EXPECT_EQ(admin.FindCredentials("kept", "dev", 0).size(), 1u);
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(AdminStore, MigratesCredentialsAndNamespacesKeyedByName) {
+  const std::string path = kura::testing::ScratchPath("admin-migrate", ".db").string();
+  std::filesystem::remove(path);
+  WriteNameKeyedDatabase(path);
+  SqliteAdminStore admin(path);
+  ASSERT_TRUE(admin.KeyedByInstanceName());
+  admin.MigrateToIncarnationKeys({{"acme", "inc-acme"}});
+  EXPECT_FALSE(admin.KeyedByInstanceName());
+  EXPECT_EQ(admin.FindCredentials("inc-acme", "dev", 0).size(), 1u);
+  EXPECT_TRUE(admin.FindNamespace("inc-acme", "team"));
+  EXPECT_TRUE(admin.FindCredentials("acme", "dev", 0).empty());
+  EXPECT_EQ(admin.ListInstanceKeys(), std::vector<std::string>{"inc-acme"});
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace kura::store
