@@ -5,6 +5,7 @@ load loop is bounded in count and time, and talks to loopback only.
 It reuses the black-box helpers of tests/http (clients, servers, the admin API).
 """
 
+import contextlib
 import os
 import sys
 
@@ -13,8 +14,21 @@ import pytest
 HTTP_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "http")
 sys.path.insert(0, HTTP_TESTS)
 
-from helpers import Registry, ServerProcess, free_port  # noqa: E402,F401
 from plain_server import KURA_BIN, Server, assert_consistent  # noqa: E402,F401
+from instances_helpers import InstanceServer  # noqa: E402
+
+
+@contextlib.contextmanager
+def running_instances(workdir, listeners, **kw):
+    """`kura serve` with endpoint listeners (instances_helpers.InstanceServer), started; stopped
+    by PID at the end, and its data checked with fsck."""
+    s = InstanceServer(KURA_BIN, workdir, listeners, **kw)
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+    assert_consistent(s.data)
 
 
 @pytest.fixture(scope="module")

@@ -5,23 +5,22 @@ with a clear message and is never stored, and every answer is valid JSON."""
 
 import pytest
 
-from instances_helpers import REGION_A, InstanceServer
-from plain_server import KURA_BIN
+from conftest import running_instances
+
+from instances_helpers import REGION_A
 
 PASSWORD = "a-long-password"
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    s = InstanceServer(KURA_BIN, tmp_path_factory.mktemp("admin-input"),
-                       {"inet": dict(endpoint="internet")})
-    s.start()
-    s.admin.ok("POST", "/api/v1/instances", {"name": "acme", "region": REGION_A,
-                                             "edition": "enterprise"})
-    s.admin.ok("POST", "/api/v1/networks", {"id": "vpc-a", "region": REGION_A,
-                                            "cidrs": ["192.168.0.0/16"]})
-    yield s
-    s.stop()
+    with running_instances(tmp_path_factory.mktemp("admin-input"),
+                           {"inet": dict(endpoint="internet")}) as s:
+        s.admin.ok("POST", "/api/v1/instances", {"name": "acme", "region": REGION_A,
+                                                 "edition": "enterprise"})
+        s.admin.ok("POST", "/api/v1/networks", {"id": "vpc-a", "region": REGION_A,
+                                                "cidrs": ["192.168.0.0/16"]})
+        yield s
 
 
 def call(srv, method, path, body=None, raw=None):

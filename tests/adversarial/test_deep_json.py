@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from conftest import running_instances
+
 from helpers import (OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, assert_error, descriptor,
                      digest_of, push_blob, push_manifest, unique)
 
@@ -96,15 +98,11 @@ ADMIN_BODIES = [
 
 @pytest.fixture(scope="module")
 def instances(tmp_path_factory):
-    from instances_helpers import InstanceServer
-    from plain_server import KURA_BIN
-    s = InstanceServer(KURA_BIN, tmp_path_factory.mktemp("deep-admin"),
-                       {"inet": dict(endpoint="internet")})
-    s.start()
-    s.admin.ok("POST", "/api/v1/instances",
-               {"name": "deep", "region": "ap-northeast-1", "edition": "enterprise"})
-    yield s
-    s.stop()
+    with running_instances(tmp_path_factory.mktemp("deep-admin"),
+                           {"inet": dict(endpoint="internet")}) as s:
+        s.admin.ok("POST", "/api/v1/instances",
+                   {"name": "deep", "region": "ap-northeast-1", "edition": "enterprise"})
+        yield s
 
 
 @pytest.mark.parametrize("method,path", ADMIN_BODIES)

@@ -33,6 +33,17 @@ def small_disk(server_factory):
         subprocess.run(["umount", "-l", s.data], check=False)
 
 
+def fill(path):
+    """Writes zeros to `path` until the disk is full (someone else filling it)."""
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError:
+            pass
+
+
 def uploads_bytes(s):
     return dir_size(os.path.join(s.data, "uploads"))
 
@@ -90,13 +101,7 @@ def test_a_session_can_be_deleted_on_a_full_disk(small_disk):
     loc = r.header("Location")
     filler = os.path.join(small_disk.data, "filler")
     try:
-        with open(filler, "wb") as f:  # someone else fills the disk to the last byte
-            try:
-                while True:
-                    f.write(b"\0" * (1 << 20))
-                    f.flush()
-            except OSError:
-                pass
+        fill(filler)
         r = reg.delete(loc)
         assert r.status == 204, r
         assert uploads_bytes(small_disk) == 0
@@ -112,13 +117,7 @@ def test_pushes_work_again_as_soon_as_space_is_freed(small_disk):
     kept = push_blob(reg, repo, os.urandom(1 << 20))
     filler = os.path.join(small_disk.data, "filler")
     try:
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * (1 << 20))
-                    f.flush()
-            except OSError:
-                pass
+        fill(filler)
         data = os.urandom(2 << 20)
         r = reg.post("/v2/%s/blobs/uploads/?digest=%s" % (repo, digest_of(data)), body=data,
                      headers={"Content-Type": "application/octet-stream"})

@@ -11,13 +11,11 @@
 """
 
 import json
-import os
 import socket
 
 import pytest
 
-from helpers import (OCI_MANIFEST, assert_error, digest_of, make_image, push_blob, start_upload,
-                     unique)
+from helpers import assert_error, digest_of, make_image, start_upload, unique
 
 
 def exchange(port, data, timeout=5.0):

@@ -26,10 +26,11 @@ import time
 
 import pytest
 
+from conftest import running_instances
+
 from helpers import (OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, assert_error, canon,
                      descriptor, digest_of, push_blob, start_upload, unique, with_query)
-from instances_helpers import REGION_A, InstanceServer, internet_host
-from plain_server import KURA_BIN
+from instances_helpers import REGION_A, internet_host
 
 LISTENERS = {"inet": dict(endpoint="internet")}
 HOST = internet_host("acme")
@@ -41,10 +42,8 @@ SETTLE = 0.5           # then, for its handler to be reading the body
 
 @pytest.fixture
 def srv(tmp_path):
-    s = InstanceServer(KURA_BIN, tmp_path, LISTENERS)
-    s.start()
-    yield s
-    s.stop()
+    with running_instances(tmp_path, LISTENERS) as s:
+        yield s
 
 
 def admin_of(srv, owner):

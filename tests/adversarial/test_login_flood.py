@@ -20,9 +20,11 @@ import time
 
 import pytest
 
+from conftest import running_instances
+
 from helpers import make_image
-from instances_helpers import InstanceServer, error_message, internet_host
-from plain_server import KURA_BIN, is_peer
+from instances_helpers import error_message, internet_host
+from plain_server import is_peer
 
 pytestmark = pytest.mark.skipif(is_peer(), reason="instances are a kura feature")
 
@@ -33,11 +35,9 @@ PASSWORD = "the-Right-password-1"
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    s = InstanceServer(KURA_BIN, tmp_path_factory.mktemp("login-flood"),
-                       {"inet": dict(endpoint="internet")})
-    s.start()
-    yield s
-    s.stop()
+    with running_instances(tmp_path_factory.mktemp("login-flood"),
+                           {"inet": dict(endpoint="internet")}) as s:
+        yield s
 
 
 def make_instance(srv, name, users=(), password=PASSWORD):

@@ -11,9 +11,10 @@ import subprocess
 
 import pytest
 
-from helpers import assert_error
-from instances_helpers import (PROXY_SENDER, REGION_A, TOKEN_A, TOKEN_B, InstanceServer,
-                               denied_message, proxy_v2, vpc_host, vpc_tlv)
+from conftest import running_instances
+
+from instances_helpers import (PROXY_SENDER, REGION_A, TOKEN_A, TOKEN_B, denied_message,
+                               proxy_v2, vpc_host, vpc_tlv)
 from plain_server import KURA_BIN
 
 LISTENERS = {
@@ -26,10 +27,8 @@ USER, PASSWORD = "dev", "dev-Pass.word-123"
 
 @pytest.fixture
 def srv(tmp_path):
-    s = InstanceServer(KURA_BIN, tmp_path, LISTENERS)
-    s.start()
-    yield s
-    s.stop()
+    with running_instances(tmp_path, LISTENERS) as s:
+        yield s
 
 
 def enterprise(admin, name, network):

@@ -5,9 +5,10 @@ so an instance named default is an instance like any other, and sees nothing of 
 
 import pytest
 
+from conftest import running_instances
+
 from helpers import assert_error, fetch_blob, make_image, push_blob, unique
-from instances_helpers import REGION_A, InstanceServer, internet_host
-from plain_server import KURA_BIN
+from instances_helpers import REGION_A, internet_host
 
 USER, PASSWORD = "mallory", "mallory-Pass.word-1"
 DEFAULT = internet_host("default")
@@ -15,10 +16,8 @@ DEFAULT = internet_host("default")
 
 @pytest.fixture
 def srv(tmp_path):
-    s = InstanceServer(KURA_BIN, tmp_path, {"inet": dict(endpoint="internet")}, plain=True)
-    s.start()
-    yield s
-    s.stop()
+    with running_instances(tmp_path, {"inet": dict(endpoint="internet")}, plain=True) as s:
+        yield s
 
 
 def plain_image(srv):

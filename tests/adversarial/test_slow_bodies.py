@@ -10,8 +10,6 @@ import os
 import socket
 import time
 
-import pytest
-
 from helpers import assert_error, digest_of, local_path, push_blob, start_upload, unique
 
 

@@ -19,9 +19,11 @@ import time
 
 import pytest
 
+from conftest import running_instances
+
 from helpers import assert_error
-from instances_helpers import InstanceServer, b64url, error_message, forge_jwt, internet_host
-from plain_server import KURA_BIN, is_peer
+from instances_helpers import b64url, error_message, forge_jwt, internet_host
+from plain_server import is_peer
 
 pytestmark = pytest.mark.skipif(is_peer(), reason="instances are a kura feature")
 
@@ -36,14 +38,12 @@ PASSWORD = "the-Right-password-1"
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    s = InstanceServer(KURA_BIN, tmp_path_factory.mktemp("token-cache"),
-                       {"inet": dict(endpoint="internet")})
-    s.start()
-    s.admin.ok("POST", "/api/v1/instances", {"name": "big", "region": REGION,
-                                             "edition": "personal"})
-    s.admin.ok("PUT", "/api/v1/instances/big/credentials/owner", {"password": PASSWORD})
-    yield s
-    s.stop()
+    with running_instances(tmp_path_factory.mktemp("token-cache"),
+                           {"inet": dict(endpoint="internet")}) as s:
+        s.admin.ok("POST", "/api/v1/instances", {"name": "big", "region": REGION,
+                                                 "edition": "personal"})
+        s.admin.ok("PUT", "/api/v1/instances/big/credentials/owner", {"password": PASSWORD})
+        yield s
 
 
 def rss_kib(srv):
