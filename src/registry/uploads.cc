@@ -1,6 +1,7 @@
 #include <openssl/rand.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "core/digest.h"
@@ -20,6 +21,8 @@ using store::RepoKey;
 namespace {
 
 constexpr size_t kChunkBytes = 256 * 1024;
+// A body read that waits this long is a slow client's: its idle upload buffers are given back.
+constexpr auto kSlowRead = std::chrono::milliseconds(500);
 
 std::string NewUploadId() {
   unsigned char b[16];
@@ -196,7 +199,9 @@ asio::awaitable<Registry::AppendResult> Registry::AppendBody(
       std::span<char> buf = writer.NextBuffer();
       size_t filled = 0;
       while (filled < buf.size()) {  // only a whole buffer keeps the writes aligned
+        auto asked = std::chrono::steady_clock::now();
         size_t n = co_await req.body.Read(buf.data() + filled, buf.size() - filled);
+        if (std::chrono::steady_clock::now() - asked > kSlowRead) writer.ReleaseIdleBuffers();
         if (n == 0) {
           body_done = true;
           break;

@@ -341,7 +341,7 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
   }
 
   if (req.path == "/token") {
-    if (req.method() != http::verb::get) {
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
       co_return ErrorResponse(RegistryError(ErrorCode::kUnsupported, "use GET for tokens"));
     }
     co_return IssueToken(req, caller, *instance, endpoint->service);

@@ -129,10 +129,14 @@ void UploadWriter::Submit(size_t n) {
   }
 }
 
+void UploadWriter::ReleaseIdleBuffers() {
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < kBuffers; ++i) {
+    if (!(busy_ & (1u << i))) buffers_[i].reset();
+  }
+}
+
 void UploadWriter::Written(const Chunk& chunk) {
-  // Buffers past the first two are for bursts the disk lags behind: they go back once written,
-  // so an upload whose client stalls keeps two at most.
-  if (chunk.buffer >= 2) buffers_[chunk.buffer].reset();
   --in_flight_;
   busy_ &= ~(1u << chunk.buffer);
   cv_.notify_all();

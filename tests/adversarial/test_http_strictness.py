@@ -238,3 +238,32 @@ def test_invalid_utf8_host_on_an_endpoint_gets_an_oci_error(tmp_path):
             assert status == 404 and codes == ["NAME_UNKNOWN"], raw[:300]
     finally:
         s.stop()
+
+
+def test_head_answers_of_the_endpoint_and_admin_listeners_have_no_content(tmp_path):
+    """The same rule on the other listeners: the gateway's challenges, refusals and token
+    endpoint, and the admin API."""
+    from conftest import running_instances
+    from instances_helpers import TOKEN_A, internet_host
+    with running_instances(tmp_path, {"inet": dict(endpoint="internet")}) as s:
+        s.admin.ok("POST", "/api/v1/instances", {"name": "heads", "region": "ap-northeast-1",
+                                                 "edition": "personal"})
+        host = internet_host("heads")
+        for path, extra in [("/v2/", ""), ("/token?service=x", ""), ("/v2/_catalog", ""),
+                            ("/v2/a/manifests/v1", ""), ("/v2/", "Authorization: Basic eDp5\r\n")]:
+            req = ("HEAD {p} HTTP/1.1\r\nHost: {h}\r\n{e}\r\n"
+                   "GET {p} HTTP/1.1\r\nHost: {h}\r\n{e}Connection: close\r\n\r\n").format(
+                       p=path, h=host, e=extra)
+            raw = exchange(s.port("inet"), req.encode())
+            head, _, rest = raw.partition(b"\r\n\r\n")
+            assert rest.startswith(b"HTTP/1.1 "), (path, rest[:120])
+            get_head = rest.partition(b"\r\n\r\n")[0]
+            assert head.split(b" ")[1] == get_head.split(b" ")[1], path
+            assert header_of(head, "content-length") == header_of(get_head, "content-length")
+        for path in ("/api/v1/whoami", "/api/v1/nowhere"):
+            req = ("HEAD {p} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\r\n"
+                   "GET {p} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n"
+                   "Connection: close\r\n\r\n").format(p=path, t=TOKEN_A)
+            raw = exchange(s.admin_port, req.encode())
+            head, _, rest = raw.partition(b"\r\n\r\n")
+            assert rest.startswith(b"HTTP/1.1 "), (path, rest[:120])
