@@ -69,13 +69,18 @@ class Registry {
   struct AppendResult {
     uint64_t size = 0;
     std::optional<core::RegistryError> error;
+    std::shared_ptr<UploadHash> hash;  // without an error: the hash of all `size` bytes
   };
   asio::awaitable<AppendResult> AppendBody(Request& req, const std::string& id, uint64_t offset,
                                            std::optional<uint64_t> expected_length,
                                            UploadLease* lease);
 
-  // The running hash of an upload; rebuilt from its file after a restart.
-  std::shared_ptr<UploadHash> HashFor(const std::string& id, uint64_t offset);
+  // The running hash of upload `id` over its first `offset` bytes, taken out of hashes_: only the
+  // request holding the session's lease feeds it, and it puts the hash back (KeepHash) when its
+  // append succeeded, so a hash that ate bytes of a failed or overtaken request is never found
+  // again. Rebuilt from the upload's file when hashes_ has none at that offset (after a restart).
+  std::shared_ptr<UploadHash> TakeHash(const std::string& id, uint64_t offset);
+  void KeepHash(const std::string& id, std::shared_ptr<UploadHash> hash);
   void ForgetHash(const std::string& id);
 
   store::BlobStore& blobs_;

@@ -130,13 +130,10 @@ asio::awaitable<Response> Registry::PushBlobMonolithic(Request& req, const RepoK
     throw;
   }
   if (appended.error) {
-    ForgetHash(id);
     blobs_.RemoveUpload(id);
     co_return ErrorResponse(*appended.error);
   }
-  std::shared_ptr<UploadHash> state = HashFor(id, appended.size);
-  ForgetHash(id);
-  core::Digest actual = state->hash.Finish();
+  core::Digest actual = appended.hash->hash.Finish();
   if (actual.str() != digest) {
     blobs_.RemoveUpload(id);
     co_return ErrorResponse(
@@ -151,11 +148,15 @@ asio::awaitable<Response> Registry::PushBlobMonolithic(Request& req, const RepoK
   co_return BlobCreated(repo, digest);
 }
 
-std::shared_ptr<Registry::UploadHash> Registry::HashFor(const std::string& id, uint64_t offset) {
+std::shared_ptr<Registry::UploadHash> Registry::TakeHash(const std::string& id, uint64_t offset) {
   {
     std::lock_guard lock(hashes_mu_);
     auto it = hashes_.find(id);
-    if (it != hashes_.end() && it->second->hashed == offset) return it->second;
+    if (it != hashes_.end()) {
+      std::shared_ptr<UploadHash> kept = std::move(it->second);
+      hashes_.erase(it);
+      if (kept->hashed == offset) return kept;
+    }
   }
   // After a restart (or a failed append) the hash is rebuilt from the bytes kept on disk.
   auto state = std::make_shared<UploadHash>();
@@ -168,9 +169,12 @@ std::shared_ptr<Registry::UploadHash> Registry::HashFor(const std::string& id, u
     state->hash.Update(buf.data(), static_cast<size_t>(n));
     state->hashed += static_cast<uint64_t>(n);
   }
-  std::lock_guard lock(hashes_mu_);
-  hashes_[id] = state;
   return state;
+}
+
+void Registry::KeepHash(const std::string& id, std::shared_ptr<UploadHash> hash) {
+  std::lock_guard lock(hashes_mu_);
+  hashes_[id] = std::move(hash);
 }
 
 void Registry::ForgetHash(const std::string& id) {
@@ -183,8 +187,8 @@ asio::awaitable<Registry::AppendResult> Registry::AppendBody(
     UploadLease* lease) {
   std::string why;
   std::optional<UploadSlots::Slot> slot = upload_slots_.Take(req.instance, &why);
-  if (!slot) co_return AppendResult{offset, RegistryError(ErrorCode::kTooManyRequests, why)};
-  std::shared_ptr<UploadHash> state = HashFor(id, offset);
+  if (!slot) co_return AppendResult{offset, RegistryError(ErrorCode::kTooManyRequests, why), {}};
+  std::shared_ptr<UploadHash> state = TakeHash(id, offset);
   store::FileHandle file = blobs_.OpenUpload(id, offset);
   if (!file.valid()) throw store::StoreError("cannot open upload file " + id);
   uint64_t received = 0;
@@ -231,17 +235,16 @@ asio::awaitable<Registry::AppendResult> Registry::AppendBody(
   }
   if (!error && !failure) {
     state->hashed = offset + received;
-    co_return AppendResult{offset + received, std::nullopt};
+    co_return AppendResult{offset + received, std::nullopt, std::move(state)};
   }
-  // The hash has eaten bytes that are going away; it is rebuilt from the file next time.
-  ForgetHash(id);
+  // The hash has eaten bytes that are going away: it is dropped, rebuilt from the file next time.
   // Bytes of a failed append are given back at once (a full disk gets its space back) and the
   // session is as it was before the request.
   if (!lost && ::ftruncate(file.get(), static_cast<off_t>(offset)) != 0 && !failure) {
     failure = std::make_exception_ptr(store::StoreError("cannot truncate upload " + id));
   }
   if (failure) std::rethrow_exception(failure);
-  co_return AppendResult{offset, error};
+  co_return AppendResult{offset, error, {}};
 }
 
 // PATCH /v2/<name>/blobs/uploads/<id>: 202 with the new Range; 416 when Content-Range does not
@@ -272,6 +275,7 @@ asio::awaitable<Response> Registry::PatchBlobData(Request& req, const RepoKey& r
   AppendResult appended = co_await AppendBody(req, id, offset, expected, &lease);
   if (appended.error) co_return ErrorResponse(*appended.error);
   if (!lease.SetOffset(appended.size)) co_return ErrorResponse(UploadLease::Lost());
+  KeepHash(id, std::move(appended.hash));  // for the next PATCH of the session
   co_return UploadAccepted(repo, id, appended.size, http::status::accepted);
 }
 
@@ -299,6 +303,7 @@ asio::awaitable<Response> Registry::BlobUploadComplete(Request& req, const RepoK
   if (auto e = CheckDigest(*digest)) co_return ErrorResponse(*e);
   const uint64_t offset = lease.session().offset;
   uint64_t size = offset;
+  std::shared_ptr<UploadHash> state;
   auto content_range = req.header[http::field::content_range];
   if (!content_range.empty()) {
     auto range = ParseContentRange(content_range);
@@ -312,10 +317,11 @@ asio::awaitable<Response> Registry::BlobUploadComplete(Request& req, const RepoK
     AppendResult appended = co_await AppendBody(req, id, offset, length, &lease);
     if (appended.error) co_return ErrorResponse(*appended.error);
     size = appended.size;
+    state = std::move(appended.hash);
     if (size != offset && !lease.SetOffset(size)) co_return ErrorResponse(UploadLease::Lost());
+  } else {
+    state = TakeHash(id, size);
   }
-  std::shared_ptr<UploadHash> state = HashFor(id, size);
-  ForgetHash(id);
   core::Digest actual = state->hash.Finish();
   if (!lease.Keep()) co_return ErrorResponse(UploadLease::Lost());
   if (actual.str() != *digest) {
