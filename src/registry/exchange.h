@@ -61,7 +61,9 @@ struct Response {
   std::optional<store::BlobFile> file;
   uint64_t file_offset = 0;
   uint64_t file_length = 0;
-  // HEAD: announce this Content-Length but send no body.
+  // HEAD: announce this Content-Length but send no body. The server derives it for every HEAD
+  // answer that lacks it (from the body or file, which it then drops); a handler sets it only to
+  // avoid making a body at all (a blob's file is not opened for a HEAD).
   std::optional<uint64_t> head_length;
 
   uint64_t ContentLength() const {

@@ -106,10 +106,6 @@ Response Registry::ListReferrers(Request& req, const RepoKey& repo, const std::s
       nlohmann::json{
           {"schemaVersion", 2}, {"mediaType", core::kOciIndex}, {"manifests", std::move(manifests)}}
           .dump();
-  if (req.method() == http::verb::head) {
-    r.head_length = r.body.size();
-    r.body.clear();
-  }
   return r;
 }
 

@@ -14,7 +14,7 @@ using store::RepoKey;
 
 // GET/HEAD /v2/<name>/manifests/<reference>: 200 with the stored bytes, their media type and
 // digest; 404 MANIFEST_UNKNOWN when the reference names none (also when it cannot be a tag).
-Response Registry::FetchManifest(Request& req, const RepoKey& repo, const std::string& reference) {
+Response Registry::FetchManifest(const RepoKey& repo, const std::string& reference) {
   std::optional<store::StoredManifest> m;
   if (reference.find(':') != std::string::npos) {
     if (auto e = CheckDigest(reference)) return ErrorResponse(*e);
@@ -32,11 +32,7 @@ Response Registry::FetchManifest(Request& req, const RepoKey& repo, const std::s
   r.fields.set(http::field::content_type, m->media_type);
   r.fields.set("Docker-Content-Digest", m->digest);
   r.fields.set(http::field::etag, "\"" + m->digest + "\"");
-  if (req.method() == http::verb::head) {
-    r.head_length = m->body.size();
-  } else {
-    r.body = std::move(m->body);
-  }
+  r.body = std::move(m->body);  // a HEAD gets the same headers, without it (http_server)
   return r;
 }
 

@@ -70,7 +70,7 @@ asio::awaitable<Response> Registry::Dispatch(Request& req, const Route& route) {
     case Kind::kTags:
       co_return read ? ListTags(req, repo) : MethodNotAllowed();
     case Kind::kManifest:
-      if (read) co_return FetchManifest(req, repo, route.reference);
+      if (read) co_return FetchManifest(repo, route.reference);
       if (m == http::verb::put) co_return co_await PutManifest(req, repo, route.reference);
       if (m == http::verb::delete_) co_return DeleteManifest(repo, route.reference);
       co_return MethodNotAllowed();

@@ -53,7 +53,7 @@ class Registry {
   asio::awaitable<Response> BlobUploadComplete(Request& req, const store::RepoKey& repo,
                                                const std::string& id);
   Response CancelBlobUpload(const store::RepoKey& repo, const std::string& id);
-  Response FetchManifest(Request& req, const store::RepoKey& repo, const std::string& reference);
+  Response FetchManifest(const store::RepoKey& repo, const std::string& reference);
   asio::awaitable<Response> PutManifest(Request& req, const store::RepoKey& repo,
                                         const std::string& reference);
   Response DeleteManifest(const store::RepoKey& repo, const std::string& reference);
