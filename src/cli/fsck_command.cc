@@ -7,7 +7,7 @@
 #include "access/world.h"
 #include "admin/world_document.h"
 #include "registry/consistency_check.h"
-#include "store/admin_store.h"
+#include "store/sqlite_db.h"
 #include "store/fs_blob_store.h"
 #include "store/meta_store.h"
 
@@ -21,11 +21,18 @@ struct FsckOptions {
 };
 
 // The keys under which live instances (their incarnations), and the plain registry, keep their
-// rows.
-std::set<std::string> LiveInstanceKeys(store::SqliteAdminStore& admin) {
+// rows: read from the saved World without opening the admin store, which would create its tables
+// (fsck writes nothing). The domain only names endpoints, which fsck does not look at.
+std::set<std::string> LiveInstanceKeys(const std::string& db_path) {
   std::set<std::string> keys{std::string(store::kPlainRegistryKey)};
-  if (auto document = admin.LoadWorld()) {
-    access::World world = admin::WorldFromDocument(*document, "kura.test");
+  store::SqliteDatabase db(db_path, "");
+  store::Statement table(db.Connection(),
+                         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                         "name = 'exposure_world'");
+  if (!table.Step()) return keys;  // no instance was ever saved
+  store::Statement saved(db.Connection(), "SELECT document FROM exposure_world WHERE id = 1");
+  if (saved.Step()) {
+    access::World world = admin::WorldFromDocument(saved.Text(0), "kura.test");
     for (const auto& [name, instance] : world.instances()) keys.insert(instance.incarnation);
   }
   return keys;
@@ -39,11 +46,10 @@ int RunFsck(const FsckOptions& options) {
   }
   try {
     store::FsBlobStore blobs(options.data);
-    store::SqliteAdminStore admin(db);
     registry::ConsistencyOptions check;
     check.hash_blobs = !options.no_hash;
     registry::ConsistencyReport report =
-        registry::CheckConsistency(db, blobs, LiveInstanceKeys(admin), check);
+        registry::CheckConsistency(db, blobs, LiveInstanceKeys(db), check);
     for (const std::string& line : report.problems) std::cout << line << "\n";
     std::cout << report.tags << " tags, " << report.manifests << " manifests, " << report.blob_links
               << " blob links (" << report.blobs_hashed << " blobs hashed), " << report.uploads

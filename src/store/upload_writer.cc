@@ -88,8 +88,8 @@ std::span<char> UploadWriter::NextBuffer() {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return busy_ != kAllBusy || !error_.empty(); });
     if (!error_.empty()) ThrowError();
-    // The lowest free buffer: when the disk keeps up, an upload never needs more than two
-    // (one being filled, one being written), and a stalled one holds no more than that.
+    // The lowest free buffer: while the disk keeps up, an upload uses two (one being filled, one
+    // being written); the others are for bursts the disk lags behind.
     while (busy_ & (1u << index)) ++index;
     busy_ |= 1u << index;
   }
