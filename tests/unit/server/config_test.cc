@@ -47,6 +47,20 @@ TEST(ConfigTest, RefusesUnknownKeysAndBadValues) {
                ConfigError);
 }
 
+TEST(ConfigTest, UploadLimits) {
+  auto defaults = LoadConfig(WriteConfig("data: /srv/kura\n"));
+  EXPECT_EQ(defaults.max_uploads, 128u);
+  EXPECT_EQ(defaults.max_uploads_per_instance, 32u);
+  auto c = LoadConfig(WriteConfig("limits: {uploads: 7, uploads_per_instance: 3}\n"));
+  EXPECT_EQ(c.max_uploads, 7u);
+  EXPECT_EQ(c.max_uploads_per_instance, 3u);
+  for (const char* bad : {"limits: {uploads: 0}\n", "limits: {uploads: -1}\n",
+                          "limits: {uploads: many}\n", "limits: {uploads_per_instance: 100001}\n",
+                          "limits: {upload: 3}\n", "limits: 5\n"}) {
+    EXPECT_THROW(LoadConfig(WriteConfig(bad)), ConfigError) << bad;
+  }
+}
+
 TEST(ConfigTest, ReadsEndpointsAndAdmin) {
   auto c = LoadConfig(WriteConfig(
       "listen: \"\"\ndomain: example.test\ntoken_ttl: 60\n"
