@@ -166,9 +166,8 @@ boost::asio::awaitable<InstanceGateway::SignIn> InstanceGateway::SignInWithPassw
     auth::Principal* caller) {
   auto basic = auth::ParseBasicAuthorization(authorization);
   // The count is per instance incarnation: a new instance of the same name starts afresh.
-  std::string instance_key = instance.name + '\n' + instance.incarnation;
   LoginThrottle::Begun begun = throttle_.Begin(
-      peer.address, basic ? std::optional<std::string_view>(instance_key) : std::nullopt,
+      peer.address, basic ? std::optional<std::string_view>(instance.incarnation) : std::nullopt,
       basic ? std::string_view(basic->user) : std::string_view());
   if (!begun.attempt) {
     const LoginThrottle::Refusal& no = begun.refusal;
