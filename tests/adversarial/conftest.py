@@ -14,7 +14,8 @@ import pytest
 HTTP_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "http")
 sys.path.insert(0, HTTP_TESTS)
 
-from plain_server import KURA_BIN, Server, assert_consistent  # noqa: E402,F401
+from plain_server import (KURA_BIN, Server, assert_consistent,  # noqa: E402,F401
+                          reg, server, server_factory)
 from instances_helpers import InstanceServer  # noqa: E402
 
 
@@ -31,39 +32,3 @@ def running_instances(workdir, listeners, **kw):
     assert_consistent(s.data)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A plain registry shared by the tests of one module; checked with fsck at the end."""
-    s = Server(tmp_path_factory.mktemp("kura-adv"))
-    s.start()
-    yield s
-    s.stop()
-    assert_consistent(s.data)
-
-
-@pytest.fixture(scope="module")
-def reg(server):
-    return server.registry
-
-
-@pytest.fixture
-def server_factory(tmp_path_factory):
-    """Servers of a test's own (a config of its own, a restart, a small disk); all stopped at the
-    end."""
-    made = []
-
-    def make(start=True, **kw):
-        s = Server(tmp_path_factory.mktemp("kura-adv-own"), **kw)
-        made.append(s)
-        if start:
-            s.start()
-        return s
-
-    yield make
-    for s in made:
-        try:
-            s.stop()
-        except Exception:
-            pass
-    for s in made:
-        assert_consistent(s.data)

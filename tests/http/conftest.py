@@ -15,44 +15,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from helpers import READY_TIMEOUT, STOP_TIMEOUT, Registry, ServerProcess, free_port  # noqa: E402,F401
 from plain_server import (KURA_BIN, PEER, PEER_BIN, REPO_ROOT, Server,  # noqa: E402,F401
-                          assert_consistent, is_peer)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A plain-HTTP server shared by the tests of one module."""
-    s = Server(tmp_path_factory.mktemp("kura"))
-    s.start()
-    yield s
-    s.stop()
-    assert_consistent(s.data)
-
-
-@pytest.fixture(scope="module")
-def reg(server):
-    return server.registry
-
-
-@pytest.fixture
-def server_factory(tmp_path_factory):
-    """Start servers of one's own (auth, TLS, restart, crash); all are stopped at the end."""
-    made = []
-
-    def make(start=True, **kw):
-        s = Server(tmp_path_factory.mktemp("kura-own"), **kw)
-        made.append(s)
-        if start:
-            s.start()
-        return s
-
-    yield make
-    for s in made:
-        try:
-            s.stop()
-        except Exception:
-            pass
-    for s in made:  # crashes and restarts included: what is stored must hold together
-        assert_consistent(s.data)
+                          assert_consistent, is_peer, reg, server, server_factory)
 
 
 def pytest_report_header(config):

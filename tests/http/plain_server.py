@@ -114,3 +114,45 @@ def assert_consistent(data_dir):
                        timeout=300)
     assert r.returncode == 0, "kura fsck found problems in %s:\n%s%s" % (data_dir, r.stdout,
                                                                           r.stderr)
+
+
+# ----------------------------------------------------------------------------- fixtures
+# Imported by the conftest.py of each suite that runs plain registries (tests/http,
+# tests/adversarial). Every server's data is checked with `kura fsck` when it stops.
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A plain-HTTP server shared by the tests of one module."""
+    s = Server(tmp_path_factory.mktemp("kura"))
+    s.start()
+    yield s
+    s.stop()
+    assert_consistent(s.data)
+
+
+@pytest.fixture(scope="module")
+def reg(server):
+    return server.registry
+
+
+@pytest.fixture
+def server_factory(tmp_path_factory):
+    """Start servers of one's own (auth, TLS, a config, restart, crash, a small disk); all are
+    stopped at the end."""
+    made = []
+
+    def make(start=True, **kw):
+        s = Server(tmp_path_factory.mktemp("kura-own"), **kw)
+        made.append(s)
+        if start:
+            s.start()
+        return s
+
+    yield make
+    for s in made:
+        try:
+            s.stop()
+        except Exception:
+            pass
+    for s in made:  # crashes and restarts included: what is stored must hold together
+        assert_consistent(s.data)
