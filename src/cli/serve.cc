@@ -10,7 +10,6 @@
 #include <iostream>
 #include <map>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 #include "access/world.h"
@@ -21,6 +20,8 @@
 #include "auth/htpasswd.h"
 #include "auth/token.h"
 #include "registry/registry.h"
+#include "registry/upload_cleanup.h"
+#include "server/health.h"
 #include "server/http_server.h"
 #include "server/instance_gateway.h"
 #include "server/plain_registry.h"
@@ -30,6 +31,8 @@
 
 namespace kura::cli {
 namespace {
+
+namespace asio = boost::asio;
 
 constexpr int64_t kUploadIdleSeconds = 24 * 3600;
 
@@ -81,17 +84,16 @@ int Serve(const server::ServerConfig& config) {
       std::cerr << "kura: removed the data of " << reconciled.keys_purged
                 << " deleted instance(s)\n";
     }
-    auto live = meta.ListUploadIds();
-    std::unordered_set<std::string> live_ids(live.begin(), live.end());
-    int stale = blobs.RemoveStaleUploads([&](const std::string& id) { return live_ids.count(id); });
+    // Nothing else writes these files (the filesystem store is this node's own) and no request
+    // runs yet: every upload file without a session is a leftover.
+    int stale = registry::RemoveOrphanUploads(meta, blobs, 0);
     if (stale > 0) std::cerr << "kura: removed " << stale << " stale upload file(s)\n";
 
     std::optional<auth::HtpasswdFile> users;
     if (!config.htpasswd.empty()) users.emplace(config.htpasswd);
 
     registry::Registry registry(
-        blobs, meta,
-        registry::UploadLimits{config.max_uploads, config.max_uploads_per_instance});
+        blobs, meta, registry::UploadLimits{config.max_uploads, config.max_uploads_per_instance});
     unsigned threads =
         config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
     boost::asio::io_context io(static_cast<int>(threads));
@@ -137,15 +139,21 @@ int Serve(const server::ServerConfig& config) {
           },
           config.access_log));
     }
+    server::Health health(meta, blobs);
+    if (config.health_enabled) {
+      listeners.push_back(std::make_unique<server::HttpListener>(
+          config.health,
+          [&health](registry::Request& req, const server::Peer&)
+              -> asio::awaitable<registry::Response> { co_return health.Handle(req); },
+          config.access_log));
+    }
     for (auto& l : listeners) l->Start(io);
 
     // Upload sessions idle for a day expire, with their bytes.
     boost::asio::steady_timer expiry(io);
     std::function<void()> expire_uploads = [&] {
-      for (const std::string& id : meta.ExpireUploads(kUploadIdleSeconds)) {
-        blobs.RemoveUpload(id);
-        registry.ForgetUpload(id);
-      }
+      registry::ExpireIdleUploads(meta, blobs, kUploadIdleSeconds);
+      registry::RemoveOrphanUploads(meta, blobs, kUploadIdleSeconds);
       expiry.expires_after(std::chrono::minutes(10));
       expiry.async_wait([&](const boost::system::error_code& ec) {
         if (!ec) expire_uploads();
@@ -190,6 +198,7 @@ int Serve(const server::ServerConfig& config) {
       if (c.role == server::ListenerRole::kRegistry) continue;
       const char* role = c.role == server::ListenerRole::kInternet ? "internet endpoints"
                          : c.role == server::ListenerRole::kVpc    ? "vpc endpoints"
+                         : c.role == server::ListenerRole::kHealth ? "health probes"
                                                                    : "admin API";
       std::cout << "  " << role << " on " << c.host << ":" << l->port()
                 << (c.netns.empty() ? "" : " in netns " + c.netns)

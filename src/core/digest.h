@@ -2,8 +2,6 @@
 // The digest is the identity of every blob and manifest in the registry.
 #pragma once
 
-#include <openssl/evp.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -31,23 +29,31 @@ class Digest {
 // Returns nullopt for anything else (other algorithms, upper case, wrong length).
 std::optional<Digest> ParseDigest(std::string_view text);
 
-// Streaming SHA-256 over OpenSSL EVP (SHA-NI where the CPU has it). Not copyable; movable.
+// Streaming SHA-256 (OpenSSL's, with SHA-NI where the CPU has it) whose state can be saved and
+// restored: a chunked upload whose PATCHes land on different nodes hashes each chunk where it
+// arrives, carrying the state in the upload session (meta_store.h) instead of re-reading every
+// byte received so far. Movable, not copyable.
 class Sha256 {
  public:
   Sha256();
-  Sha256(Sha256&&) noexcept = default;
-  Sha256& operator=(Sha256&&) noexcept = default;
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
   void Update(const void* data, size_t len);
   void Update(std::string_view data) { Update(data.data(), data.size()); }
   // Returns the digest of everything passed to Update. The object may not be used afterwards.
   Digest Finish();
   uint64_t bytes() const { return bytes_; }
 
+  // The state after the bytes hashed so far, as printable text (about 250 characters) that
+  // Restore takes back on any node.
+  std::string SaveState() const;
+  // The hasher SaveState described, or nullopt when `text` is not such a state.
+  static std::optional<Sha256> Restore(std::string_view text);
+
  private:
-  struct CtxDeleter {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-  };
-  std::unique_ptr<EVP_MD_CTX, CtxDeleter> ctx_;
+  struct Context;  // OpenSSL's SHA256_CTX
+  std::unique_ptr<Context> ctx_;
   uint64_t bytes_ = 0;
 };
 

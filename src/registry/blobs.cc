@@ -21,13 +21,13 @@ Response Registry::FetchBlob(Request& req, const RepoKey& repo, const std::strin
   if (!linked) return blob_unknown();
   // HEAD answers from the metadata (a blob is linked only after its bytes are in place); GET
   // opens the bytes it sends.
-  std::optional<store::BlobFile> file;
+  std::unique_ptr<store::BlobReader> blob;
   if (req.method() != http::verb::head) {
-    file = blobs_.Open(*core::ParseDigest(digest));
-    if (!file) return blob_unknown();
+    blob = blobs_.Open(*core::ParseDigest(digest));
+    if (!blob) return blob_unknown();
   }
   Response r;
-  uint64_t size = file ? file->size : *linked;
+  uint64_t size = blob ? blob->size() : *linked;
   r.fields.set(http::field::content_type, "application/octet-stream");
   r.fields.set("Docker-Content-Digest", digest);
   r.fields.set(http::field::etag, "\"" + digest + "\"");
@@ -53,9 +53,9 @@ Response Registry::FetchBlob(Request& req, const RepoKey& repo, const std::strin
     r.head_length = length;
     return r;
   }
-  r.file = std::move(file);
-  r.file_offset = first;
-  r.file_length = length;
+  r.blob = std::move(blob);
+  r.blob_offset = first;
+  r.blob_length = length;
   return r;
 }
 

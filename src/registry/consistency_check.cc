@@ -19,16 +19,17 @@ std::string Where(const std::string& instance, const std::string& repo) {
 }
 
 // SHA-256 of an open file's bytes.
-std::optional<core::Digest> HashFile(int fd) {
+std::optional<core::Digest> HashBlob(store::BlobReader& blob) {
   core::Sha256 hash;
   std::vector<char> buf(1 << 20);
-  off_t at = 0;
-  while (true) {
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), at);
-    if (n < 0) return std::nullopt;
-    if (n == 0) break;
-    hash.Update(buf.data(), static_cast<size_t>(n));
-    at += n;
+  uint64_t at = 0;
+  try {
+    while (size_t n = blob.ReadAt(at, buf.data(), buf.size())) {
+      hash.Update(buf.data(), n);
+      at += n;
+    }
+  } catch (const store::StoreError&) {
+    return std::nullopt;
   }
   return hash.Finish();
 }
@@ -77,17 +78,17 @@ ConsistencyReport CheckConsistency(const std::string& db_path, store::BlobStore&
         problem(Where(instance, repo) + " links a malformed digest " + digest);
         continue;
       }
-      std::optional<store::BlobFile> file = blobs.Open(*parsed);
-      if (!file) {
+      std::unique_ptr<store::BlobReader> blob = blobs.Open(*parsed);
+      if (!blob) {
         problem(Where(instance, repo) + " links blob " + digest + ", which is not stored");
         continue;
       }
-      if (file->size != size) {
+      if (blob->size() != size) {
         problem(Where(instance, repo) + " links blob " + digest + " as " + std::to_string(size) +
-                " bytes; the stored blob has " + std::to_string(file->size));
+                " bytes; the stored blob has " + std::to_string(blob->size()));
       }
       if (options.hash_blobs && !blob_ok.count(digest)) {
-        auto actual = HashFile(file->file.get());
+        auto actual = HashBlob(*blob);
         ++report.blobs_hashed;
         blob_ok[digest] = actual && actual->str() == digest;
         if (!blob_ok[digest]) {
@@ -155,9 +156,9 @@ ConsistencyReport CheckConsistency(const std::string& db_path, store::BlobStore&
       ++report.uploads;
       std::string id = s.Text(0);
       auto offset = static_cast<uint64_t>(s.Int(3));
-      store::FileHandle f = blobs.ReadUpload(id);
-      off_t size = f.valid() ? ::lseek(f.get(), 0, SEEK_END) : 0;
-      if (offset > 0 && (!f.valid() || static_cast<uint64_t>(size) < offset)) {
+      std::unique_ptr<store::BlobReader> bytes = blobs.ReadUpload(id, {});
+      uint64_t size = bytes ? bytes->size() : 0;
+      if (offset > 0 && (!bytes || size < offset)) {
         problem(Where(s.Text(1), s.Text(2)) + " upload " + id + " counts " +
                 std::to_string(offset) + " bytes; its file holds " + std::to_string(size));
       }

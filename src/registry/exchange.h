@@ -8,6 +8,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -57,17 +58,17 @@ struct Response {
   http::status status = http::status::ok;
   http::fields fields;
   std::string body;
-  // When set, the body is bytes [file_offset, file_offset + file_length) of this file.
-  std::optional<store::BlobFile> file;
-  uint64_t file_offset = 0;
-  uint64_t file_length = 0;
+  // When set, the body is bytes [blob_offset, blob_offset + blob_length) of this blob.
+  std::unique_ptr<store::BlobReader> blob;
+  uint64_t blob_offset = 0;
+  uint64_t blob_length = 0;
   // HEAD: announce this Content-Length but send no body. The server derives it for every HEAD
   // answer that lacks it (from the body or file, which it then drops); a handler sets it only to
-  // avoid making a body at all (a blob's file is not opened for a HEAD).
+  // avoid making a body at all (a blob is not opened for a HEAD).
   std::optional<uint64_t> head_length;
 
   uint64_t ContentLength() const {
-    return head_length ? *head_length : file ? file_length : body.size();
+    return head_length ? *head_length : blob ? blob_length : body.size();
   }
 };
 

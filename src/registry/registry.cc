@@ -91,8 +91,7 @@ asio::awaitable<Response> Registry::Dispatch(Request& req, const Route& route) {
       } catch (const store::InstanceGone&) {
         // The session went with its instance while this request was writing it (it held the
         // lease): its bytes go too.
-        ForgetHash(route.reference);
-        blobs_.RemoveUpload(route.reference);
+        blobs_.RemoveUpload(route.reference, {});
         throw;
       }
       if (read) co_return GetUploadStatus(repo, route.reference);

@@ -4,10 +4,9 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
+#include "core/digest.h"
 #include "registry/exchange.h"
 #include "registry/route.h"
 #include "registry/upload_slots.h"
@@ -17,6 +16,7 @@
 namespace kura::registry {
 
 class UploadLease;
+struct UploadSessionState;  // uploads.cc
 
 class Registry {
  public:
@@ -31,12 +31,7 @@ class Registry {
   // The same, for a caller that has parsed the request's path already (to authorize it).
   asio::awaitable<Response> Handle(Request& request, Route route);
 
-  // Forgets the running hash of an upload session that expired.
-  void ForgetUpload(const std::string& id) { ForgetHash(id); }
-
  private:
-  struct UploadHash;
-
   asio::awaitable<Response> Dispatch(Request& req, const Route& route);
 
   Response CheckApiVersion(Request& req);
@@ -61,33 +56,29 @@ class Registry {
   Response ListRepositories(Request& req);
   Response ListReferrers(Request& req, const store::RepoKey& repo, const std::string& digest);
 
-  // Appends the request body to upload `id` (whose stored size is `offset`), hashing it, in one
-  // of the upload slots; `lease` (null for a monolithic push, which no other request can name)
-  // is kept alive as the body arrives. Returns the new size, or an error: the upload is then as
-  // it was before the call. A failed write (StorageFull for a full disk) is undone the same way,
-  // then thrown.
+  // Appends the request body to upload `id` (whose stored size is `offset`, its session state
+  // `state`), hashing it, in one of the upload slots; `lease` (null for a monolithic push, which
+  // no other request can name) is kept alive as the body arrives. Returns the new size, or an
+  // error: the upload is then as it was before the call. A failed write (StorageFull for a full
+  // disk) is undone the same way, then thrown.
   struct AppendResult {
     uint64_t size = 0;
     std::optional<core::RegistryError> error;
-    std::shared_ptr<UploadHash> hash;  // without an error: the hash of all `size` bytes
+    std::optional<core::Sha256> hash;  // without an error: the hash of all `size` bytes
+    std::string store_state;           // ... and the blob store's state of the upload
+    std::string session_state;         // ... and both, as the session records them
   };
   asio::awaitable<AppendResult> AppendBody(Request& req, const std::string& id, uint64_t offset,
+                                           const std::string& state,
                                            std::optional<uint64_t> expected_length,
                                            UploadLease* lease);
 
-  // The running hash of upload `id` over its first `offset` bytes, taken out of hashes_: only the
-  // request holding the session's lease feeds it, and it puts the hash back (KeepHash) when its
-  // append succeeded, so a hash that ate bytes of a failed or overtaken request is never found
-  // again. Rebuilt from the upload's file when hashes_ has none at that offset (after a restart).
-  std::shared_ptr<UploadHash> TakeHash(const std::string& id, uint64_t offset);
-  void KeepHash(const std::string& id, std::shared_ptr<UploadHash> hash);
-  void ForgetHash(const std::string& id);
+  // The hash of the first `offset` bytes of upload `id`, from the state its session recorded.
+  core::Sha256 ResumeHash(const std::string& id, uint64_t offset, const UploadSessionState& state);
 
   store::BlobStore& blobs_;
   store::MetaStore& meta_;
   UploadSlots upload_slots_;
-  std::mutex hashes_mu_;  // guards hashes_; upload requests only, never manifests or pulls
-  std::unordered_map<std::string, std::shared_ptr<UploadHash>> hashes_;
 };
 
 }  // namespace kura::registry

@@ -61,12 +61,13 @@ bool UploadLease::Keep() {
   return true;
 }
 
-bool UploadLease::SetOffset(uint64_t offset) {
-  if (!held_ || !meta_.SetUploadOffset(session_.id, session_.repo, holder_, offset)) {
+bool UploadLease::SetOffset(uint64_t offset, const std::string& state) {
+  if (!held_ || !meta_.SetUploadOffset(session_.id, session_.repo, holder_, offset, state)) {
     held_ = false;
     return false;
   }
   session_.offset = offset;
+  session_.state = state;
   return true;
 }
 

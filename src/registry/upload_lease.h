@@ -34,8 +34,9 @@ class UploadLease {
   // False when it ran out and another request took it: this one must not touch the file.
   bool Keep();
 
-  // Records the session's new size. False when the lease was lost.
-  bool SetOffset(uint64_t offset);
+  // Records the session's new size and state (UploadSession::state). False when the lease was
+  // lost.
+  bool SetOffset(uint64_t offset, const std::string& state);
 
   // The session is gone (committed, cancelled): there is no lease left to give up.
   void Ended() { held_ = false; }

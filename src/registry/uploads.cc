@@ -10,7 +10,6 @@
 #include "registry/registry.h"
 #include "registry/request_checks.h"
 #include "registry/upload_lease.h"
-#include "store/upload_writer.h"
 
 namespace kura::registry {
 
@@ -68,11 +67,27 @@ Response BlobCreated(const RepoKey& repo, const std::string& digest) {
 
 }  // namespace
 
-// The running hash of an upload. Only the request holding the session's lease touches it.
-struct Registry::UploadHash {
-  core::Sha256 hash;
-  uint64_t hashed = 0;  // bytes of the upload file fed to `hash`
+// What an upload session records beside its offset (UploadSession::state): the running hash
+// over the bytes received so far and the blob store's own state, so that the next chunk may
+// arrive at any node.
+struct UploadSessionState {
+  std::string hash;   // core::Sha256::SaveState
+  std::string store;  // what the last UploadAppender::Finish returned
 };
+
+namespace {
+
+std::string EncodeSessionState(const UploadSessionState& s) {
+  return s.hash + "\n" + s.store;
+}
+
+UploadSessionState DecodeSessionState(const std::string& text) {
+  size_t newline = text.find('\n');
+  if (newline == std::string::npos) return {};  // a session created before states existed
+  return {text.substr(0, newline), text.substr(newline + 1)};
+}
+
+}  // namespace
 
 // POST /v2/<name>/blobs/uploads/: with ?mount=&from=, 201 when the blob is mounted; with
 // ?digest=, a monolithic upload (201); otherwise 202 and a new upload session.
@@ -100,7 +115,7 @@ asio::awaitable<Response> Registry::StartBlobUpload(Request& req, const RepoKey&
         RegistryError(ErrorCode::kBlobUploadInvalid, std::string("malformed body: ") + e.what()));
   }
   std::string id = NewUploadId();
-  meta_.CreateUpload(store::UploadSession{id, repo, 0});
+  meta_.CreateUpload(store::UploadSession{id, repo, 0, {}});
   co_return UploadAccepted(repo, id, 0, http::status::accepted);
 }
 
@@ -108,104 +123,97 @@ Response Registry::MountBlob(Request& req, const RepoKey& repo, const std::strin
                              const std::string& from) {
   std::optional<uint64_t> size;
   if (core::IsValidRepositoryName(from)) size = meta_.LinkedBlobSize({req.instance, from}, digest);
-  if (size && blobs_.Open(*core::ParseDigest(digest))) {
+  if (size && blobs_.Stat(*core::ParseDigest(digest))) {
     meta_.LinkBlob(repo, digest, *size);
     return BlobCreated(repo, digest);
   }
   // Not mountable: the spec says to fall back to an ordinary upload session.
   std::string id = NewUploadId();
-  meta_.CreateUpload(store::UploadSession{id, repo, 0});
+  meta_.CreateUpload(store::UploadSession{id, repo, 0, {}});
   return UploadAccepted(repo, id, 0, http::status::accepted);
 }
 
 asio::awaitable<Response> Registry::PushBlobMonolithic(Request& req, const RepoKey& repo,
                                                        const std::string& digest) {
-  // The bytes go to an upload file that no session owns; start-up removes it after a crash.
+  // The bytes go to an upload that no session owns; it is cleaned up after a crash (serve.cc).
   std::string id = NewUploadId();
   AppendResult appended;
   try {
-    appended = co_await AppendBody(req, id, 0, req.body.ContentLength(), nullptr);
+    appended = co_await AppendBody(req, id, 0, {}, req.body.ContentLength(), nullptr);
   } catch (...) {
-    blobs_.RemoveUpload(id);
+    blobs_.RemoveUpload(id, {});
     throw;
   }
   if (appended.error) {
-    blobs_.RemoveUpload(id);
+    blobs_.RemoveUpload(id, {});
     co_return ErrorResponse(*appended.error);
   }
-  core::Digest actual = appended.hash->hash.Finish();
+  core::Digest actual = appended.hash->Finish();
   if (actual.str() != digest) {
-    blobs_.RemoveUpload(id);
+    blobs_.RemoveUpload(id, appended.store_state);
     co_return ErrorResponse(
         RegistryError(ErrorCode::kDigestInvalid, "provided digest did not match uploaded content",
                       core::DetailJson({{"expected", digest}, {"actual", actual.str()}})));
   }
-  if (!blobs_.CommitUpload(id, actual)) {
-    blobs_.RemoveUpload(id);
-    throw store::StoreError("cannot store blob " + digest);
+  try {
+    blobs_.Commit(id, appended.size, appended.store_state, actual);
+  } catch (...) {
+    blobs_.RemoveUpload(id, appended.store_state);
+    throw;
   }
   meta_.LinkBlob(repo, digest, appended.size);
   co_return BlobCreated(repo, digest);
 }
 
-std::shared_ptr<Registry::UploadHash> Registry::TakeHash(const std::string& id, uint64_t offset) {
-  {
-    std::lock_guard lock(hashes_mu_);
-    auto it = hashes_.find(id);
-    if (it != hashes_.end()) {
-      std::shared_ptr<UploadHash> kept = std::move(it->second);
-      hashes_.erase(it);
-      if (kept->hashed == offset) return kept;
-    }
+core::Sha256 Registry::ResumeHash(const std::string& id, uint64_t offset,
+                                  const UploadSessionState& state) {
+  if (offset == 0) return core::Sha256();
+  if (std::optional<core::Sha256> saved = core::Sha256::Restore(state.hash)) {
+    if (saved->bytes() == offset) return std::move(*saved);
   }
-  // After a restart (or a failed append) the hash is rebuilt from the bytes kept on disk.
-  auto state = std::make_shared<UploadHash>();
-  store::FileHandle f = blobs_.ReadUpload(id);
+  // A session recorded before hash states existed: rebuilt from the bytes, where the store can
+  // read them back.
+  std::unique_ptr<store::BlobReader> bytes = blobs_.ReadUpload(id, state.store);
+  if (!bytes || bytes->size() < offset) {
+    throw store::StoreError("upload " + id + " cannot be resumed: its hash state is missing");
+  }
+  core::Sha256 hash;
   std::vector<char> buf(kChunkBytes);
-  while (f.valid() && state->hashed < offset) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), offset - state->hashed));
-    ssize_t n = ::read(f.get(), buf.data(), want);
-    if (n <= 0) break;
-    state->hash.Update(buf.data(), static_cast<size_t>(n));
-    state->hashed += static_cast<uint64_t>(n);
+  for (uint64_t done = 0; done < offset;) {
+    size_t n = bytes->ReadAt(done, buf.data(),
+                             static_cast<size_t>(std::min<uint64_t>(buf.size(), offset - done)));
+    if (n == 0) throw store::StoreError("upload " + id + " is shorter than recorded");
+    hash.Update(buf.data(), n);
+    done += n;
   }
-  return state;
-}
-
-void Registry::KeepHash(const std::string& id, std::shared_ptr<UploadHash> hash) {
-  std::lock_guard lock(hashes_mu_);
-  hashes_[id] = std::move(hash);
-}
-
-void Registry::ForgetHash(const std::string& id) {
-  std::lock_guard lock(hashes_mu_);
-  hashes_.erase(id);
+  return hash;
 }
 
 asio::awaitable<Registry::AppendResult> Registry::AppendBody(
-    Request& req, const std::string& id, uint64_t offset, std::optional<uint64_t> expected_length,
-    UploadLease* lease) {
+    Request& req, const std::string& id, uint64_t offset, const std::string& session_state,
+    std::optional<uint64_t> expected_length, UploadLease* lease) {
   std::string why;
   std::optional<UploadSlots::Slot> slot = upload_slots_.Take(req.instance, &why);
-  if (!slot) co_return AppendResult{offset, RegistryError(ErrorCode::kTooManyRequests, why), {}};
-  std::shared_ptr<UploadHash> state = TakeHash(id, offset);
-  store::FileHandle file = blobs_.OpenUpload(id, offset);
-  if (!file.valid()) throw store::StoreError("cannot open upload file " + id);
+  if (!slot)
+    co_return AppendResult{offset, RegistryError(ErrorCode::kTooManyRequests, why), {}, {}, {}};
+  UploadSessionState state = DecodeSessionState(session_state);
+  core::Sha256 hash = ResumeHash(id, offset, state);
+  std::unique_ptr<store::UploadAppender> appender = blobs_.Append(id, offset, state.store);
   uint64_t received = 0;
   std::optional<RegistryError> error;
-  bool lost = false;  // another request holds the session now: its file is not ours to touch
+  bool lost = false;  // another request holds the session now: its bytes are not ours to touch
   std::exception_ptr failure;
+  std::string store_state;
   try {
-    // The writer writes one buffer while this coroutine receives and hashes the next.
-    store::UploadWriter writer(file.get(), offset);
+    // The store stores one buffer while this coroutine receives and hashes the next.
     bool body_done = false;
     while (!body_done) {
-      std::span<char> buf = writer.NextBuffer();
+      std::span<char> buf = appender->NextBuffer();
       size_t filled = 0;
       while (filled < buf.size()) {  // only a whole buffer keeps the writes aligned
         auto asked = std::chrono::steady_clock::now();
         size_t n = co_await req.body.Read(buf.data() + filled, buf.size() - filled);
-        if (std::chrono::steady_clock::now() - asked > kSlowRead) writer.ReleaseIdleBuffers();
+        if (std::chrono::steady_clock::now() - asked > kSlowRead) appender->ReleaseIdleBuffers();
         if (n == 0) {
           body_done = true;
           break;
@@ -217,15 +225,16 @@ asio::awaitable<Registry::AppendResult> Registry::AppendBody(
         lost = true;
         break;
       }
-      state->hash.Update(buf.data(), filled);
-      writer.Submit(filled);
+      hash.Update(buf.data(), filled);
+      appender->Submit(filled);
       received += filled;
     }
-    writer.Finish();
     if (lost) {
       error = UploadLease::Lost();
     } else if (expected_length && received != *expected_length) {
       error = RegistryError(ErrorCode::kSizeInvalid, "body length differs from Content-Length");
+    } else {
+      store_state = appender->Finish();
     }
   } catch (const BodyError& e) {
     error =
@@ -234,17 +243,15 @@ asio::awaitable<Registry::AppendResult> Registry::AppendBody(
     failure = std::current_exception();  // a full disk, a failed write: undone below
   }
   if (!error && !failure) {
-    state->hashed = offset + received;
-    co_return AppendResult{offset + received, std::nullopt, std::move(state)};
+    std::string session_state = EncodeSessionState({hash.SaveState(), store_state});
+    co_return AppendResult{offset + received, std::nullopt, std::move(hash), std::move(store_state),
+                           std::move(session_state)};
   }
-  // The hash has eaten bytes that are going away: it is dropped, rebuilt from the file next time.
   // Bytes of a failed append are given back at once (a full disk gets its space back) and the
-  // session is as it was before the request.
-  if (!lost && ::ftruncate(file.get(), static_cast<off_t>(offset)) != 0 && !failure) {
-    failure = std::make_exception_ptr(store::StoreError("cannot truncate upload " + id));
-  }
+  // session is as it was before the request. Bytes of a lost lease belong to its new holder.
+  if (!lost) appender->Abort();
   if (failure) std::rethrow_exception(failure);
-  co_return AppendResult{offset, error, {}};
+  co_return AppendResult{offset, error, {}, {}, {}};
 }
 
 // PATCH /v2/<name>/blobs/uploads/<id>: 202 with the new Range; 416 when Content-Range does not
@@ -272,10 +279,12 @@ asio::awaitable<Response> Registry::PatchBlobData(Request& req, const RepoKey& r
     }
     expected = length;
   }
-  AppendResult appended = co_await AppendBody(req, id, offset, expected, &lease);
+  AppendResult appended =
+      co_await AppendBody(req, id, offset, lease.session().state, expected, &lease);
   if (appended.error) co_return ErrorResponse(*appended.error);
-  if (!lease.SetOffset(appended.size)) co_return ErrorResponse(UploadLease::Lost());
-  KeepHash(id, std::move(appended.hash));  // for the next PATCH of the session
+  if (!lease.SetOffset(appended.size, appended.session_state)) {
+    co_return ErrorResponse(UploadLease::Lost());
+  }
   co_return UploadAccepted(repo, id, appended.size, http::status::accepted);
 }
 
@@ -291,7 +300,7 @@ Response Registry::GetUploadStatus(const RepoKey& repo, const std::string& id) {
 // PUT /v2/<name>/blobs/uploads/<id>?digest=: appends the last chunk if any, checks the digest
 // against the bytes, and makes the blob visible: 201 with its Location. A wrong digest ends the
 // session with 400 DIGEST_INVALID. The session's lease is held throughout, so no other request
-// writes the file while it becomes the blob, and none can afterwards (the session is gone).
+// writes the upload while it becomes the blob, and none can afterwards (the session is gone).
 asio::awaitable<Response> Registry::BlobUploadComplete(Request& req, const RepoKey& repo,
                                                        const std::string& id) {
   UploadLease lease(meta_);
@@ -302,8 +311,6 @@ asio::awaitable<Response> Registry::BlobUploadComplete(Request& req, const RepoK
   }
   if (auto e = CheckDigest(*digest)) co_return ErrorResponse(*e);
   const uint64_t offset = lease.session().offset;
-  uint64_t size = offset;
-  std::shared_ptr<UploadHash> state;
   auto content_range = req.header[http::field::content_range];
   if (!content_range.empty()) {
     auto range = ParseContentRange(content_range);
@@ -312,28 +319,36 @@ asio::awaitable<Response> Registry::BlobUploadComplete(Request& req, const RepoK
                                             "content range does not continue the upload", {}, 416));
     }
   }
+  uint64_t size = offset;
+  std::optional<core::Sha256> hash;
+  std::string store_state;
   std::optional<uint64_t> length = req.body.ContentLength();
   if (!length || *length > 0) {
-    AppendResult appended = co_await AppendBody(req, id, offset, length, &lease);
+    AppendResult appended =
+        co_await AppendBody(req, id, offset, lease.session().state, length, &lease);
     if (appended.error) co_return ErrorResponse(*appended.error);
     size = appended.size;
-    state = std::move(appended.hash);
-    if (size != offset && !lease.SetOffset(size)) co_return ErrorResponse(UploadLease::Lost());
+    hash = std::move(appended.hash);
+    store_state = std::move(appended.store_state);
+    if (size != offset && !lease.SetOffset(size, appended.session_state)) {
+      co_return ErrorResponse(UploadLease::Lost());
+    }
   } else {
-    state = TakeHash(id, size);
+    UploadSessionState state = DecodeSessionState(lease.session().state);
+    hash = ResumeHash(id, size, state);
+    store_state = state.store;
   }
-  core::Digest actual = state->hash.Finish();
+  core::Digest actual = hash->Finish();
   if (!lease.Keep()) co_return ErrorResponse(UploadLease::Lost());
   if (actual.str() != *digest) {
-    blobs_.RemoveUpload(id);
+    blobs_.RemoveUpload(id, store_state);
     meta_.DeleteUpload(id);
     lease.Ended();
     co_return ErrorResponse(
         RegistryError(ErrorCode::kDigestInvalid, "provided digest did not match uploaded content",
                       core::DetailJson({{"expected", *digest}, {"actual", actual.str()}})));
   }
-  if (size == 0) blobs_.OpenUpload(id, 0);  // an empty blob still needs its (empty) file
-  if (!blobs_.CommitUpload(id, actual)) throw store::StoreError("cannot store blob " + *digest);
+  blobs_.Commit(id, size, store_state, actual);
   meta_.LinkBlob(repo, *digest, size);
   meta_.DeleteUpload(id);
   lease.Ended();
@@ -346,8 +361,7 @@ Response Registry::CancelBlobUpload(const RepoKey& repo, const std::string& id) 
   UploadLease lease(meta_);
   if (auto e = lease.Take(id, repo)) return ErrorResponse(*e);
   // The bytes first: on a full disk, removing them is what makes room for the metadata write.
-  blobs_.RemoveUpload(id);
-  ForgetHash(id);
+  blobs_.RemoveUpload(id, DecodeSessionState(lease.session().state).store);
   meta_.DeleteUpload(id);
   lease.Ended();
   Response r;

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <set>
 
 #include "access/hostnames.h"
@@ -91,6 +92,30 @@ class Reader {
     return l;
   }
 
+  S3Settings S3(const YAML::Node& n, const std::string& key) const {
+    OnlyKeys(n, key, {"endpoint", "bucket", "prefix", "region", "access_key", "secret_key"});
+    S3Settings s;
+    auto text = [&](const char* k, std::string* out) {
+      if (n[k]) *out = String(n[k], key + "." + k);
+    };
+    text("endpoint", &s.endpoint);
+    text("bucket", &s.bucket);
+    text("prefix", &s.prefix);
+    text("region", &s.region);
+    text("access_key", &s.access_key);
+    text("secret_key", &s.secret_key);
+    if (s.endpoint.empty()) {
+      if (const char* env = std::getenv("AWS_ENDPOINT_URL")) s.endpoint = env;
+    }
+    if (!s.endpoint.starts_with("http://") && !s.endpoint.starts_with("https://")) {
+      Fail(key + ".endpoint", s.endpoint.empty() ? "is required (or AWS_ENDPOINT_URL)"
+                                                 : "must start with http:// or https://");
+    }
+    if (s.bucket.empty()) Fail(key + ".bucket", "is required");
+    if (!s.prefix.empty() && s.prefix.back() != '/') s.prefix += '/';
+    return s;
+  }
+
  private:
   std::string path_;
 };
@@ -128,7 +153,7 @@ ServerConfig LoadConfig(const std::string& path) {
   Reader r(path);
   r.OnlyKeys(root, "",
              {"listen", "data", "threads", "tls", "auth", "log", "limits", "domain", "token_ttl",
-              "endpoints", "admin"});
+              "endpoints", "admin", "metadata", "blobs", "health"});
   if (auto listen = root["listen"]) {
     if (r.String(listen, "listen").empty()) {
       config.registry_enabled = false;
@@ -174,6 +199,17 @@ ServerConfig LoadConfig(const std::string& path) {
     count("uploads", &config.max_uploads);
     count("uploads_per_instance", &config.max_uploads_per_instance);
   }
+  if (auto metadata = root["metadata"]) {
+    r.OnlyKeys(metadata, "metadata", {"postgres"});
+    if (!metadata["postgres"]) r.Fail("metadata", "needs postgres");
+    config.postgres = r.String(metadata["postgres"], "metadata.postgres");
+    if (config.postgres.empty()) r.Fail("metadata.postgres", "must not be empty");
+  }
+  if (auto blobs = root["blobs"]) {
+    r.OnlyKeys(blobs, "blobs", {"s3"});
+    if (!blobs["s3"]) r.Fail("blobs", "needs s3");
+    config.s3 = r.S3(blobs["s3"], "blobs.s3");
+  }
   if (root["domain"]) {
     config.domain = r.String(root["domain"], "domain");
     if (!access::IsValidDomain(config.domain)) r.Fail("domain", "not a valid DNS domain");
@@ -193,6 +229,13 @@ ServerConfig LoadConfig(const std::string& path) {
     for (size_t i = 0; i < endpoints.size(); ++i) {
       config.endpoints.push_back(r.Endpoint(endpoints[i], "endpoints[" + std::to_string(i) + "]"));
     }
+  }
+  if (auto health = root["health"]) {
+    r.OnlyKeys(health, "health", {"listen"});
+    if (!health["listen"]) r.Fail("health", "needs listen");
+    r.Listen(health["listen"], "health.listen", config.health);
+    config.health.role = ListenerRole::kHealth;
+    config.health_enabled = true;
   }
   if (auto admin = root["admin"]) {
     r.OnlyKeys(admin, "admin", {"listen", "accounts"});

@@ -8,6 +8,15 @@
 //   log: {access: false, audit: ""}   # audit: file for admission decisions ("" = stderr)
 //   limits: {uploads: 128, uploads_per_instance: 32}   # uploads received at once
 //
+//   # Several nodes sharing their state (scale-out); without these, SQLite and files under data:
+//   metadata: {postgres: "postgresql://kura@db.internal/kura"}   # libpq URL or key=value string
+//   blobs:
+//     s3: {endpoint: "http://127.0.0.1:7480", bucket: kura, prefix: "", region: us-east-1,
+//          access_key: KEY, secret_key: SECRET}   # keys default to AWS_ACCESS_KEY_ID and
+//                                                 # AWS_SECRET_ACCESS_KEY (and AWS_REGION,
+//                                                 # AWS_ENDPOINT_URL); endpoint and bucket are
+//                                                 # required
+//
 //   # Instances (tenant registries), each reached through endpoint listeners:
 //   domain: kura.test            # hostnames <instance>-registry[-vpc].<region>.<domain>
 //   token_ttl: 300               # seconds a registry token lives
@@ -20,12 +29,14 @@
 //       netns: lab-inet          # open the socket inside /run/netns/<netns>
 //       proxy_protocol: [127.0.0.1/32]   # trusted PROXY v1/v2 senders (header required)
 //       tls: {certificate: FILE, key: FILE}
+//   health: {listen: 127.0.0.1:5002}   # /healthz and /readyz for load balancers (health.h)
 //   admin:
 //     listen: 127.0.0.1:5001
 //     accounts: {A: {token: SECRET}, B: {token: SECRET}}
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -45,6 +56,7 @@ enum class ListenerRole {
   kInternet,  // the Internet endpoints of all instances
   kVpc,       // the VPC endpoints of all instances, reached through `network`
   kAdmin,     // the admin REST API
+  kHealth,    // liveness and readiness probes (health.h)
 };
 
 // The most I/O threads a server runs (0 in the configuration means one per core).
@@ -54,12 +66,22 @@ struct ListenerConfig {
   ListenerRole role = ListenerRole::kRegistry;
   std::string host = "127.0.0.1";
   uint16_t port = 5000;
-  std::string network;                   // kVpc: the arrival network, an id of network_account
-  std::string network_account;           // kVpc: the owner of `network` and of PROXY TLV ids
-  std::string netns;                     // empty: the server's own namespace
+  std::string network;                    // kVpc: the arrival network, an id of network_account
+  std::string network_account;            // kVpc: the owner of `network` and of PROXY TLV ids
+  std::string netns;                      // empty: the server's own namespace
   std::vector<core::Cidr> proxy_senders;  // PROXY protocol required from these sources
   std::string tls_certificate;
   std::string tls_key;
+};
+
+// Where blobs go when not under data/blobs: an S3-compatible object store.
+struct S3Settings {
+  std::string endpoint;  // http(s)://host[:port]
+  std::string bucket;
+  std::string prefix;  // every key starts with it ("" for none, else it ends with '/')
+  std::string region;
+  std::string access_key;
+  std::string secret_key;
 };
 
 struct AdminAccount {
@@ -75,9 +97,11 @@ struct ServerConfig {
   std::string htpasswd;
   std::string realm = "kura";
   bool access_log = false;
-  std::string audit_log;  // empty: stderr
+  std::string audit_log;                 // empty: stderr
   size_t max_uploads = 128;              // received at once by this server
   size_t max_uploads_per_instance = 32;  // of them, for one instance
+  std::string postgres;                  // metadata in PostgreSQL when set, else SQLite
+  std::optional<S3Settings> s3;          // blobs in S3 when set, else under data_dir
 
   std::string domain = "kura.test";
   int64_t token_ttl_seconds = 300;
@@ -85,6 +109,8 @@ struct ServerConfig {
   std::vector<AdminAccount> admin_accounts;
   ListenerConfig admin;  // role kAdmin
   bool admin_enabled = false;
+  ListenerConfig health;  // role kHealth
+  bool health_enabled = false;
 };
 
 // Reads the YAML file at `path`. Throws ConfigError naming the file, the key and the reason.

@@ -1,8 +1,5 @@
 #include "server/http_server.h"
 
-#include "server/netns_socket.h"
-#include "server/proxy_protocol.h"
-
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -12,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -21,6 +19,9 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+
+#include "server/netns_socket.h"
+#include "server/proxy_protocol.h"
 
 namespace kura::server {
 
@@ -45,8 +46,12 @@ constexpr size_t kMaxProxyHeader = 4096;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-beast::tcp_stream& Lowest(beast::tcp_stream& s) { return s; }
-beast::tcp_stream& Lowest(beast::ssl_stream<beast::tcp_stream>& s) { return s.next_layer(); }
+beast::tcp_stream& Lowest(beast::tcp_stream& s) {
+  return s;
+}
+beast::tcp_stream& Lowest(beast::ssl_stream<beast::tcp_stream>& s) {
+  return s.next_layer();
+}
 
 // The request body as the registry reads it. A body with a Content-Length is read straight from
 // the socket into the caller's buffer, one system call per piece (uploads run at memory speed);
@@ -141,17 +146,75 @@ class ParserBodyReader final : public registry::BodyReader {
   uint64_t remaining_ = 0;
   bool continue_sent_ = false;
   std::chrono::steady_clock::time_point window_start_;  // of the current rate window
-  uint64_t window_bytes_ = 0;                            // body bytes received in it
+  uint64_t window_bytes_ = 0;                           // body bytes received in it
 };
 
-// Writes the body of `r` from its file: sendfile on plain TCP, read+write under TLS.
-asio::awaitable<bool> WriteFileBody(beast::tcp_stream& stream, Response& r) {
+// Blobs in a store with no file descriptor (an object store) are read on these threads, so that
+// the waits of a blocking ranged read never stall the I/O threads and every connection on them.
+asio::thread_pool& BlockingReads() {
+  static asio::thread_pool pool(8);
+  return pool;
+}
+
+// Writes bytes [blob_offset, +blob_length) of the blob through the stream: read, then write, one
+// piece at a time. The reads run on BlockingReads; the reader reads ahead (BlobReader::WillRead).
+template <class Stream>
+asio::awaitable<bool> WriteBlobPieces(Stream& stream, Response& r, bool blocking_reads) {
+  std::vector<char> buf(blocking_reads ? 4u << 20 : 256u << 10);
+  uint64_t offset = r.blob_offset;
+  uint64_t left = r.blob_length;
+  store::BlobReader& blob = *r.blob;
+  if (blocking_reads) blob.WillRead(offset, left);
+  while (left > 0) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+    auto read = [&blob, &buf, offset, want]() -> size_t {
+      try {
+        return blob.ReadAt(offset, buf.data(), want);
+      } catch (const std::exception& e) {
+        std::cerr << "kura: cannot read blob: " << e.what() << "\n";
+        return 0;
+      }
+    };
+    size_t n = 0;
+    if (blocking_reads) {
+      n = co_await asio::co_spawn(
+          BlockingReads(), [&read]() -> asio::awaitable<size_t> { co_return read(); },
+          asio::use_awaitable);
+    } else {
+      n = read();
+    }
+    if (n == 0) co_return false;  // the blob shrank or the store failed: the client sees a cut
+    Lowest(stream).expires_after(kIoTimeout);
+    auto [ec, _] = co_await asio::async_write(stream, asio::buffer(buf.data(), n), use_tuple);
+    if (ec) co_return false;
+    offset += n;
+    left -= n;
+  }
+  co_return true;
+}
+
+// Writes the body of `r` from its blob: sendfile when the blob has a descriptor and the
+// connection is plain TCP, else in pieces.
+asio::awaitable<bool> WriteBlobBody(beast::tcp_stream& stream, Response& r) {
+  int fd = r.blob->fd();
+  if (fd < 0) co_return co_await WriteBlobPieces(stream, r, true);
   tcp::socket& sock = stream.socket();
   sock.native_non_blocking(true);
-  off_t offset = static_cast<off_t>(r.file_offset);
-  uint64_t left = r.file_length;
+  off_t offset = static_cast<off_t>(r.blob_offset);
+  uint64_t left = r.blob_length;
+  // A blob just pushed was written past the page cache (upload_writer.h): without read-ahead
+  // hints its first pull would wait on the kernel's small synchronous read-ahead at every step.
+  // They go one window ahead of the socket, so a hint never blocks the thread for long.
+  constexpr uint64_t kReadAheadWindow = 16 << 20;
+  uint64_t hinted = 0;  // bytes from blob_offset on that the reader was told about
   while (left > 0) {
-    ssize_t n = ::sendfile(sock.native_handle(), r.file->file.get(), &offset,
+    uint64_t sent = r.blob_length - left;
+    if (hinted < r.blob_length && hinted < sent + kReadAheadWindow) {
+      uint64_t more = std::min(kReadAheadWindow, r.blob_length - hinted);
+      r.blob->WillRead(r.blob_offset + hinted, more);
+      hinted += more;
+    }
+    ssize_t n = ::sendfile(sock.native_handle(), fd, &offset,
                            static_cast<size_t>(std::min<uint64_t>(left, 1 << 30)));
     if (n > 0) {
       left -= static_cast<uint64_t>(n);
@@ -168,28 +231,15 @@ asio::awaitable<bool> WriteFileBody(beast::tcp_stream& stream, Response& r) {
   co_return true;
 }
 
-asio::awaitable<bool> WriteFileBody(beast::ssl_stream<beast::tcp_stream>& stream, Response& r) {
-  std::vector<char> buf(256 * 1024);
-  off_t offset = static_cast<off_t>(r.file_offset);
-  uint64_t left = r.file_length;
-  while (left > 0) {
-    ssize_t n = ::pread(r.file->file.get(), buf.data(),
-                        static_cast<size_t>(std::min<uint64_t>(left, buf.size())), offset);
-    if (n <= 0) co_return false;
-    stream.next_layer().expires_after(kIoTimeout);
-    auto [ec, _] = co_await asio::async_write(stream, asio::buffer(buf.data(), n), use_tuple);
-    if (ec) co_return false;
-    offset += n;
-    left -= static_cast<uint64_t>(n);
-  }
-  co_return true;
+asio::awaitable<bool> WriteBlobBody(beast::ssl_stream<beast::tcp_stream>& stream, Response& r) {
+  co_return co_await WriteBlobPieces(stream, r, r.blob->fd() < 0);
 }
 
 // Writes the status line and headers, then the body. Returns false if the connection failed.
 template <class Stream>
 asio::awaitable<bool> WriteResponse(Stream& stream, Response& r, bool keep_alive) {
   Lowest(stream).expires_after(kIoTimeout);
-  if (!r.file && !r.head_length) {
+  if (!r.blob && !r.head_length) {
     http::response<http::string_body> res{r.status, 11};
     res.base() = http::response_header<>(std::move(r.fields));
     res.result(r.status);
@@ -213,7 +263,7 @@ asio::awaitable<bool> WriteResponse(Stream& stream, Response& r, bool keep_alive
   http::response_serializer<http::empty_body> sr{res};
   auto [ec, _] = co_await http::async_write_header(stream, sr, use_tuple);
   if (ec) co_return false;
-  if (r.file && !r.head_length) co_return co_await WriteFileBody(stream, r);
+  if (r.blob && !r.head_length) co_return co_await WriteBlobBody(stream, r);
   co_return true;
 }
 
@@ -301,7 +351,7 @@ struct HttpListener::Connection {
         // (on a kept-alive connection the client would read it as the next response).
         res.head_length = res.ContentLength();
         res.body.clear();
-        res.file.reset();
+        res.blob.reset();
       }
       // A body the handler did not read would be taken for the next request: close instead.
       bool keep_alive = parser.keep_alive() && body.Complete();
@@ -336,8 +386,8 @@ struct HttpListener::Connection {
     }
     beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *listener.tls_);
     stream.next_layer().expires_after(kIoTimeout);
-    auto [hec, used] = co_await stream.async_handshake(ssl::stream_base::server, buffer.data(),
-                                                       use_tuple);
+    auto [hec, used] =
+        co_await stream.async_handshake(ssl::stream_base::server, buffer.data(), use_tuple);
     if (hec) co_return;
     buffer.consume(used);
     co_await Serve(listener, stream, buffer, std::move(peer));
@@ -358,8 +408,7 @@ void HttpListener::Start(asio::io_context& io) {
   if (!config_.tls_certificate.empty()) {
     tls_.emplace(ssl::context::tls_server);
     tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                      ssl::context::no_tlsv1_1);
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
     boost::system::error_code ec;
     tls_->use_certificate_chain_file(config_.tls_certificate, ec);
     if (ec) throw std::runtime_error("cannot read TLS certificate " + config_.tls_certificate);
@@ -390,8 +439,7 @@ void HttpListener::Start(asio::io_context& io) {
           }
           tcp::socket socket = std::move(std::get<1>(accepted));
           auto executor = socket.get_executor();
-          asio::co_spawn(executor, Connection::Accepted(*this, std::move(socket)),
-                         asio::detached);
+          asio::co_spawn(executor, Connection::Accepted(*this, std::move(socket)), asio::detached);
         }
       },
       asio::detached);

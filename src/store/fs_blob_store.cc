@@ -1,14 +1,17 @@
 #include "store/fs_blob_store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+
+#include "store/meta_store.h"
+#include "store/upload_writer.h"
 
 namespace kura::store {
 
@@ -34,6 +37,71 @@ bool FsyncPath(const std::string& path) {
   return ok;
 }
 
+[[noreturn]] void ThrowErrno(const std::string& what) {
+  int e = errno;
+  std::string why = what + ": " + std::strerror(e);
+  if (e == ENOSPC || e == EDQUOT) throw StorageFull(why);
+  throw StoreError(why);
+}
+
+class FileReader final : public BlobReader {
+ public:
+  FileReader(FileHandle file, uint64_t size) : file_(std::move(file)), size_(size) {}
+  uint64_t size() const override { return size_; }
+  int fd() const override { return file_.get(); }
+  size_t ReadAt(uint64_t offset, char* buf, size_t n) override {
+    while (true) {
+      ssize_t got = ::pread(file_.get(), buf, n, static_cast<off_t>(offset));
+      if (got >= 0) return static_cast<size_t>(got);
+      if (errno != EINTR) ThrowErrno("cannot read blob");
+    }
+  }
+  void WillRead(uint64_t offset, uint64_t length) override {
+    ::posix_fadvise(file_.get(), static_cast<off_t>(offset), static_cast<off_t>(length),
+                    POSIX_FADV_WILLNEED);
+  }
+
+ private:
+  FileHandle file_;
+  uint64_t size_;
+};
+
+std::unique_ptr<BlobReader> OpenReader(const std::string& path) {
+  FileHandle f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f.valid()) return nullptr;
+  struct stat st;
+  if (::fstat(f.get(), &st) != 0) return nullptr;
+  return std::make_unique<FileReader>(std::move(f), static_cast<uint64_t>(st.st_size));
+}
+
+// An append to an upload file: the file is cut to the recorded offset first, so a chunk cut
+// short earlier leaves no trace, and the writer (upload_writer.h) does the writes.
+class FileAppender final : public UploadAppender {
+ public:
+  FileAppender(FileHandle file, uint64_t offset)
+      : file_(std::move(file)), offset_(offset), writer_(file_.get(), offset) {}
+  std::span<char> NextBuffer() override { return writer_.NextBuffer(); }
+  void Submit(size_t n) override { writer_.Submit(n); }
+  void ReleaseIdleBuffers() override { writer_.ReleaseIdleBuffers(); }
+  std::string Finish() override {
+    writer_.Finish();
+    return {};
+  }
+  void Abort() override {
+    // The bytes of a failed append are given back at once: a full disk gets its space back.
+    try {
+      writer_.Finish();
+    } catch (const StoreError&) {
+    }
+    (void)::ftruncate(file_.get(), static_cast<off_t>(offset_));
+  }
+
+ private:
+  FileHandle file_;  // declared before writer_: it outlives the writes
+  uint64_t offset_;
+  UploadWriter writer_;
+};
+
 }  // namespace
 
 FsBlobStore::FsBlobStore(std::string root) : root_(std::move(root)) {
@@ -56,61 +124,77 @@ std::string FsBlobStore::BlobPath(const core::Digest& digest) const {
   return path;
 }
 
-std::optional<BlobFile> FsBlobStore::Open(const core::Digest& digest) {
-  int fd = ::open(BlobPath(digest).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+std::unique_ptr<BlobReader> FsBlobStore::Open(const core::Digest& digest) {
+  return OpenReader(BlobPath(digest));
+}
+
+std::optional<uint64_t> FsBlobStore::Stat(const core::Digest& digest) {
   struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  return BlobFile{FileHandle(fd), static_cast<uint64_t>(st.st_size)};
+  if (::stat(BlobPath(digest).c_str(), &st) != 0) return std::nullopt;
+  return static_cast<uint64_t>(st.st_size);
 }
 
-FileHandle FsBlobStore::OpenUpload(const std::string& id, uint64_t offset) {
+std::unique_ptr<UploadAppender> FsBlobStore::Append(const std::string& id, uint64_t offset,
+                                                    const std::string& /*state*/) {
   FileHandle f(::open(UploadPath(id).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-  if (!f.valid()) return f;
-  if (::ftruncate(f.get(), static_cast<off_t>(offset)) != 0 ||
-      ::lseek(f.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
-    return FileHandle();
+  if (!f.valid()) ThrowErrno("cannot open upload file " + id);
+  if (::ftruncate(f.get(), static_cast<off_t>(offset)) != 0) {
+    ThrowErrno("cannot cut upload file " + id);
   }
-  return f;
+  return std::make_unique<FileAppender>(std::move(f), offset);
 }
 
-FileHandle FsBlobStore::ReadUpload(const std::string& id) {
-  return FileHandle(::open(UploadPath(id).c_str(), O_RDONLY | O_CLOEXEC));
-}
-
-bool FsBlobStore::CommitUpload(const std::string& id, const core::Digest& digest) {
+void FsBlobStore::Commit(const std::string& id, uint64_t size, const std::string& /*state*/,
+                         const core::Digest& digest) {
   std::string from = UploadPath(id);
   std::string to = BlobPath(digest);
   struct stat st;
   if (::stat(to.c_str(), &st) == 0) {  // content-addressed: the bytes are there already
     ::unlink(from.c_str());
-    return true;
+    return;
+  }
+  if (size == 0) {  // an empty blob still needs its (empty) file
+    FileHandle f(::open(from.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    if (!f.valid()) ThrowErrno("cannot create upload file " + id);
+  }
+  if (::stat(from.c_str(), &st) != 0) ThrowErrno("cannot find upload file " + id);
+  if (static_cast<uint64_t>(st.st_size) != size) {
+    throw StoreError("upload file " + id + " holds " + std::to_string(st.st_size) +
+                     " bytes, not the " + std::to_string(size) + " recorded");
   }
   // A blob is never written again: read-only from here on, for kura and everyone else.
-  if (::chmod(from.c_str(), 0444) != 0 || !FsyncPath(from)) return false;
+  if (::chmod(from.c_str(), 0444) != 0 || !FsyncPath(from)) ThrowErrno("cannot sync blob");
   std::string dir = to.substr(0, to.rfind('/'));
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return false;
-  if (::rename(from.c_str(), to.c_str()) != 0) return false;
-  return FsyncPath(dir);
+  if (ec) throw StoreError("cannot create " + dir + ": " + ec.message());
+  if (::rename(from.c_str(), to.c_str()) != 0) ThrowErrno("cannot store blob");
+  if (!FsyncPath(dir)) ThrowErrno("cannot sync " + dir);
 }
 
-void FsBlobStore::RemoveUpload(const std::string& id) { ::unlink(UploadPath(id).c_str()); }
+void FsBlobStore::RemoveUpload(const std::string& id, const std::string& /*state*/) {
+  ::unlink(UploadPath(id).c_str());
+}
 
-void FsBlobStore::Remove(const core::Digest& digest) { ::unlink(BlobPath(digest).c_str()); }
+std::unique_ptr<BlobReader> FsBlobStore::ReadUpload(const std::string& id,
+                                                    const std::string& /*state*/) {
+  return OpenReader(UploadPath(id));
+}
 
-int FsBlobStore::RemoveStaleUploads(const std::function<bool(const std::string&)>& is_live) {
-  int removed = 0;
+std::vector<std::string> FsBlobStore::ListUploads(int64_t idle_seconds) {
+  std::vector<std::string> ids;
   std::error_code ec;
+  auto now = std::filesystem::file_time_type::clock::now();
   for (const auto& entry : std::filesystem::directory_iterator(root_ + "/uploads", ec)) {
-    std::string id = entry.path().filename().string();
-    if (!is_live(id) && std::filesystem::remove(entry.path(), ec)) ++removed;
+    auto written = entry.last_write_time(ec);
+    if (ec || now - written < std::chrono::seconds(idle_seconds)) continue;
+    ids.push_back(entry.path().filename().string());
   }
-  return removed;
+  return ids;
+}
+
+void FsBlobStore::Remove(const core::Digest& digest) {
+  ::unlink(BlobPath(digest).c_str());
 }
 
 }  // namespace kura::store

@@ -1,4 +1,5 @@
-// BlobStore on a local filesystem: <root>/blobs/sha256/<2 hex>/<hex>, uploads in <root>/uploads.
+// BlobStore on a local filesystem: <root>/blobs/sha256/<2 hex>/<hex>, uploads in
+// <root>/uploads/<id>. An upload's file holds its bytes; its state is always empty.
 #pragma once
 
 #include <functional>
@@ -13,21 +14,21 @@ class FsBlobStore final : public BlobStore {
   // Creates the directories under `root` if needed. Throws std::runtime_error if it cannot.
   explicit FsBlobStore(std::string root);
 
-  std::optional<BlobFile> Open(const core::Digest& digest) override;
-  FileHandle OpenUpload(const std::string& id, uint64_t offset) override;
-  FileHandle ReadUpload(const std::string& id) override;
-  bool CommitUpload(const std::string& id, const core::Digest& digest) override;
-  void RemoveUpload(const std::string& id) override;
+  std::unique_ptr<BlobReader> Open(const core::Digest& digest) override;
+  std::optional<uint64_t> Stat(const core::Digest& digest) override;
+  std::unique_ptr<UploadAppender> Append(const std::string& id, uint64_t offset,
+                                         const std::string& state) override;
+  void Commit(const std::string& id, uint64_t size, const std::string& state,
+              const core::Digest& digest) override;
+  void RemoveUpload(const std::string& id, const std::string& state) override;
+  std::unique_ptr<BlobReader> ReadUpload(const std::string& id, const std::string& state) override;
+  std::vector<std::string> ListUploads(int64_t idle_seconds) override;
   void Remove(const core::Digest& digest) override;
 
-  // Removes upload files for which `is_live(id)` is false: leftovers of monolithic uploads and
-  // sessions cut by a crash. Returns how many were removed. Call at start-up.
-  int RemoveStaleUploads(const std::function<bool(const std::string&)>& is_live);
-
   std::string BlobPath(const core::Digest& digest) const;
+  std::string UploadPath(const std::string& id) const { return root_ + "/uploads/" + id; }
 
  private:
-  std::string UploadPath(const std::string& id) const { return root_ + "/uploads/" + id; }
   std::string root_;
 };
 

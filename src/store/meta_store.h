@@ -77,6 +77,7 @@ struct UploadSession {
   std::string id;
   RepoKey repo;
   uint64_t offset = 0;  // bytes received and kept so far
+  std::string state = {};
 };
 
 // What LeaseUpload found.
@@ -142,6 +143,9 @@ class MetaStore {
   // in lexical order: at start-up, those that no instance holds are deleted.
   virtual std::vector<std::string> ListInstanceKeys() = 0;
 
+  virtual std::vector<std::string> ExpireUploads(int64_t idle_seconds) = 0;
+  virtual std::vector<std::string> ListUploadIds() = 0;
+
   virtual void CreateUpload(const UploadSession& session) = 0;
   virtual std::optional<UploadSession> FindUpload(std::string_view id) = 0;
   virtual void DeleteUpload(std::string_view id) = 0;
@@ -162,7 +166,7 @@ class MetaStore {
   // Records the session's new size, if `holder` still holds its lease (false otherwise; throws
   // InstanceGone when the instance of `repo` was deleted).
   virtual bool SetUploadOffset(std::string_view id, const RepoKey& repo, std::string_view holder,
-                               uint64_t offset) = 0;
+                               uint64_t offset, std::string_view state) = 0;
   // Gives the lease up (nothing happens when `holder` does not hold it).
   virtual void ReleaseUploadLease(std::string_view id, std::string_view holder) = 0;
 };

@@ -125,7 +125,7 @@ TEST_F(MetaStoreTest, UploadSessionsSurviveReopening) {
   store_->CreateUpload({"u1", repo_, 0});
   UploadSession leased;
   ASSERT_EQ(store_->LeaseUpload("u1", repo_, "h", 30, &leased), LeaseOutcome::kLeased);
-  EXPECT_TRUE(store_->SetUploadOffset("u1", repo_, "h", 100));
+  EXPECT_TRUE(store_->SetUploadOffset("u1", repo_, "h", 100, {}));
   store_ = std::make_unique<SqliteMetaStore>((dir_ / "kura.db").string());
   auto u = store_->FindUpload("u1");
   ASSERT_TRUE(u);
@@ -144,16 +144,16 @@ TEST_F(MetaStoreTest, AnUploadLeaseHasOneHolderAtATime) {
   EXPECT_EQ(session.offset, 0u);
   EXPECT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kBusy);
   // Only the holder may change the session or extend the lease.
-  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "second", 5));
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "second", 5, {}));
   EXPECT_FALSE(store_->RenewUploadLease("u", repo_, "second", 30));
   EXPECT_TRUE(store_->RenewUploadLease("u", repo_, "first", 30));
-  EXPECT_TRUE(store_->SetUploadOffset("u", repo_, "first", 7));
+  EXPECT_TRUE(store_->SetUploadOffset("u", repo_, "first", 7, {}));
   store_->ReleaseUploadLease("u", "second");  // not its to give: nothing happens
   EXPECT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kBusy);
   store_->ReleaseUploadLease("u", "first");
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kLeased);
   EXPECT_EQ(session.offset, 7u);
-  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "first", 9));
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "first", 9, {}));
 }
 
 TEST_F(MetaStoreTest, AnExpiredLeaseCanBeTakenAndTheOldHolderHasLostIt) {
@@ -162,7 +162,7 @@ TEST_F(MetaStoreTest, AnExpiredLeaseCanBeTakenAndTheOldHolderHasLostIt) {
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "dead-node", -1, &session), LeaseOutcome::kLeased);
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "alive", 30, &session), LeaseOutcome::kLeased);
   EXPECT_FALSE(store_->RenewUploadLease("u", repo_, "dead-node", 30));
-  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "dead-node", 1));
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "dead-node", 1, {}));
 }
 
 TEST_F(MetaStoreTest, ALeaseHeldAcrossTheDeleteOfItsInstanceEndsInInstanceGone) {
@@ -170,7 +170,7 @@ TEST_F(MetaStoreTest, ALeaseHeldAcrossTheDeleteOfItsInstanceEndsInInstanceGone) 
   UploadSession session;
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "h", 30, &session), LeaseOutcome::kLeased);
   store_->DeleteInstance(repo_.instance);
-  EXPECT_THROW(store_->SetUploadOffset("u", repo_, "h", 10), InstanceGone);
+  EXPECT_THROW(store_->SetUploadOffset("u", repo_, "h", 10, {}), InstanceGone);
   EXPECT_THROW(store_->RenewUploadLease("u", repo_, "h", 30), InstanceGone);
   EXPECT_FALSE(store_->FindUpload("u"));
 }
