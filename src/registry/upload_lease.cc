@@ -62,7 +62,8 @@ bool UploadLease::Keep() {
 }
 
 bool UploadLease::SetOffset(uint64_t offset) {
-  if (!held_ || !meta_.SetUploadOffset(session_.id, session_.repo, holder_, offset)) {
+  if (!held_ ||
+      !meta_.SetUploadOffset(session_.id, session_.repo, holder_, offset, session_.state)) {
     held_ = false;
     return false;
   }

@@ -25,7 +25,7 @@ CREATE INDEX IF NOT EXISTS tags_by_digest ON tags(instance, repo, digest);
 CREATE TABLE IF NOT EXISTS uploads(
   id TEXT PRIMARY KEY, instance TEXT NOT NULL, repo TEXT NOT NULL, offset INTEGER NOT NULL,
   touched_at INTEGER NOT NULL DEFAULT 0, lease_holder TEXT,
-  lease_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+  lease_until INTEGER NOT NULL DEFAULT 0, state BLOB NOT NULL DEFAULT x'') WITHOUT ROWID;
 )sql";
 
 // The tables holding rows of an instance key, all with an `instance` column.
@@ -34,6 +34,13 @@ constexpr const char* kKeyedTables[] = {"repositories", "repository_blobs", "man
 constexpr const char* kAnyKeyedRow =
     "SELECT 1 FROM repositories UNION ALL SELECT 1 FROM uploads LIMIT 1";
 constexpr std::string_view kFormatName = "registry";
+
+void RefuseOversizedState(std::string_view state) {
+  if (state.size() > kMaxUploadStateBytes) {
+    throw StoreError("upload state of " + std::to_string(state.size()) + " bytes (at most " +
+                     std::to_string(kMaxUploadStateBytes) + ")");
+  }
+}
 
 void EnsureRepository(SqliteConnection& c, const RepoKey& repo) {
   Statement(c, "INSERT OR IGNORE INTO repositories(instance, name) VALUES(?, ?)")
@@ -45,8 +52,8 @@ void EnsureRepository(SqliteConnection& c, const RepoKey& repo) {
 }  // namespace
 
 SqliteMetaStore::SqliteMetaStore(std::string path) : db_(std::move(path), kSchema) {
-  // Columns that databases of earlier versions lack: the last-touched time (expiry) and the
-  // lease (one request at a time per session).
+  // Columns that databases of earlier versions lack: the last-touched time (expiry), the lease
+  // (one request at a time per session) and the state a node needs to continue an upload.
   auto add_column = [&](const char* name, const char* alter) {
     Statement column(db_.Connection(), "SELECT 1 FROM pragma_table_info('uploads') WHERE name = ?");
     if (!column.Bind(std::string_view(name)).Step()) db_.Connection().Exec(alter);
@@ -55,6 +62,7 @@ SqliteMetaStore::SqliteMetaStore(std::string path) : db_(std::move(path), kSchem
   add_column("lease_holder", "ALTER TABLE uploads ADD COLUMN lease_holder TEXT");
   add_column("lease_until",
              "ALTER TABLE uploads ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0");
+  add_column("state", "ALTER TABLE uploads ADD COLUMN state BLOB NOT NULL DEFAULT x''");
   instance_keys::EnsureSchema(db_.Connection());
   // A new database is marked as keyed by incarnation before anything is written to it.
   KeyedByInstanceName();
@@ -110,8 +118,7 @@ std::optional<std::string> SqliteMetaStore::PutManifest(const RepoKey& repo,
   Transaction tx(c);
   instance_keys::RefuseIfDeleted(c, repo.instance);
   for (const std::string& blob : m.blobs) {
-    Statement s(c,
-                "SELECT 1 FROM repository_blobs WHERE instance = ? AND repo = ? AND digest = ?");
+    Statement s(c, "SELECT 1 FROM repository_blobs WHERE instance = ? AND repo = ? AND digest = ?");
     if (!s.Bind(repo.instance).Bind(repo.name).Bind(blob).Step()) return blob;
   }
   for (const std::string& child : m.manifests) {
@@ -178,15 +185,13 @@ bool SqliteMetaStore::DeleteManifest(const RepoKey& repo, std::string_view diges
 }
 
 bool SqliteMetaStore::DeleteTag(const RepoKey& repo, std::string_view tag) {
-  Statement s(db_.Connection(),
-              "DELETE FROM tags WHERE instance = ? AND repo = ? AND tag = ?");
+  Statement s(db_.Connection(), "DELETE FROM tags WHERE instance = ? AND repo = ? AND tag = ?");
   s.Bind(repo.instance).Bind(repo.name).Bind(tag).Run();
   return s.Changes() > 0;
 }
 
 bool SqliteMetaStore::RepositoryExists(const RepoKey& repo) {
-  Statement s(db_.Connection(),
-              "SELECT 1 FROM repositories WHERE instance = ? AND name = ?");
+  Statement s(db_.Connection(), "SELECT 1 FROM repositories WHERE instance = ? AND name = ?");
   return s.Bind(repo.instance).Bind(repo.name).Step();
 }
 
@@ -212,16 +217,15 @@ std::vector<std::string> SqliteMetaStore::ListRepositories(std::string_view inst
   return names;
 }
 
-std::vector<Referrer> SqliteMetaStore::ListReferrers(const RepoKey& repo,
-                                                     std::string_view digest) {
+std::vector<Referrer> SqliteMetaStore::ListReferrers(const RepoKey& repo, std::string_view digest) {
   Statement s(db_.Connection(),
               "SELECT media_type, digest, length(body), artifact_type, annotations FROM manifests "
               "WHERE instance = ? AND repo = ? AND subject = ? ORDER BY digest");
   s.Bind(repo.instance).Bind(repo.name).Bind(digest);
   std::vector<Referrer> out;
   while (s.Step()) {
-    out.push_back(Referrer{s.Text(0), s.Text(1), static_cast<uint64_t>(s.Int(2)), s.Text(3),
-                           s.Text(4)});
+    out.push_back(
+        Referrer{s.Text(0), s.Text(1), static_cast<uint64_t>(s.Int(2)), s.Text(3), s.Text(4)});
   }
   return out;
 }
@@ -248,25 +252,27 @@ std::vector<std::string> SqliteMetaStore::ListInstanceKeys() {
 }
 
 void SqliteMetaStore::CreateUpload(const UploadSession& u) {
+  RefuseOversizedState(u.state);
   // One statement: the session is made only if its instance key is not retired.
   Statement insert(db_.Connection(),
-                   "INSERT INTO uploads(id, instance, repo, offset, touched_at) "
-                   "SELECT ?, ?, ?, ?, unixepoch() "
+                   "INSERT INTO uploads(id, instance, repo, offset, state, touched_at) "
+                   "SELECT ?, ?, ?, ?, ?, unixepoch() "
                    "WHERE NOT EXISTS (SELECT 1 FROM deleted_instances WHERE instance = ?)");
   insert.Bind(u.id)
       .Bind(u.repo.instance)
       .Bind(u.repo.name)
       .Bind(static_cast<int64_t>(u.offset))
+      .BindBlob(u.state)
       .Bind(u.repo.instance)
       .Run();
   if (insert.Changes() == 0) throw InstanceGone();
 }
 
 std::optional<UploadSession> SqliteMetaStore::FindUpload(std::string_view id) {
-  Statement s(db_.Connection(), "SELECT instance, repo, offset FROM uploads WHERE id = ?");
+  Statement s(db_.Connection(), "SELECT instance, repo, offset, state FROM uploads WHERE id = ?");
   if (!s.Bind(id).Step()) return std::nullopt;
   return UploadSession{std::string(id), RepoKey{s.Text(0), s.Text(1)},
-                       static_cast<uint64_t>(s.Int(2))};
+                       static_cast<uint64_t>(s.Int(2)), s.Blob(3)};
 }
 
 LeaseOutcome SqliteMetaStore::LeaseUpload(std::string_view id, const RepoKey& repo,
@@ -276,16 +282,17 @@ LeaseOutcome SqliteMetaStore::LeaseUpload(std::string_view id, const RepoKey& re
   Statement take(db_.Connection(),
                  "UPDATE uploads SET lease_holder = ?, lease_until = unixepoch() + ?, "
                  "touched_at = unixepoch() WHERE id = ? AND instance = ? AND repo = ? AND "
-                 "(lease_holder IS NULL OR lease_until <= unixepoch()) RETURNING offset");
+                 "(lease_holder IS NULL OR lease_until <= unixepoch()) RETURNING offset, state");
   take.Bind(holder).Bind(seconds).Bind(id).Bind(repo.instance).Bind(repo.name);
   if (take.Step()) {
-    *session = UploadSession{std::string(id), repo, static_cast<uint64_t>(take.Int(0))};
+    *session =
+        UploadSession{std::string(id), repo, static_cast<uint64_t>(take.Int(0)), take.Blob(1)};
     return LeaseOutcome::kLeased;
   }
   Statement exists(db_.Connection(),
                    "SELECT 1 FROM uploads WHERE id = ? AND instance = ? AND repo = ?");
   return exists.Bind(id).Bind(repo.instance).Bind(repo.name).Step() ? LeaseOutcome::kBusy
-                                                                     : LeaseOutcome::kUnknown;
+                                                                    : LeaseOutcome::kUnknown;
 }
 
 bool SqliteMetaStore::RenewUploadLease(std::string_view id, const RepoKey& repo,
@@ -301,12 +308,14 @@ bool SqliteMetaStore::RenewUploadLease(std::string_view id, const RepoKey& repo,
 }
 
 bool SqliteMetaStore::SetUploadOffset(std::string_view id, const RepoKey& repo,
-                                      std::string_view holder, uint64_t offset) {
+                                      std::string_view holder, uint64_t offset,
+                                      std::string_view state) {
+  RefuseOversizedState(state);
   SqliteConnection& c = db_.Connection();
   Statement s(c,
-              "UPDATE uploads SET offset = ?, touched_at = unixepoch() "
+              "UPDATE uploads SET offset = ?, state = ?, touched_at = unixepoch() "
               "WHERE id = ? AND lease_holder = ?");
-  s.Bind(static_cast<int64_t>(offset)).Bind(id).Bind(holder).Run();
+  s.Bind(static_cast<int64_t>(offset)).BindBlob(state).Bind(id).Bind(holder).Run();
   if (s.Changes() > 0) return true;
   instance_keys::RefuseIfDeleted(c, repo.instance);
   return false;
@@ -329,8 +338,9 @@ std::vector<std::string> SqliteMetaStore::ExpireUploads(int64_t idle_seconds) {
   SqliteConnection& c = db_.Connection();
   Transaction tx(c);
   // A session a request is writing right now is not idle, whatever its age.
-  Statement s(c, "DELETE FROM uploads WHERE touched_at < unixepoch() - ? AND "
-                 "(lease_holder IS NULL OR lease_until <= unixepoch()) RETURNING id");
+  Statement s(c,
+              "DELETE FROM uploads WHERE touched_at < unixepoch() - ? AND "
+              "(lease_holder IS NULL OR lease_until <= unixepoch()) RETURNING id");
   s.Bind(idle_seconds);
   std::vector<std::string> ids;
   while (s.Step()) ids.push_back(s.Text(0));

@@ -125,7 +125,7 @@ TEST_F(MetaStoreTest, UploadSessionsSurviveReopening) {
   store_->CreateUpload({"u1", repo_, 0});
   UploadSession leased;
   ASSERT_EQ(store_->LeaseUpload("u1", repo_, "h", 30, &leased), LeaseOutcome::kLeased);
-  EXPECT_TRUE(store_->SetUploadOffset("u1", repo_, "h", 100));
+  EXPECT_TRUE(store_->SetUploadOffset("u1", repo_, "h", 100, {}));
   store_ = std::make_unique<SqliteMetaStore>((dir_ / "kura.db").string());
   auto u = store_->FindUpload("u1");
   ASSERT_TRUE(u);
@@ -136,6 +136,28 @@ TEST_F(MetaStoreTest, UploadSessionsSurviveReopening) {
   EXPECT_FALSE(store_->FindUpload("u1"));
 }
 
+TEST_F(MetaStoreTest, UploadStateIsStoredWithTheOffset) {
+  const std::string binary("multipart\0id\xff\x01", 15);
+  store_->CreateUpload({"u", repo_, 0, binary});
+  EXPECT_EQ(store_->FindUpload("u")->state, binary);
+  UploadSession leased;
+  ASSERT_EQ(store_->LeaseUpload("u", repo_, "h", 30, &leased), LeaseOutcome::kLeased);
+  EXPECT_EQ(leased.state, binary);
+  const std::string big(kMaxUploadStateBytes, '\x7f');
+  EXPECT_TRUE(store_->SetUploadOffset("u", repo_, "h", 10, big));
+  EXPECT_EQ(store_->FindUpload("u")->offset, 10u);
+  EXPECT_EQ(store_->FindUpload("u")->state, big);
+  // Not the holder: neither changes.
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "other", 20, "x"));
+  EXPECT_EQ(store_->FindUpload("u")->offset, 10u);
+  EXPECT_EQ(store_->FindUpload("u")->state, big);
+  EXPECT_THROW(store_->SetUploadOffset("u", repo_, "h", 30, big + "!"), StoreError);
+  EXPECT_THROW(store_->CreateUpload({"v", repo_, 0, big + "!"}), StoreError);
+  EXPECT_FALSE(store_->FindUpload("v"));
+  EXPECT_TRUE(store_->SetUploadOffset("u", repo_, "h", 11, {}));
+  EXPECT_EQ(store_->FindUpload("u")->state, "");
+}
+
 TEST_F(MetaStoreTest, AnUploadLeaseHasOneHolderAtATime) {
   store_->CreateUpload({"u", repo_, 0});
   UploadSession session;
@@ -144,16 +166,16 @@ TEST_F(MetaStoreTest, AnUploadLeaseHasOneHolderAtATime) {
   EXPECT_EQ(session.offset, 0u);
   EXPECT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kBusy);
   // Only the holder may change the session or extend the lease.
-  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "second", 5));
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "second", 5, {}));
   EXPECT_FALSE(store_->RenewUploadLease("u", repo_, "second", 30));
   EXPECT_TRUE(store_->RenewUploadLease("u", repo_, "first", 30));
-  EXPECT_TRUE(store_->SetUploadOffset("u", repo_, "first", 7));
+  EXPECT_TRUE(store_->SetUploadOffset("u", repo_, "first", 7, {}));
   store_->ReleaseUploadLease("u", "second");  // not its to give: nothing happens
   EXPECT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kBusy);
   store_->ReleaseUploadLease("u", "first");
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "second", 30, &session), LeaseOutcome::kLeased);
   EXPECT_EQ(session.offset, 7u);
-  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "first", 9));
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "first", 9, {}));
 }
 
 TEST_F(MetaStoreTest, AnExpiredLeaseCanBeTakenAndTheOldHolderHasLostIt) {
@@ -162,7 +184,7 @@ TEST_F(MetaStoreTest, AnExpiredLeaseCanBeTakenAndTheOldHolderHasLostIt) {
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "dead-node", -1, &session), LeaseOutcome::kLeased);
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "alive", 30, &session), LeaseOutcome::kLeased);
   EXPECT_FALSE(store_->RenewUploadLease("u", repo_, "dead-node", 30));
-  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "dead-node", 1));
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "dead-node", 1, {}));
 }
 
 TEST_F(MetaStoreTest, ALeaseHeldAcrossTheDeleteOfItsInstanceEndsInInstanceGone) {
@@ -170,7 +192,7 @@ TEST_F(MetaStoreTest, ALeaseHeldAcrossTheDeleteOfItsInstanceEndsInInstanceGone) 
   UploadSession session;
   ASSERT_EQ(store_->LeaseUpload("u", repo_, "h", 30, &session), LeaseOutcome::kLeased);
   store_->DeleteInstance(repo_.instance);
-  EXPECT_THROW(store_->SetUploadOffset("u", repo_, "h", 10), InstanceGone);
+  EXPECT_THROW(store_->SetUploadOffset("u", repo_, "h", 10, {}), InstanceGone);
   EXPECT_THROW(store_->RenewUploadLease("u", repo_, "h", 30), InstanceGone);
   EXPECT_FALSE(store_->FindUpload("u"));
 }
@@ -292,6 +314,7 @@ TEST(MetaStoreMigration, NameKeyedRowsGoToIncarnationsAndThePlainRegistry) {
     EXPECT_EQ(store.LinkedBlobSize({"inc-acme", "team/app"}, "sha256:a"), 2u);
     ASSERT_TRUE(store.GetTaggedManifest({"inc-acme", "team/app"}, "v1"));
     EXPECT_EQ(store.FindUpload("u-acme")->repo.instance, "inc-acme");
+    EXPECT_EQ(store.FindUpload("u-acme")->state, "");  // the column added to an old database
     // Nothing is left under a name; what an instance no longer in the World had is gone.
     EXPECT_FALSE(store.RepositoryExists({"acme", "team/app"}));
     EXPECT_FALSE(store.RepositoryExists({"default", "library/app"}));
