@@ -122,7 +122,7 @@ struct AdminApi::Call {
   json body;
 };
 
-AdminApi::AdminApi(ExposureState& exposure, store::SqliteAdminStore& store,
+AdminApi::AdminApi(ExposureState& exposure, store::AdminStore& store,
                    store::MetaStore& registry, std::map<std::string, std::string> tokens)
     : exposure_(exposure), store_(store), registry_(registry), tokens_(std::move(tokens)) {}
 

@@ -14,9 +14,9 @@
 //   DELETE /api/v1/instances/N/internet/allowlist?cidr=C
 //   POST   /api/v1/instances/N/vpc/bindings          {network, subnet?}
 //   DELETE /api/v1/instances/N/vpc/bindings/NETWORK
-//   GET    /api/v1/instances/N/credentials           PUT /api/v1/instances/N/credentials/USER {password}
-//   POST   /api/v1/instances/N/tokens                {user, ttl_seconds}
-//   GET    /api/v1/instances/N/namespaces            POST {name, visibility: public|private}
+//   GET    /api/v1/instances/N/credentials           PUT /api/v1/instances/N/credentials/USER
+//   {password} POST   /api/v1/instances/N/tokens                {user, ttl_seconds} GET
+//   /api/v1/instances/N/namespaces            POST {name, visibility: public|private}
 //
 // Errors are {"error": "one line with the reason"} with 400 (bad input), 401 (no or unknown
 // token), 404 (unknown, or another account's), 409 (exists, no free address), 403 (a rule of
@@ -36,7 +36,7 @@ namespace kura::admin {
 class AdminApi {
  public:
   // `tokens` maps each account's admin token to its account id. All must outlive the API.
-  AdminApi(ExposureState& exposure, store::SqliteAdminStore& store, store::MetaStore& registry,
+  AdminApi(ExposureState& exposure, store::AdminStore& store, store::MetaStore& registry,
            std::map<std::string, std::string> tokens);
 
   boost::asio::awaitable<registry::Response> Handle(registry::Request& req);
@@ -49,7 +49,7 @@ class AdminApi {
   registry::Response Route(Call& call);
 
   ExposureState& exposure_;
-  store::SqliteAdminStore& store_;
+  store::AdminStore& store_;
   store::MetaStore& registry_;  // an instance's repositories go with it
   std::map<std::string, std::string> tokens_;
 };

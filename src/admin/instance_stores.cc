@@ -1,5 +1,6 @@
 #include "admin/instance_stores.h"
 
+#include <functional>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -8,9 +9,14 @@
 #include "auth/token.h"
 
 namespace kura::admin {
+namespace {
 
-ReconcileResult ReconcileInstanceStores(access::World& world, store::SqliteMetaStore& meta,
-                                        store::SqliteAdminStore& admin_store) {
+// Re-keys stores keyed by instance name (step 2); returns whether it did. Null for stores that
+// never were.
+using RekeyByIncarnation = std::function<bool(const std::map<std::string, std::string>&)>;
+
+ReconcileResult Reconcile(access::World& world, store::MetaStore& meta,
+                          store::AdminStore& admin_store, const RekeyByIncarnation& rekey) {
   ReconcileResult result;
   std::vector<std::string> unnamed;
   for (const auto& [name, instance] : world.instances()) {
@@ -30,11 +36,7 @@ ReconcileResult ReconcileInstanceStores(access::World& world, store::SqliteMetaS
     incarnation_of[name] = instance.incarnation;
     live.insert(instance.incarnation);
   }
-  if (meta.KeyedByInstanceName() || admin_store.KeyedByInstanceName()) {
-    meta.MigrateToIncarnationKeys(incarnation_of);
-    admin_store.MigrateToIncarnationKeys(incarnation_of);
-    result.migrated = true;
-  }
+  if (rekey) result.migrated = rekey(incarnation_of);
 
   std::set<std::string> purged;
   for (const std::string& key : meta.ListInstanceKeys()) {
@@ -49,6 +51,26 @@ ReconcileResult ReconcileInstanceStores(access::World& world, store::SqliteMetaS
   }
   result.keys_purged = static_cast<int>(purged.size());
   return result;
+}
+
+}  // namespace
+
+ReconcileResult ReconcileInstanceStores(access::World& world, store::SqliteMetaStore& meta,
+                                        store::SqliteAdminStore& admin_store) {
+  return Reconcile(world, meta, admin_store,
+                   [&](const std::map<std::string, std::string>& incarnation_of) {
+                     if (!meta.KeyedByInstanceName() && !admin_store.KeyedByInstanceName()) {
+                       return false;
+                     }
+                     meta.MigrateToIncarnationKeys(incarnation_of);
+                     admin_store.MigrateToIncarnationKeys(incarnation_of);
+                     return true;
+                   });
+}
+
+ReconcileResult ReconcileInstanceStores(access::World& world, store::MetaStore& meta,
+                                        store::AdminStore& admin_store) {
+  return Reconcile(world, meta, admin_store, nullptr);
 }
 
 }  // namespace kura::admin

@@ -14,6 +14,8 @@
 
 #include "access/world.h"
 #include "store/admin_store.h"
+#include "store/meta_store.h"
+#include "store/sqlite_admin_store.h"
 #include "store/sqlite_meta_store.h"
 
 namespace kura::admin {
@@ -35,5 +37,10 @@ struct ReconcileResult {
 // Throws StoreError (or DocumentError) if the stores cannot be read or written.
 ReconcileResult ReconcileInstanceStores(access::World& world, store::SqliteMetaStore& meta,
                                         store::SqliteAdminStore& admin_store);
+
+// Steps 1 and 3 only, for stores that were never keyed by instance name (PostgreSQL: kura wrote
+// none before incarnations existed).
+ReconcileResult ReconcileInstanceStores(access::World& world, store::MetaStore& meta,
+                                        store::AdminStore& admin_store);
 
 }  // namespace kura::admin

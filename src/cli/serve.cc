@@ -25,7 +25,7 @@
 #include "server/http_server.h"
 #include "server/instance_gateway.h"
 #include "server/plain_registry.h"
-#include "store/admin_store.h"
+#include "store/sqlite_admin_store.h"
 #include "store/fs_blob_store.h"
 #include "store/sqlite_meta_store.h"
 
@@ -38,7 +38,7 @@ constexpr int64_t kUploadIdleSeconds = 24 * 3600;
 
 // The saved World, or a new one holding the configured accounts; accounts named in the
 // configuration are always present.
-access::World LoadWorld(store::SqliteAdminStore& store, const server::ServerConfig& config) {
+access::World LoadWorld(store::AdminStore& store, const server::ServerConfig& config) {
   std::optional<std::string> saved = store.LoadWorld();
   access::World world =
       saved ? admin::WorldFromDocument(*saved, config.domain) : access::World(config.domain);

@@ -19,7 +19,7 @@
 #include "auth/token.h"
 #include "lab/command.h"
 #include "lab/oci_image.h"
-#include "store/admin_store.h"
+#include "store/sqlite_admin_store.h"
 
 namespace kura::lab {
 

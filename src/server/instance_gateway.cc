@@ -40,7 +40,7 @@ std::string ServiceOf(std::string_view host) {
 // The namespaces of one instance, from the admin store, for the authorization decision.
 class InstanceNamespaces final : public auth::NamespaceFacts {
  public:
-  InstanceNamespaces(store::SqliteAdminStore& store, const access::Instance& instance)
+  InstanceNamespaces(store::AdminStore& store, const access::Instance& instance)
       : store_(store), instance_(instance) {}
   std::optional<bool> IsPublic(std::string_view name) const override {
     auto ns = store_.FindNamespace(instance_.incarnation, name);
@@ -49,7 +49,7 @@ class InstanceNamespaces final : public auth::NamespaceFacts {
   }
 
  private:
-  store::SqliteAdminStore& store_;
+  store::AdminStore& store_;
   const access::Instance& instance_;
 };
 
@@ -149,7 +149,7 @@ std::shared_ptr<const auth::TokenClaims> InstanceGateway::VerifyToken(
 }
 
 InstanceGateway::InstanceGateway(admin::ExposureState& exposure,
-                                 store::SqliteAdminStore& admin_store, registry::Registry& registry,
+                                 store::AdminStore& admin_store, registry::Registry& registry,
                                  std::string token_master_key, int64_t token_ttl_seconds,
                                  AuditLog& audit, unsigned password_threads)
     : id_(next_gateway_id++),

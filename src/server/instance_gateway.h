@@ -37,7 +37,7 @@ class InstanceGateway {
   // Registry tokens of an instance are signed with a key derived from `token_master_key` and
   // the instance's incarnation: a token never outlives the instance it was issued for.
   // `password_threads` threads check passwords (PasswordChecks).
-  InstanceGateway(admin::ExposureState& exposure, store::SqliteAdminStore& admin_store,
+  InstanceGateway(admin::ExposureState& exposure, store::AdminStore& admin_store,
                   registry::Registry& registry, std::string token_master_key,
                   int64_t token_ttl_seconds, AuditLog& audit,
                   unsigned password_threads = PasswordChecks::DefaultThreads());
@@ -69,7 +69,7 @@ class InstanceGateway {
 
   const uint64_t id_;  // tells this gateway's per-thread cache entries from another's
   admin::ExposureState& exposure_;
-  store::SqliteAdminStore& admin_store_;
+  store::AdminStore& admin_store_;
   registry::Registry& registry_;
   // What a Host header names: an instance's endpoint, with the token service and realm that
   // challenges and tokens on it carry.

@@ -1,23 +1,29 @@
-// The state of the instances side, kept in the same SQLite database as the registry metadata:
-// the exposure World (as one JSON document, replaced whole on every change), instance
-// credentials (password hashes only, never passwords), namespaces, and server secrets.
+// The state of the instances side: the exposure World (as one JSON document, replaced whole on
+// every change), instance credentials (password hashes only, never passwords), namespaces, and
+// server secrets.
 //
 // Credentials and namespaces are keyed by the instance key, its incarnation, never by its name
 // (see meta_store.h): what a deleted instance had never reaches a later one of the same name.
 //
-// Thread-safe; each method is one transaction. I/O failures throw StoreError; a write for a key
-// retired by DeleteInstanceState (or by SqliteMetaStore::DeleteInstance on the same database
-// file) throws InstanceGone.
+// Thread-safe: every method may be called from any thread at once, and from several nodes that
+// share one database. Each method is one transaction: after a crash the store is as it was before
+// or after the call, never in between, and a call that returned has been made durable. I/O
+// failures throw StoreError (StoreUnavailable when the database cannot be reached); a write for
+// a key retired by DeleteInstanceState (or by MetaStore::DeleteInstance on the same database)
+// throws InstanceGone.
+//
+// Implementations: SqliteAdminStore (sqlite_admin_store.h) and PgAdminStore (pg_admin_store.h).
+// Both pass the one conformance suite, tests/unit/store/admin_store_test.cc.
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "store/sqlite_db.h"
+#include "store/meta_store.h"
 
 namespace kura::store {
 
@@ -32,55 +38,48 @@ struct StoredNamespace {
   bool is_public = false;
 };
 
-class SqliteAdminStore {
+class AdminStore {
  public:
-  // Opens (creating it and its schema if needed) the database file at `path`.
-  explicit SqliteAdminStore(std::string path);
+  virtual ~AdminStore() = default;
 
   // The saved World document, or nullopt before the first save.
-  std::optional<std::string> LoadWorld();
-  void SaveWorld(std::string_view document);
+  virtual std::optional<std::string> LoadWorld() = 0;
+  // Replaces the World document and increases WorldRevision, together.
+  virtual void SaveWorld(std::string_view document) = 0;
+  // A number that increases on every SaveWorld, by any node sharing the database: 0 before the
+  // first save. One indexed read, cheap enough to poll every few hundred milliseconds; a node
+  // reloads the World when it moved. Read it before LoadWorld: a save in between is then seen
+  // at the next poll (the World is loaded once more, never missed).
+  virtual uint64_t WorldRevision() = 0;
 
   // Sets the permanent password hash of `user` of `instance`, replacing the previous one.
-  void SetPassword(std::string_view instance, std::string_view user, std::string_view hash);
+  virtual void SetPassword(std::string_view instance, std::string_view user,
+                           std::string_view hash) = 0;
   // Adds a temporary password that expires at `expires_at`; expired ones are purged first.
-  void AddTemporaryPassword(std::string_view instance, std::string_view user,
-                            std::string_view hash, int64_t expires_at, int64_t now);
+  virtual void AddTemporaryPassword(std::string_view instance, std::string_view user,
+                                    std::string_view hash, int64_t expires_at, int64_t now) = 0;
   // Every credential of `user` of `instance` still valid at `now` (permanent first).
-  std::vector<StoredCredential> FindCredentials(std::string_view instance, std::string_view user,
-                                                int64_t now);
-  // Every user with a permanent password, for listing.
-  std::vector<std::string> ListUsers(std::string_view instance);
+  virtual std::vector<StoredCredential> FindCredentials(std::string_view instance,
+                                                        std::string_view user, int64_t now) = 0;
+  // Every user with a permanent password, in lexical order, for listing.
+  virtual std::vector<std::string> ListUsers(std::string_view instance) = 0;
   // Retires the instance key for good and forgets every credential and namespace under it, in
-  // one transaction (when the instance is deleted).
-  void DeleteInstanceState(std::string_view instance);
+  // one transaction (when the instance is deleted). Throws StoreError for kPlainRegistryKey.
+  virtual void DeleteInstanceState(std::string_view instance) = 0;
   // Every instance key that has a credential or a namespace, in lexical order.
-  std::vector<std::string> ListInstanceKeys();
-
-  // As SqliteMetaStore::KeyedByInstanceName and MigrateToIncarnationKeys, for credentials and
-  // namespaces: rows of a name in `incarnation_of` go to its incarnation, all others are
-  // deleted.
-  bool KeyedByInstanceName();
-  void MigrateToIncarnationKeys(const std::map<std::string, std::string>& incarnation_of);
+  virtual std::vector<std::string> ListInstanceKeys() = 0;
 
   // Creates or updates a namespace (the first path component of repository names).
-  void PutNamespace(std::string_view instance, const StoredNamespace& ns);
-  std::optional<StoredNamespace> FindNamespace(std::string_view instance, std::string_view name);
-  std::vector<StoredNamespace> ListNamespaces(std::string_view instance);
+  virtual void PutNamespace(std::string_view instance, const StoredNamespace& ns) = 0;
+  virtual std::optional<StoredNamespace> FindNamespace(std::string_view instance,
+                                                       std::string_view name) = 0;
+  // Every namespace of the instance, in lexical order.
+  virtual std::vector<StoredNamespace> ListNamespaces(std::string_view instance) = 0;
 
-  // The secret called `name`, created from `make()` and stored on first use.
-  template <class MakeSecret>
-  std::string Secret(std::string_view name, MakeSecret make) {
-    if (auto s = FindSecret(name)) return *s;
-    return PutSecretIfAbsent(name, make());
-  }
-
- private:
-  std::optional<std::string> FindSecret(std::string_view name);
-  // Stores value unless a secret of that name exists; returns the stored one.
-  std::string PutSecretIfAbsent(std::string_view name, std::string_view value);
-
-  SqliteDatabase db_;
+  // The secret called `name`. On first use it is made by `make()` and stored; when two callers
+  // (threads or nodes) race on first use, one value is stored and both get that one. `make` may
+  // be called and its value dropped.
+  virtual std::string Secret(std::string_view name, const std::function<std::string()>& make) = 0;
 };
 
 }  // namespace kura::store

@@ -4,12 +4,19 @@
 // its name, so that nothing of a deleted instance reaches a later one of the same name. The
 // plain single-registry mode uses kPlainRegistryKey.
 //
-// Thread-safe: every method may be called from any thread at once. Each method is one
-// transaction: after a crash the store is as it was before or after the call, never in between.
-// I/O failures throw StoreError; "not found" is a normal return value. A write for an instance
-// key that DeleteInstance has retired throws InstanceGone.
+// Thread-safe: every method may be called from any thread at once, and from several nodes that
+// share one database (PostgreSQL). Each method is one transaction: after a crash the store is as
+// it was before or after the call, never in between, and a call that returned has been made
+// durable. I/O failures throw StoreError (StoreUnavailable when the database cannot be reached);
+// "not found" is a normal return value. A write for an instance key that DeleteInstance has
+// retired throws InstanceGone.
+//
+// Implementations: SqliteMetaStore (sqlite_meta_store.h, one node) and PgMetaStore
+// (pg_meta_store.h, every node of a cluster on one PostgreSQL database). Both pass the one
+// conformance suite, tests/unit/store/meta_store_test.cc.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -31,6 +38,14 @@ class StoreError : public std::runtime_error {
 // The storage has no room left (ENOSPC, EDQUOT): the request that met it has been undone, and the
 // same request can succeed once space is freed.
 class StorageFull : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
+// The database cannot be reached (refused, timed out, connection lost mid-call, every pooled
+// connection busy for too long): the call was not carried out, or was rolled back. The registry
+// answers 503 with Retry-After; the same request can succeed once the database is back.
+class StoreUnavailable : public StoreError {
  public:
   using StoreError::StoreError;
 };
@@ -73,10 +88,18 @@ struct Referrer {
   std::string annotations_json;
 };
 
+// The largest UploadSession::state a store keeps; CreateUpload and SetUploadOffset throw
+// StoreError for a larger one.
+inline constexpr size_t kMaxUploadStateBytes = 64 * 1024;
+
 struct UploadSession {
   std::string id;
   RepoKey repo;
   uint64_t offset = 0;  // bytes received and kept so far
+  // Opaque bytes owned by the blob store and the hasher: what any node needs to continue the
+  // upload where another left off (e.g. an S3 multipart upload id and its part list, a
+  // serialized SHA-256 state). At most kMaxUploadStateBytes; the store never looks inside.
+  // (The initializer lets `UploadSession{id, repo, 0}` leave it empty without a warning.)
   std::string state = {};
 };
 
@@ -143,19 +166,33 @@ class MetaStore {
   // in lexical order: at start-up, those that no instance holds are deleted.
   virtual std::vector<std::string> ListInstanceKeys() = 0;
 
-  virtual std::vector<std::string> ExpireUploads(int64_t idle_seconds) = 0;
-  virtual std::vector<std::string> ListUploadIds() = 0;
-
+  // Stores a new upload session (its id, repository, offset and state); throws InstanceGone when
+  // the instance of its repository was deleted.
   virtual void CreateUpload(const UploadSession& session) = 0;
+  // The session as last stored (offset and state of the last SetUploadOffset), or nullopt.
   virtual std::optional<UploadSession> FindUpload(std::string_view id) = 0;
   virtual void DeleteUpload(std::string_view id) = 0;
+
+  // Deletes every upload session untouched (created, leased, renewed or written) for more than
+  // `idle_seconds` whose lease is not running, and returns their ids, in no particular order: a
+  // session a request holds is never expired, whatever its age. Removing the sessions' bytes is
+  // the caller's. Thread-safe, one transaction: after a crash either every returned session is
+  // deleted or none is (then the next call returns them again). A negative `idle_seconds`
+  // expires every session not leased.
+  virtual std::vector<std::string> ExpireUploads(int64_t idle_seconds) = 0;
+
+  // The id of every upload session of every instance, in no particular order (at start-up, upload
+  // files without a session are removed). Thread-safe; reads only.
+  virtual std::vector<std::string> ListUploadIds() = 0;
 
   // Upload leases: the right to change an upload session (append, commit, cancel), held by one
   // request at a time across every node that shares this store, for a bounded time so that a
   // node that dies mid-request does not lock the session forever.
   //
   // Takes the lease of session `id` of `repo` for `holder` until `seconds` from now, unless
-  // another holder's lease is still running; on kLeased *session is the session as stored.
+  // another holder's lease is still running; on kLeased *session is the session as stored (its
+  // offset and state included). One atomic step: of two callers racing, on one node or two,
+  // at most one gets kLeased. Time is the database's clock, never the node's.
   virtual LeaseOutcome LeaseUpload(std::string_view id, const RepoKey& repo,
                                    std::string_view holder, int64_t seconds,
                                    UploadSession* session) = 0;
@@ -163,8 +200,9 @@ class MetaStore {
   // throws InstanceGone when that is because the instance of `repo` was deleted.
   virtual bool RenewUploadLease(std::string_view id, const RepoKey& repo, std::string_view holder,
                                 int64_t seconds) = 0;
-  // Records the session's new size, if `holder` still holds its lease (false otherwise; throws
-  // InstanceGone when the instance of `repo` was deleted).
+  // Records the session's new size and state together (a reader sees both or neither), if
+  // `holder` still holds its lease (false otherwise, and nothing changes; throws InstanceGone
+  // when the instance of `repo` was deleted).
   virtual bool SetUploadOffset(std::string_view id, const RepoKey& repo, std::string_view holder,
                                uint64_t offset, std::string_view state) = 0;
   // Gives the lease up (nothing happens when `holder` does not hold it).

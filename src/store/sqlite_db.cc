@@ -29,10 +29,11 @@ SqliteConnection::SqliteConnection(const std::string& path) {
     throw StoreError("cannot open " + path + ": " + why);
   }
   sqlite3_busy_timeout(db_, 10000);
-  // WAL: readers never block the writer. synchronous=NORMAL keeps every committed transaction
-  // across a crash of the process (what SIGKILL tests); a power loss may drop the last ones but
-  // never corrupts the database.
-  Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  // WAL: readers never block the writer. synchronous=FULL: every commit syncs the WAL before it
+  // returns, so a manifest or tag PUT that was acknowledged survives a power loss, not only a
+  // crash of the process (NORMAL, which syncs at checkpoints only, may drop the last commits on
+  // power loss: pushed images the client was told are stored).
+  Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
   // Every thread has a connection to each database, and each connection its own page cache
   // (2 MiB by default): an idle server kept megabytes of copies of pages that the kernel's page
   // cache holds anyway. 256 KiB keeps the B-tree levels of point lookups; long scans (a list of
@@ -103,13 +104,16 @@ Statement::~Statement() {
   sqlite3_clear_bindings(stmt_);
 }
 
+// SQLite binds NULL for a null pointer: an empty std::string_view{} is bound as "" instead.
 Statement& Statement::Bind(std::string_view text) {
-  sqlite3_bind_text(stmt_, ++index_, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  sqlite3_bind_text(stmt_, ++index_, text.data() ? text.data() : "", static_cast<int>(text.size()),
+                    SQLITE_STATIC);
   return *this;
 }
 
 Statement& Statement::BindBlob(std::string_view bytes) {
-  sqlite3_bind_blob(stmt_, ++index_, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+  sqlite3_bind_blob(stmt_, ++index_, bytes.data() ? bytes.data() : "",
+                    static_cast<int>(bytes.size()), SQLITE_STATIC);
   return *this;
 }
 

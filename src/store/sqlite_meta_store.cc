@@ -25,7 +25,7 @@ CREATE INDEX IF NOT EXISTS tags_by_digest ON tags(instance, repo, digest);
 CREATE TABLE IF NOT EXISTS uploads(
   id TEXT PRIMARY KEY, instance TEXT NOT NULL, repo TEXT NOT NULL, offset INTEGER NOT NULL,
   touched_at INTEGER NOT NULL DEFAULT 0, lease_holder TEXT,
-  lease_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+  lease_until INTEGER NOT NULL DEFAULT 0, state BLOB NOT NULL DEFAULT x'') WITHOUT ROWID;
 )sql";
 
 // The tables holding rows of an instance key, all with an `instance` column.
@@ -34,6 +34,13 @@ constexpr const char* kKeyedTables[] = {"repositories", "repository_blobs", "man
 constexpr const char* kAnyKeyedRow =
     "SELECT 1 FROM repositories UNION ALL SELECT 1 FROM uploads LIMIT 1";
 constexpr std::string_view kFormatName = "registry";
+
+void RefuseOversizedState(std::string_view state) {
+  if (state.size() > kMaxUploadStateBytes) {
+    throw StoreError("upload state of " + std::to_string(state.size()) + " bytes (at most " +
+                     std::to_string(kMaxUploadStateBytes) + ")");
+  }
+}
 
 void EnsureRepository(SqliteConnection& c, const RepoKey& repo) {
   Statement(c, "INSERT OR IGNORE INTO repositories(instance, name) VALUES(?, ?)")
@@ -45,8 +52,8 @@ void EnsureRepository(SqliteConnection& c, const RepoKey& repo) {
 }  // namespace
 
 SqliteMetaStore::SqliteMetaStore(std::string path) : db_(std::move(path), kSchema) {
-  // Columns that databases of earlier versions lack: the last-touched time (expiry) and the
-  // lease (one request at a time per session).
+  // Columns that databases of earlier versions lack: the last-touched time (expiry), the lease
+  // (one request at a time per session) and the state a node needs to continue an upload.
   auto add_column = [&](const char* name, const char* alter) {
     Statement column(db_.Connection(), "SELECT 1 FROM pragma_table_info('uploads') WHERE name = ?");
     if (!column.Bind(std::string_view(name)).Step()) db_.Connection().Exec(alter);
@@ -55,7 +62,7 @@ SqliteMetaStore::SqliteMetaStore(std::string path) : db_(std::move(path), kSchem
   add_column("lease_holder", "ALTER TABLE uploads ADD COLUMN lease_holder TEXT");
   add_column("lease_until",
              "ALTER TABLE uploads ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0");
-  add_column("state", "ALTER TABLE uploads ADD COLUMN state BLOB NOT NULL DEFAULT ''");
+  add_column("state", "ALTER TABLE uploads ADD COLUMN state BLOB NOT NULL DEFAULT x''");
   instance_keys::EnsureSchema(db_.Connection());
   // A new database is marked as keyed by incarnation before anything is written to it.
   KeyedByInstanceName();
@@ -245,16 +252,17 @@ std::vector<std::string> SqliteMetaStore::ListInstanceKeys() {
 }
 
 void SqliteMetaStore::CreateUpload(const UploadSession& u) {
+  RefuseOversizedState(u.state);
   // One statement: the session is made only if its instance key is not retired.
   Statement insert(db_.Connection(),
                    "INSERT INTO uploads(id, instance, repo, offset, state, touched_at) "
-                   "SELECT ?, ?, ?, ?, COALESCE(?, ''), unixepoch() "
+                   "SELECT ?, ?, ?, ?, ?, unixepoch() "
                    "WHERE NOT EXISTS (SELECT 1 FROM deleted_instances WHERE instance = ?)");
   insert.Bind(u.id)
       .Bind(u.repo.instance)
       .Bind(u.repo.name)
       .Bind(static_cast<int64_t>(u.offset))
-      .Bind(u.state)
+      .BindBlob(u.state)
       .Bind(u.repo.instance)
       .Run();
   if (insert.Changes() == 0) throw InstanceGone();
@@ -302,11 +310,12 @@ bool SqliteMetaStore::RenewUploadLease(std::string_view id, const RepoKey& repo,
 bool SqliteMetaStore::SetUploadOffset(std::string_view id, const RepoKey& repo,
                                       std::string_view holder, uint64_t offset,
                                       std::string_view state) {
+  RefuseOversizedState(state);
   SqliteConnection& c = db_.Connection();
   Statement s(c,
-              "UPDATE uploads SET offset = ?, state = COALESCE(?, ''), touched_at = unixepoch() "
+              "UPDATE uploads SET offset = ?, state = ?, touched_at = unixepoch() "
               "WHERE id = ? AND lease_holder = ?");
-  s.Bind(static_cast<int64_t>(offset)).Bind(state).Bind(id).Bind(holder).Run();
+  s.Bind(static_cast<int64_t>(offset)).BindBlob(state).Bind(id).Bind(holder).Run();
   if (s.Changes() > 0) return true;
   instance_keys::RefuseIfDeleted(c, repo.instance);
   return false;

@@ -46,12 +46,7 @@ class SqliteMetaStore final : public MetaStore {
   bool SetUploadOffset(std::string_view id, const RepoKey& repo, std::string_view holder,
                        uint64_t offset, std::string_view state) override;
   void ReleaseUploadLease(std::string_view id, std::string_view holder) override;
-
-  // Deletes the upload sessions untouched for `idle_seconds` (and not leased) and returns their ids
-  // (their files are the caller's to remove).
   std::vector<std::string> ExpireUploads(int64_t idle_seconds) override;
-
-  // Every upload session, for start-up cleaning.
   std::vector<std::string> ListUploadIds() override;
 
   // True for a database written before instance data was keyed by incarnation: its rows are

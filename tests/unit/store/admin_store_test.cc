@@ -1,6 +1,4 @@
 // SqliteAdminStore: instance keys, tombstones and the migration of name-keyed databases.
-#include "store/admin_store.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,6 +6,7 @@
 #include <vector>
 
 #include "store/name_keyed_database.h"
+#include "store/sqlite_admin_store.h"
 #include "store/sqlite_meta_store.h"
 #include "test_paths.h"
 
@@ -35,6 +34,41 @@ TEST(AdminStore, DeletedInstanceKeyRefusesWritesInBothStoresOfOneFile) {
     EXPECT_EQ(admin.ListInstanceKeys(), std::vector<std::string>{"kept"});
     EXPECT_EQ(admin.FindCredentials("kept", "dev", 0).size(), 1u);
   }
+  std::filesystem::remove(path);
+}
+
+TEST(AdminStore, WorldRevisionMovesOnEverySaveByAnyStoreOfTheFile) {
+  const std::string path = kura::testing::ScratchPath("admin-revision", ".db").string();
+  std::filesystem::remove(path);
+  {
+    SqliteAdminStore one(path);
+    SqliteAdminStore two(path);
+    EXPECT_EQ(one.WorldRevision(), 0u);
+    one.SaveWorld("{}");
+    const uint64_t first = two.WorldRevision();
+    EXPECT_GT(first, 0u);
+    two.SaveWorld("{\"a\":1}");
+    EXPECT_GT(one.WorldRevision(), first);
+    EXPECT_EQ(one.LoadWorld(), "{\"a\":1}");
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(AdminStore, AWorldSavedBeforeRevisionsHasOne) {
+  const std::string path = kura::testing::ScratchPath("admin-old-world", ".db").string();
+  std::filesystem::remove(path);
+  {
+    SqliteDatabase old(path, R"sql(
+CREATE TABLE exposure_world(id INTEGER PRIMARY KEY CHECK (id = 1), document TEXT NOT NULL);
+INSERT INTO exposure_world VALUES(1, '{"old":true}');
+)sql");
+  }
+  SqliteAdminStore admin(path);
+  EXPECT_EQ(admin.LoadWorld(), "{\"old\":true}");
+  const uint64_t before = admin.WorldRevision();
+  EXPECT_GT(before, 0u);
+  admin.SaveWorld("{}");
+  EXPECT_GT(admin.WorldRevision(), before);
   std::filesystem::remove(path);
 }
 

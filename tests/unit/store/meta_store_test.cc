@@ -136,6 +136,28 @@ TEST_F(MetaStoreTest, UploadSessionsSurviveReopening) {
   EXPECT_FALSE(store_->FindUpload("u1"));
 }
 
+TEST_F(MetaStoreTest, UploadStateIsStoredWithTheOffset) {
+  const std::string binary("multipart\0id\xff\x01", 15);
+  store_->CreateUpload({"u", repo_, 0, binary});
+  EXPECT_EQ(store_->FindUpload("u")->state, binary);
+  UploadSession leased;
+  ASSERT_EQ(store_->LeaseUpload("u", repo_, "h", 30, &leased), LeaseOutcome::kLeased);
+  EXPECT_EQ(leased.state, binary);
+  const std::string big(kMaxUploadStateBytes, '\x7f');
+  EXPECT_TRUE(store_->SetUploadOffset("u", repo_, "h", 10, big));
+  EXPECT_EQ(store_->FindUpload("u")->offset, 10u);
+  EXPECT_EQ(store_->FindUpload("u")->state, big);
+  // Not the holder: neither changes.
+  EXPECT_FALSE(store_->SetUploadOffset("u", repo_, "other", 20, "x"));
+  EXPECT_EQ(store_->FindUpload("u")->offset, 10u);
+  EXPECT_EQ(store_->FindUpload("u")->state, big);
+  EXPECT_THROW(store_->SetUploadOffset("u", repo_, "h", 30, big + "!"), StoreError);
+  EXPECT_THROW(store_->CreateUpload({"v", repo_, 0, big + "!"}), StoreError);
+  EXPECT_FALSE(store_->FindUpload("v"));
+  EXPECT_TRUE(store_->SetUploadOffset("u", repo_, "h", 11, {}));
+  EXPECT_EQ(store_->FindUpload("u")->state, "");
+}
+
 TEST_F(MetaStoreTest, AnUploadLeaseHasOneHolderAtATime) {
   store_->CreateUpload({"u", repo_, 0});
   UploadSession session;
@@ -292,6 +314,7 @@ TEST(MetaStoreMigration, NameKeyedRowsGoToIncarnationsAndThePlainRegistry) {
     EXPECT_EQ(store.LinkedBlobSize({"inc-acme", "team/app"}, "sha256:a"), 2u);
     ASSERT_TRUE(store.GetTaggedManifest({"inc-acme", "team/app"}, "v1"));
     EXPECT_EQ(store.FindUpload("u-acme")->repo.instance, "inc-acme");
+    EXPECT_EQ(store.FindUpload("u-acme")->state, "");  // the column added to an old database
     // Nothing is left under a name; what an instance no longer in the World had is gone.
     EXPECT_FALSE(store.RepositoryExists({"acme", "team/app"}));
     EXPECT_FALSE(store.RepositoryExists({"default", "library/app"}));

@@ -1,4 +1,4 @@
-#include "store/admin_store.h"
+#include "store/sqlite_admin_store.h"
 
 #include "store/instance_keys.h"
 #include "store/meta_store.h"
@@ -8,7 +8,8 @@ namespace {
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS exposure_world(
-  id INTEGER PRIMARY KEY CHECK (id = 1), document TEXT NOT NULL);
+  id INTEGER PRIMARY KEY CHECK (id = 1), document TEXT NOT NULL,
+  revision INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS credentials(
   instance TEXT NOT NULL, user TEXT NOT NULL, hash TEXT NOT NULL, expires_at INTEGER NOT NULL,
   PRIMARY KEY(instance, user, hash)) WITHOUT ROWID;
@@ -25,6 +26,14 @@ constexpr std::string_view kFormatName = "admin";
 }  // namespace
 
 SqliteAdminStore::SqliteAdminStore(std::string path) : db_(std::move(path), kSchema) {
+  // A database of an earlier version lacks the World's revision: its saved World (if any) is
+  // revision 1, as if saved once.
+  Statement column(db_.Connection(),
+                   "SELECT 1 FROM pragma_table_info('exposure_world') WHERE name = 'revision'");
+  if (!column.Step()) {
+    db_.Connection().Exec(
+        "ALTER TABLE exposure_world ADD COLUMN revision INTEGER NOT NULL DEFAULT 1");
+  }
   instance_keys::EnsureSchema(db_.Connection());
   // A new database is marked as keyed by incarnation before anything is written to it.
   KeyedByInstanceName();
@@ -57,9 +66,17 @@ std::optional<std::string> SqliteAdminStore::LoadWorld() {
 }
 
 void SqliteAdminStore::SaveWorld(std::string_view document) {
-  Statement(db_.Connection(), "INSERT OR REPLACE INTO exposure_world(id, document) VALUES(1, ?)")
+  Statement(db_.Connection(),
+            "INSERT INTO exposure_world(id, document, revision) VALUES(1, ?, 1) "
+            "ON CONFLICT(id) DO UPDATE SET document = excluded.document, "
+            "revision = exposure_world.revision + 1")
       .Bind(document)
       .Run();
+}
+
+uint64_t SqliteAdminStore::WorldRevision() {
+  Statement s(db_.Connection(), "SELECT revision FROM exposure_world WHERE id = 1");
+  return s.Step() ? static_cast<uint64_t>(s.Int(0)) : 0;
 }
 
 void SqliteAdminStore::SetPassword(std::string_view instance, std::string_view user,
@@ -139,8 +156,7 @@ void SqliteAdminStore::PutNamespace(std::string_view instance, const StoredNames
 
 std::optional<StoredNamespace> SqliteAdminStore::FindNamespace(std::string_view instance,
                                                                std::string_view name) {
-  Statement s(db_.Connection(),
-              "SELECT is_public FROM namespaces WHERE instance = ? AND name = ?");
+  Statement s(db_.Connection(), "SELECT is_public FROM namespaces WHERE instance = ? AND name = ?");
   if (!s.Bind(instance).Bind(name).Step()) return std::nullopt;
   return StoredNamespace{std::string(name), s.Int(0) != 0};
 }
@@ -154,18 +170,22 @@ std::vector<StoredNamespace> SqliteAdminStore::ListNamespaces(std::string_view i
   return out;
 }
 
-std::optional<std::string> SqliteAdminStore::FindSecret(std::string_view name) {
-  Statement s(db_.Connection(), "SELECT value FROM secrets WHERE name = ?");
-  if (!s.Bind(name).Step()) return std::nullopt;
-  return s.Text(0);
-}
-
-std::string SqliteAdminStore::PutSecretIfAbsent(std::string_view name, std::string_view value) {
-  Statement(db_.Connection(), "INSERT OR IGNORE INTO secrets(name, value) VALUES(?, ?)")
+std::string SqliteAdminStore::Secret(std::string_view name,
+                                     const std::function<std::string()>& make) {
+  SqliteConnection& c = db_.Connection();
+  {
+    Statement s(c, "SELECT value FROM secrets WHERE name = ?");
+    if (s.Bind(name).Step()) return s.Text(0);
+  }
+  const std::string made = make();
+  // Stored unless another caller stored one first: every caller then gets the stored one.
+  Statement(c, "INSERT OR IGNORE INTO secrets(name, value) VALUES(?, ?)")
       .Bind(name)
-      .Bind(value)
+      .Bind(made)
       .Run();
-  return *FindSecret(name);
+  Statement s(c, "SELECT value FROM secrets WHERE name = ?");
+  if (!s.Bind(name).Step()) throw StoreError("secret " + std::string(name) + " vanished");
+  return s.Text(0);
 }
 
 }  // namespace kura::store
