@@ -1,0 +1,477 @@
+#include "store/s3_blob_store.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "store/meta_store.h"
+
+namespace kura::store {
+
+namespace {
+
+constexpr uint64_t kPart = S3BlobStore::kPartBytes;
+// S3 copies at most this much in one CopyObject; larger blobs are copied part by part.
+constexpr uint64_t kMaxCopyBytes = 5ull << 30;
+
+// An S3 failure as the BlobStore contract names it.
+[[noreturn]] void Rethrow(const S3Error& e) {
+  switch (e.kind()) {
+    case S3ErrorKind::kUnavailable:
+      throw StoreUnavailable(e.what());
+    case S3ErrorKind::kStorageFull:
+      throw StorageFull(e.what());
+    default:
+      throw StoreError(e.what());
+  }
+}
+
+template <class F>
+auto Checked(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const S3Error& e) {
+    Rethrow(e);
+  }
+}
+
+std::string BlobKey(const core::Digest& digest) {
+  std::string_view hex = digest.hex();
+  std::string key = "blobs/";
+  key += digest.algorithm();
+  key += '/';
+  key += hex.substr(0, 2);
+  key += '/';
+  key += hex;
+  return key;
+}
+
+std::string UploadPrefix(const std::string& id) { return "uploads/" + id + "/"; }
+std::string DataKey(const std::string& id) { return UploadPrefix(id) + "data"; }
+std::string MultipartKey(const std::string& id) { return UploadPrefix(id) + "multipart"; }
+std::string TailKey(const std::string& id, uint64_t offset) {
+  return UploadPrefix(id) + "tail-" + std::to_string(offset);
+}
+
+// The threads that upload parts, shared by every upload: a few, never one per upload.
+class PartThreads {
+ public:
+  static PartThreads& Get() {
+    static PartThreads threads;
+    return threads;
+  }
+  void Run(std::function<void()> job) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  PartThreads() {
+    for (int i = 0; i < 8; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~PartThreads() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return !jobs_.empty() || stopping_; });
+      if (jobs_.empty()) return;
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  bool stopping_ = false;                   // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+// An append: whole parts go to the multipart upload from the part threads while the caller fills
+// the next buffer; what is left at the end becomes the new tail object.
+class S3Appender final : public UploadAppender {
+ public:
+  static constexpr size_t kBuffers = 3;  // one being filled, two being uploaded
+
+  S3Appender(S3Client& client, std::string id, uint64_t offset, std::string multipart)
+      : client_(client),
+        id_(std::move(id)),
+        next_part_(static_cast<int>(offset / kPart) + 1),
+        offset_(offset),
+        multipart_(std::move(multipart)) {
+    uint64_t tail = offset % kPart;
+    if (offset >= kPart && multipart_.empty()) {
+      throw StoreError("upload " + id_ + " holds " + std::to_string(offset) +
+                       " bytes but its state names no multipart upload");
+    }
+    current_ = TakeBuffer();
+    if (tail > 0) {
+      std::optional<std::string> bytes =
+          Checked([&] { return client_.GetObjectBytes(TailKey(id_, offset)); });
+      if (!bytes || bytes->size() != tail) {
+        throw StoreError("upload " + id_ + ": the last " + std::to_string(tail) +
+                         " bytes it holds are missing from the object store");
+      }
+      std::copy(bytes->begin(), bytes->end(), buffers_[current_].begin());
+      filled_ = tail;
+    }
+  }
+
+  ~S3Appender() override { WaitForParts(); }
+
+  std::span<char> NextBuffer() override {
+    CheckFailure();
+    return std::span<char>(buffers_[current_].data() + filled_, kPart - filled_);
+  }
+
+  void Submit(size_t n) override {
+    filled_ += n;
+    received_ += n;
+    if (filled_ < kPart) return;
+    UploadCurrent();
+    current_ = TakeBuffer();
+    filled_ = 0;
+  }
+
+  void ReleaseIdleBuffers() override {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < kBuffers; ++i) {
+      if (!(busy_ & (1u << i))) std::string().swap(buffers_[i]);
+    }
+  }
+
+  std::string Finish() override {
+    WaitForParts();
+    CheckFailure();
+    uint64_t end = offset_ + received_;
+    if (filled_ > 0) {
+      Checked([&] {
+        return client_.PutObject(TailKey(id_, end),
+                                 std::string_view(buffers_[current_].data(), filled_));
+      });
+    }
+    return multipart_;
+  }
+
+  void Abort() override { WaitForParts(); }
+
+ private:
+  size_t TakeBuffer() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return busy_ != (1u << kBuffers) - 1 || !error_.empty(); });
+    size_t i = 0;
+    while (busy_ & (1u << i)) ++i;
+    busy_ |= 1u << i;
+    lock.unlock();
+    if (buffers_[i].size() != kPart) buffers_[i].resize(kPart);
+    return i;
+  }
+
+  void UploadCurrent() {
+    if (multipart_.empty()) {
+      // Named first, so that an upload's bytes can always be found to be removed.
+      multipart_ = Checked([&] { return client_.CreateMultipartUpload(DataKey(id_)); });
+      Checked([&] { return client_.PutObject(MultipartKey(id_), multipart_); });
+    }
+    size_t buffer = current_;
+    int part = next_part_++;
+    {
+      std::lock_guard lock(mu_);
+      ++in_flight_;
+    }
+    PartThreads::Get().Run([this, buffer, part] {
+      std::string error;
+      bool full = false, unavailable = false;
+      try {
+        client_.UploadPart(DataKey(id_), multipart_, part,
+                           std::string_view(buffers_[buffer].data(), kPart));
+      } catch (const S3Error& e) {
+        error = e.what();
+        full = e.kind() == S3ErrorKind::kStorageFull;
+        unavailable = e.kind() == S3ErrorKind::kUnavailable;
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      std::lock_guard lock(mu_);
+      if (!error.empty() && error_.empty()) {
+        error_ = error;
+        full_ = full;
+        unavailable_ = unavailable;
+      }
+      busy_ &= ~(1u << buffer);
+      --in_flight_;
+      cv_.notify_all();
+    });
+  }
+
+  void WaitForParts() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return in_flight_ == 0; });
+  }
+
+  void CheckFailure() {
+    std::lock_guard lock(mu_);
+    if (error_.empty()) return;
+    if (full_) throw StorageFull(error_);
+    if (unavailable_) throw StoreUnavailable(error_);
+    throw StoreError(error_);
+  }
+
+  S3Client& client_;
+  const std::string id_;
+  int next_part_;
+  const uint64_t offset_;
+  std::string multipart_;
+  std::array<std::string, kBuffers> buffers_;
+  size_t current_ = 0;   // the buffer being filled
+  uint64_t filled_ = 0;  // bytes in it
+  uint64_t received_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  unsigned busy_ = 0;      // bit i: buffers_[i] is being filled or uploaded (guarded by mu_)
+  size_t in_flight_ = 0;   // parts being uploaded (guarded by mu_)
+  std::string error_;      // the first failed part's (guarded by mu_)
+  bool full_ = false;         // guarded by mu_
+  bool unavailable_ = false;  // guarded by mu_
+};
+
+// A blob read a window at a time, the next window fetched while the caller sends this one.
+class S3Reader final : public BlobReader {
+ public:
+  S3Reader(S3Client& client, std::string key, uint64_t size)
+      : client_(client), key_(std::move(key)), size_(size) {}
+  ~S3Reader() override {
+    if (next_.valid()) next_.wait();
+  }
+
+  uint64_t size() const override { return size_; }
+
+  size_t ReadAt(uint64_t offset, char* buf, size_t n) override {
+    if (offset >= size_ || n == 0) return 0;
+    if (!(offset >= window_start_ && offset < window_start_ + window_.size())) {
+      if (next_.valid() && next_start_ == offset / kPart * kPart) {
+        window_ = TakeNext();
+        window_start_ = next_start_;
+      } else {
+        if (next_.valid()) (void)TakeNext();
+        window_start_ = offset / kPart * kPart;
+        window_ = Fetch(window_start_);
+      }
+    }
+    uint64_t at = offset - window_start_;
+    size_t got = static_cast<size_t>(std::min<uint64_t>(n, window_.size() - at));
+    std::copy_n(window_.data() + at, got, buf);
+    // Reading on: the next window is on its way before this one is used up.
+    uint64_t following = window_start_ + window_.size();
+    if (ahead_ && !next_.valid() && following < size_ && following < read_end_) {
+      next_start_ = following;
+      next_ = std::async(std::launch::async, [this, following] { return Fetch(following); });
+    }
+    return got;
+  }
+
+  void WillRead(uint64_t offset, uint64_t length) override {
+    ahead_ = true;
+    read_end_ = offset + length;
+  }
+
+ private:
+  std::string Fetch(uint64_t start) {
+    uint64_t last = std::min(size_, start + kPart) - 1;
+    std::string bytes;
+    bytes.reserve(static_cast<size_t>(last - start + 1));
+    bool found = Checked([&] {
+      return client_.GetObject(
+          key_, [&](std::string_view piece) { bytes.append(piece); }, ByteRange(start, last));
+    });
+    if (!found) throw StoreError("blob " + key_ + " went away while it was being read");
+    if (bytes.size() != last - start + 1) {
+      throw StoreError("blob " + key_ + " is shorter than its recorded size");
+    }
+    return bytes;
+  }
+  std::string TakeNext() {
+    std::future<std::string> f = std::move(next_);
+    return f.get();  // a failed fetch throws here, in the caller's ReadAt
+  }
+
+  S3Client& client_;
+  const std::string key_;
+  const uint64_t size_;
+  std::string window_;
+  uint64_t window_start_ = 0;
+  bool ahead_ = false;
+  uint64_t read_end_ = 0;
+  std::future<std::string> next_;
+  uint64_t next_start_ = 0;
+};
+
+// ISO 8601 "2026-12-02T00:41:07.123Z" (S3's LastModified) as seconds since the epoch, 0 when it
+// does not parse.
+int64_t ParseTime(const std::string& text) {
+  std::tm tm{};
+  if (!strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+}  // namespace
+
+S3BlobStore::S3BlobStore(S3Config config) : client_(std::move(config)) {
+  Checked([&] { client_.CreateBucketIfMissing(); });
+}
+
+S3BlobStore::~S3BlobStore() = default;
+
+std::unique_ptr<BlobReader> S3BlobStore::Open(const core::Digest& digest) {
+  std::string key = BlobKey(digest);
+  std::optional<ObjectInfo> info = Checked([&] { return client_.HeadObject(key); });
+  if (!info) return nullptr;
+  return std::make_unique<S3Reader>(client_, std::move(key), info->size);
+}
+
+std::optional<uint64_t> S3BlobStore::Stat(const core::Digest& digest) {
+  std::optional<ObjectInfo> info = Checked([&] { return client_.HeadObject(BlobKey(digest)); });
+  if (!info) return std::nullopt;
+  return info->size;
+}
+
+std::unique_ptr<UploadAppender> S3BlobStore::Append(const std::string& id, uint64_t offset,
+                                                    const std::string& state) {
+  return std::make_unique<S3Appender>(client_, id, offset, state);
+}
+
+void S3BlobStore::Commit(const std::string& id, uint64_t size, const std::string& state,
+                         const core::Digest& digest) {
+  const std::string to = BlobKey(digest);
+  if (Checked([&] { return client_.HeadObject(to); })) {  // content-addressed: there already
+    RemoveUpload(id, state);
+    return;
+  }
+  const uint64_t parts = size / kPart;
+  const uint64_t tail = size % kPart;
+  if (parts == 0) {
+    if (tail == 0) {
+      Checked([&] { return client_.PutObject(to, {}); });
+    } else {
+      std::optional<ObjectInfo> info =
+          Checked([&] { return client_.HeadObject(TailKey(id, size)); });
+      if (!info || info->size != tail) {
+        throw StoreError("upload " + id + " does not hold the " + std::to_string(size) +
+                         " bytes recorded");
+      }
+      Checked([&] { return client_.CopyObject(TailKey(id, size), to); });
+    }
+  } else {
+    if (state.empty()) throw StoreError("upload " + id + " names no multipart upload");
+    std::vector<CompletedPart> complete;
+    std::map<int, S3Part> stored;
+    for (S3Part& p : Checked([&] { return client_.ListParts(DataKey(id), state); })) {
+      stored[p.number] = std::move(p);
+    }
+    if (tail > 0) {
+      std::optional<std::string> bytes =
+          Checked([&] { return client_.GetObjectBytes(TailKey(id, size)); });
+      if (!bytes || bytes->size() != tail) {
+        throw StoreError("upload " + id + ": its last " + std::to_string(tail) +
+                         " bytes are missing from the object store");
+      }
+      int number = static_cast<int>(parts) + 1;
+      std::string etag = Checked([&] { return client_.UploadPart(DataKey(id), state, number, *bytes); });
+      stored[number] = S3Part{number, etag, tail};
+    }
+    // Only the parts the recorded size counts: parts past them are an unrecorded append's.
+    uint64_t total = 0;
+    for (int n = 1; n <= static_cast<int>(parts) + (tail > 0 ? 1 : 0); ++n) {
+      auto it = stored.find(n);
+      uint64_t want = n <= static_cast<int>(parts) ? kPart : tail;
+      if (it == stored.end() || it->second.size != want) {
+        throw StoreError("upload " + id + " lacks part " + std::to_string(n) +
+                         " of the bytes recorded");
+      }
+      complete.push_back({n, it->second.etag});
+      total += want;
+    }
+    if (total != size) throw StoreError("upload " + id + " does not add up to its size");
+    Checked([&] { return client_.CompleteMultipartUpload(DataKey(id), state, complete); });
+    if (size > kMaxCopyBytes) {
+      throw StoreError("blobs over 5 GiB cannot be stored in S3 by this version of kura");
+    }
+    Checked([&] { return client_.CopyObject(DataKey(id), to); });
+  }
+  std::optional<ObjectInfo> stored = Checked([&] { return client_.HeadObject(to); });
+  if (!stored || stored->size != size) {
+    throw StoreError("blob " + digest.str() + " was not stored whole");
+  }
+  RemoveUpload(id, state);
+}
+
+void S3BlobStore::RemoveUpload(const std::string& id, const std::string& state) {
+  try {
+    std::string multipart = state;
+    if (multipart.empty()) {
+      if (auto named = client_.GetObjectBytes(MultipartKey(id))) multipart = *named;
+    }
+    if (!multipart.empty()) client_.AbortMultipartUpload(DataKey(id), multipart);
+    std::string token;
+    do {
+      S3ObjectPage page = client_.ListObjects(UploadPrefix(id), token);
+      for (const S3Object& o : page.objects) client_.DeleteObject(o.key);
+      token = page.next_continuation_token;
+    } while (!token.empty());
+  } catch (const std::exception&) {
+    // Best effort: what is left is found again by ListUploads and removed later.
+  }
+}
+
+std::unique_ptr<BlobReader> S3BlobStore::ReadUpload(const std::string&, const std::string&) {
+  return nullptr;  // the parts of an unfinished multipart upload cannot be read back
+}
+
+std::vector<std::string> S3BlobStore::ListUploads(int64_t idle_seconds) {
+  std::map<std::string, int64_t> last_written;  // id -> newest object of the upload
+  std::string token;
+  do {
+    S3ObjectPage page = Checked([&] { return client_.ListObjects("uploads/", token); });
+    for (const S3Object& o : page.objects) {
+      std::string_view rest = std::string_view(o.key).substr(8);
+      std::string id(rest.substr(0, rest.find('/')));
+      int64_t& t = last_written[id];
+      t = std::max(t, ParseTime(o.last_modified));
+    }
+    token = page.next_continuation_token;
+  } while (!token.empty());
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  std::vector<std::string> ids;
+  for (const auto& [id, t] : last_written) {
+    if (now - t >= idle_seconds) ids.push_back(id);
+  }
+  return ids;
+}
+
+void S3BlobStore::Remove(const core::Digest& digest) {
+  Checked([&] { client_.DeleteObject(BlobKey(digest)); });
+}
+
+}  // namespace kura::store
