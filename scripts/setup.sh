@@ -4,9 +4,11 @@
 set -euo pipefail
 mode=${1:-build}
 build_pkgs=(g++ lld cmake make ninja-build ccache pkg-config libboost1.81-dev libssl-dev libsqlite3-dev
-  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcrypt-dev libgtest-dev libgmock-dev)
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcrypt-dev libgtest-dev libgmock-dev
+  libcurl4-openssl-dev)
 test_pkgs=(python3 python3-pytest curl jq apache2-utils openssl iproute2 skopeo podman buildah
-  docker.io docker-registry umoci gcc libc6-dev)
+  docker.io docker-registry umoci gcc libc6-dev ceph-mon ceph-osd ceph-mgr radosgw ceph-common
+  libcurl4-openssl-dev)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()

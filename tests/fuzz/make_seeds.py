@@ -87,6 +87,33 @@ def seeds():
     yield "fuzz_proxy_protocol", "v2-tlv", (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) +
                                             struct.pack("!H", len(body)) + body)
 
+    ns = b' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
+    prolog = b'<?xml version="1.0" encoding="UTF-8"?>'
+    yield "fuzz_s3_xml", "error", (prolog + b"<Error><Code>NoSuchKey</Code><Message>&lt;k&gt;"
+                                   b"</Message><RequestId>tx01</RequestId></Error>")
+    yield "fuzz_s3_xml", "listing", (
+        prolog + b"<ListBucketResult" + ns + b"><EncodingType>url</EncodingType>"
+        b"<IsTruncated>true</IsTruncated>" + b"".join(
+            b"<Contents><Key>k%2F" + str(i).encode() + b"+x</Key><ETag>&quot;ab&quot;</ETag>"
+            b"<Size>" + str(i).encode() + b"</Size><Owner><ID>o</ID></Owner></Contents>"
+            for i in range(50)) + b"<NextContinuationToken>t/o=</NextContinuationToken>"
+        b"</ListBucketResult>")
+    yield "fuzz_s3_xml", "parts", (
+        prolog + b"<ListPartsResult" + ns + b"><IsTruncated>true</IsTruncated>"
+        b"<NextPartNumberMarker>2</NextPartNumberMarker><Part><PartNumber>1</PartNumber>"
+        b"<ETag>\"aa\"</ETag><Size>5242880</Size></Part></ListPartsResult>")
+    yield "fuzz_s3_xml", "initiate", (prolog + b"<InitiateMultipartUploadResult" + ns +
+                                      b"><UploadId>2~x</UploadId></InitiateMultipartUploadResult>")
+    yield "fuzz_s3_xml", "complete", (b"<CompleteMultipartUploadResult><ETag>&quot;e-3&quot;"
+                                      b"</ETag></CompleteMultipartUploadResult>")
+    yield "fuzz_s3_xml", "cdata-comments", (b"<!-- c --><s3:R a='>' b=\"<\"><![CDATA[<x>]]>"
+                                            b"&#x41;&#66;<B/></s3:R><?pi?>")
+    yield "fuzz_s3_xml", "doctype", (b'<!DOCTYPE l [<!ENTITY a "aaaa">]><Error><Code>&a;</Code>'
+                                     b"</Error>")
+    yield "fuzz_s3_xml", "deep", b"<a>" * 30000 + b"</a>" * 30000
+    yield "fuzz_s3_xml", "at-the-depth-limit", b"<a>" * 8 + b"</a>" * 8
+    yield "fuzz_s3_xml", "truncated", prolog + b"<ListBucketResult><Contents><Key>a</Ke"
+
     for name in sorted(os.listdir(os.path.join(ROOT, "examples"))):
         if name.endswith(".yaml"):
             with open(os.path.join(ROOT, "examples", name), "rb") as f:
