@@ -55,9 +55,15 @@ std::string BlobKey(const core::Digest& digest) {
   return key;
 }
 
-std::string UploadPrefix(const std::string& id) { return "uploads/" + id + "/"; }
-std::string DataKey(const std::string& id) { return UploadPrefix(id) + "data"; }
-std::string MultipartKey(const std::string& id) { return UploadPrefix(id) + "multipart"; }
+std::string UploadPrefix(const std::string& id) {
+  return "uploads/" + id + "/";
+}
+std::string DataKey(const std::string& id) {
+  return UploadPrefix(id) + "data";
+}
+std::string MultipartKey(const std::string& id) {
+  return UploadPrefix(id) + "multipart";
+}
 std::string TailKey(const std::string& id, uint64_t offset) {
   return UploadPrefix(id) + "tail-" + std::to_string(offset);
 }
@@ -250,9 +256,9 @@ class S3Appender final : public UploadAppender {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  unsigned busy_ = 0;      // bit i: buffers_[i] is being filled or uploaded (guarded by mu_)
-  size_t in_flight_ = 0;   // parts being uploaded (guarded by mu_)
-  std::string error_;      // the first failed part's (guarded by mu_)
+  unsigned busy_ = 0;         // bit i: buffers_[i] is being filled or uploaded (guarded by mu_)
+  size_t in_flight_ = 0;      // parts being uploaded (guarded by mu_)
+  std::string error_;         // the first failed part's (guarded by mu_)
   bool full_ = false;         // guarded by mu_
   bool unavailable_ = false;  // guarded by mu_
 };
@@ -398,7 +404,8 @@ void S3BlobStore::Commit(const std::string& id, uint64_t size, const std::string
                          " bytes are missing from the object store");
       }
       int number = static_cast<int>(parts) + 1;
-      std::string etag = Checked([&] { return client_.UploadPart(DataKey(id), state, number, *bytes); });
+      std::string etag =
+          Checked([&] { return client_.UploadPart(DataKey(id), state, number, *bytes); });
       stored[number] = S3Part{number, etag, tail};
     }
     // Only the parts the recorded size counts: parts past them are an unrecorded append's.

@@ -307,6 +307,7 @@ std::optional<S3ObjectPage> ParseListObjectsV2(std::string_view body) {
     if (object.key.empty() || !size) return std::nullopt;
     object.size = *size;
     object.etag = UnquoteEtag(c.ChildText("ETag"));
+    object.last_modified = std::string(Trim(c.ChildText("LastModified")));
     page.objects.push_back(std::move(object));
   }
   if (IsTrue(root->ChildText("IsTruncated"))) {

@@ -55,7 +55,8 @@ std::optional<S3ErrorBody> ParseS3Error(std::string_view body);
 struct S3Object {
   std::string key;
   uint64_t size = 0;
-  std::string etag;  // as sent, quotes removed
+  std::string etag;           // as sent, quotes removed
+  std::string last_modified;  // ISO 8601, as sent ("2026-12-02T00:41:07.000Z")
 };
 
 // One page of ListObjectsV2.

@@ -7,9 +7,12 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "store/fs_blob_store.h"
+#include "store/s3_blob_store.h"
+#include "store/s3_test_gateway.h"
 #include "test_paths.h"
 
 namespace kura::store {
@@ -28,6 +31,38 @@ class FsBackend {
  private:
   std::filesystem::path dir_;
   std::unique_ptr<FsBlobStore> store_;
+  std::atomic<int> next_id_{0};
+};
+
+// The S3 store on the gateway of KURA_TEST_S3 (s3_test_gateway.h), under a prefix of its own
+// that is emptied afterwards; skipped, saying how to run it, without the variable.
+class S3Backend {
+ public:
+  void SetUp() {
+    std::optional<Gateway> gateway = GatewayFromEnvironment();
+    if (!gateway) {
+      GTEST_SKIP() << "KURA_TEST_S3 is not set: start a gateway with scripts/ceph-up.sh DIR and "
+                      "set KURA_TEST_S3=DIR/s3.env";
+    }
+    S3Config config = gateway->config;
+    config.prefix = "blob-store-test-" + std::to_string(std::random_device{}()) + "/";
+    store_ = std::make_unique<S3BlobStore>(config);
+  }
+  void TearDown() {
+    if (!store_) return;
+    S3Client& client = store_->client();
+    std::string token;
+    do {
+      S3ObjectPage page = client.ListObjects("", token);
+      for (const S3Object& o : page.objects) client.DeleteObject(o.key);
+      token = page.next_continuation_token;
+    } while (!token.empty());
+  }
+  BlobStore& store() { return *store_; }
+  std::string NewUploadId() { return "upload-" + std::to_string(++next_id_); }
+
+ private:
+  std::unique_ptr<S3BlobStore> store_;
   std::atomic<int> next_id_{0};
 };
 

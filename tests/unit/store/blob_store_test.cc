@@ -68,7 +68,7 @@ class BlobStoreTest : public ::testing::Test {
   BlobStore* store_ = nullptr;
 };
 
-using Backends = ::testing::Types<FsBackend>;
+using Backends = ::testing::Types<FsBackend, S3Backend>;
 TYPED_TEST_SUITE(BlobStoreTest, Backends);
 
 TYPED_TEST(BlobStoreTest, CommitMakesTheBlobVisible) {
