@@ -6,10 +6,11 @@
 
 #include "access/world.h"
 #include "admin/world_document.h"
+#include "cli/stores.h"
 #include "registry/consistency_check.h"
-#include "store/sqlite_db.h"
-#include "store/fs_blob_store.h"
+#include "server/config.h"
 #include "store/meta_store.h"
+#include "store/sqlite_db.h"
 
 namespace kura::cli {
 
@@ -17,6 +18,7 @@ namespace {
 
 struct FsckOptions {
   std::string data = "./var";
+  std::string config;  // the server's configuration file, for the blob store it names
   bool no_hash = false;
 };
 
@@ -45,7 +47,11 @@ int RunFsck(const FsckOptions& options) {
     return 2;
   }
   try {
-    store::FsBlobStore blobs(options.data);
+    server::ServerConfig config;
+    if (!options.config.empty()) config = server::LoadConfig(options.config);
+    config.data_dir = options.data;
+    std::unique_ptr<store::BlobStore> blob_store = OpenBlobStore(config);
+    store::BlobStore& blobs = *blob_store;
     registry::ConsistencyOptions check;
     check.hash_blobs = !options.no_hash;
     registry::ConsistencyReport report =
@@ -71,6 +77,8 @@ std::shared_ptr<void> AddFsckCommand(CLI::App& app) {
   CLI::App* fsck =
       app.add_subcommand("fsck", "Check that tags, manifests, blobs and uploads hold together");
   fsck->add_option("--data", options->data, "Data directory (default ./var)");
+  fsck->add_option("--config", options->config,
+                   "The server's configuration file (for blobs in S3)");
   fsck->add_flag("--no-hash", options->no_hash, "Do not read blobs to check their digests");
   fsck->callback([options] { std::exit(RunFsck(*options)); });
   return options;

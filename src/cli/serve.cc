@@ -19,14 +19,15 @@
 #include "admin/world_document.h"
 #include "auth/htpasswd.h"
 #include "auth/token.h"
+#include "cli/stores.h"
 #include "registry/registry.h"
 #include "registry/upload_cleanup.h"
 #include "server/health.h"
 #include "server/http_server.h"
 #include "server/instance_gateway.h"
 #include "server/plain_registry.h"
-#include "store/sqlite_admin_store.h"
 #include "store/fs_blob_store.h"
+#include "store/sqlite_admin_store.h"
 #include "store/sqlite_meta_store.h"
 
 namespace kura::cli {
@@ -60,7 +61,8 @@ int Serve(const server::ServerConfig& config) {
   ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   try {
     std::filesystem::create_directories(config.data_dir);
-    store::FsBlobStore blobs(config.data_dir);
+    std::unique_ptr<store::BlobStore> blob_store = OpenBlobStore(config);
+    store::BlobStore& blobs = *blob_store;
     store::SqliteMetaStore meta(config.data_dir + "/kura.db");
     store::SqliteAdminStore admin_store(config.data_dir + "/kura.db");
     access::World world = LoadWorld(admin_store, config);
@@ -84,9 +86,9 @@ int Serve(const server::ServerConfig& config) {
       std::cerr << "kura: removed the data of " << reconciled.keys_purged
                 << " deleted instance(s)\n";
     }
-    // Nothing else writes these files (the filesystem store is this node's own) and no request
-    // runs yet: every upload file without a session is a leftover.
-    int stale = registry::RemoveOrphanUploads(meta, blobs, 0);
+    // A node's own filesystem store: nothing else writes it and no request runs yet, so every
+    // upload without a session is a leftover. A shared store: other nodes may be writing theirs.
+    int stale = registry::RemoveOrphanUploads(meta, blobs, config.s3 ? kUploadIdleSeconds : 0);
     if (stale > 0) std::cerr << "kura: removed " << stale << " stale upload file(s)\n";
 
     std::optional<auth::HtpasswdFile> users;

@@ -116,6 +116,10 @@ class BlobStore {
   virtual std::unique_ptr<BlobReader> ReadUpload(const std::string& id,
                                                  const std::string& state) = 0;
 
+  // True when the store holds the first `offset` bytes of upload `id` as `state` describes them
+  // (what an append from that offset and state would continue), for checks.
+  virtual bool HoldsUpload(const std::string& id, uint64_t offset, const std::string& state) = 0;
+
   // The id of every upload that has bytes in the store untouched for at least `idle_seconds`
   // (0: every upload), for cleaning up what no session owns. An upload being written stays out
   // of the list for any `idle_seconds` longer than a request may take.

@@ -181,6 +181,13 @@ std::unique_ptr<BlobReader> FsBlobStore::ReadUpload(const std::string& id,
   return OpenReader(UploadPath(id));
 }
 
+bool FsBlobStore::HoldsUpload(const std::string& id, uint64_t offset,
+                              const std::string& /*state*/) {
+  struct stat st;
+  if (::stat(UploadPath(id).c_str(), &st) != 0) return offset == 0;
+  return static_cast<uint64_t>(st.st_size) >= offset;
+}
+
 std::vector<std::string> FsBlobStore::ListUploads(int64_t idle_seconds) {
   std::vector<std::string> ids;
   std::error_code ec;

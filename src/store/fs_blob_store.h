@@ -22,6 +22,7 @@ class FsBlobStore final : public BlobStore {
               const core::Digest& digest) override;
   void RemoveUpload(const std::string& id, const std::string& state) override;
   std::unique_ptr<BlobReader> ReadUpload(const std::string& id, const std::string& state) override;
+  bool HoldsUpload(const std::string& id, uint64_t offset, const std::string& state) override;
   std::vector<std::string> ListUploads(int64_t idle_seconds) override;
   void Remove(const core::Digest& digest) override;
 

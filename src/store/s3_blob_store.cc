@@ -456,6 +456,24 @@ std::unique_ptr<BlobReader> S3BlobStore::ReadUpload(const std::string&, const st
   return nullptr;  // the parts of an unfinished multipart upload cannot be read back
 }
 
+bool S3BlobStore::HoldsUpload(const std::string& id, uint64_t offset, const std::string& state) {
+  const uint64_t parts = offset / kPart;
+  const uint64_t tail = offset % kPart;
+  if (parts > 0) {
+    if (state.empty()) return false;
+    std::map<int, uint64_t> sizes;
+    for (const S3Part& p : Checked([&] { return client_.ListParts(DataKey(id), state); })) {
+      sizes[p.number] = p.size;
+    }
+    for (int n = 1; n <= static_cast<int>(parts); ++n) {
+      if (!sizes.count(n) || sizes[n] != kPart) return false;
+    }
+  }
+  if (tail == 0) return true;
+  std::optional<ObjectInfo> info = Checked([&] { return client_.HeadObject(TailKey(id, offset)); });
+  return info && info->size == tail;
+}
+
 std::vector<std::string> S3BlobStore::ListUploads(int64_t idle_seconds) {
   std::map<std::string, int64_t> last_written;  // id -> newest object of the upload
   std::string token;

@@ -50,7 +50,7 @@ class SqliteDatabase {
 
  private:
   std::string path_;
-  uint64_t id_;  // tells this database's per-thread connections from another's
+  uint64_t id_;                // tells this database's per-thread connections from another's
   std::mutex connections_mu_;  // guards connections_ (touched once per thread)
   std::vector<std::unique_ptr<SqliteConnection>> connections_;
 };

@@ -29,6 +29,6 @@ def running_instances(workdir, listeners, **kw):
         yield s
     finally:
         s.stop()
-    assert_consistent(s.data)
+    assert_consistent(s.data, s.config_path)
 
 

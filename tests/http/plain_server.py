@@ -5,6 +5,11 @@ Environment:
   KURA_BIN   path of the kura binary (default: build/kura under the repository root)
   KURA_PEER  set to "distribution" to run the suite against /usr/bin/docker-registry instead;
              distribution deviates from kura in places, so that is only a sanity check.
+  KURA_TEST_STORES  the shared stores every server uses instead of SQLite and files under its
+             data directory: a file of `export NAME=value` lines (scripts/cluster-env.sh writes
+             it) with KURA_S3_ENV (an s3.env of scripts/ceph-up.sh: blobs in S3, under a prefix
+             of each server's own) and/or KURA_POSTGRES (a libpq URL of a server on which each
+             kura server gets a database of its own).
 """
 
 import os
@@ -18,6 +23,42 @@ REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KURA_BIN = os.environ.get("KURA_BIN", os.path.join(REPO_ROOT, "build", "kura"))
 PEER = os.environ.get("KURA_PEER", "")
 PEER_BIN = os.environ.get("KURA_PEER_BIN", "/usr/bin/docker-registry")
+
+
+def read_env_file(path):
+    """The NAME=value pairs of a file of `export NAME=value` lines."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("export "):
+                line = line[7:]
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            name, value = line.split("=", 1)
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            out[name] = value
+    return out
+
+
+STORES = read_env_file(os.environ["KURA_TEST_STORES"]) if os.environ.get("KURA_TEST_STORES") else {}
+S3_ENV = read_env_file(STORES["KURA_S3_ENV"]) if STORES.get("KURA_S3_ENV") else {}
+
+
+def shared_store_config(name):
+    """The kura configuration lines that put a server's data in the shared stores of
+    KURA_TEST_STORES, `name` telling this server's data from every other's; [] without them."""
+    lines = []
+    if S3_ENV:
+        lines += ["blobs:", "  s3:",
+                  "    endpoint: %s" % S3_ENV["AWS_ENDPOINT_URL"],
+                  "    bucket: kura-http-tests",
+                  "    prefix: %s/" % name,
+                  "    region: %s" % S3_ENV.get("AWS_REGION", "us-east-1"),
+                  "    access_key: %s" % S3_ENV["AWS_ACCESS_KEY_ID"],
+                  "    secret_key: %s" % S3_ENV["AWS_SECRET_ACCESS_KEY"]]
+    return lines
 
 
 
@@ -48,9 +89,10 @@ class Server(ServerProcess):
     # ------------------------------------------------------------------ config
 
     def _write_kura_config(self):
-        if not (self.auth or self.tls or self.extra_config):
+        shared = shared_store_config(os.path.basename(self.workdir) + "-" + str(self.port))
+        if not (self.auth or self.tls or self.extra_config or shared):
             return None
-        lines = []
+        lines = list(shared)
         if self.auth:
             lines += ["auth:", "  htpasswd: %s" % self.auth[0], "  realm: kura"]
         if self.tls:
@@ -104,14 +146,16 @@ class Server(ServerProcess):
         return self.start()
 
 
-def assert_consistent(data_dir):
+def assert_consistent(data_dir, config_path=None):
     """`kura fsck` on a stopped server's data: tags, manifests, blobs and uploads still hold
     together, and no row outlived its instance. Nothing to check when the server stored nothing
     (or is the peer, which has no fsck)."""
     if is_peer() or not os.path.exists(os.path.join(data_dir, "kura.db")):
         return
-    r = subprocess.run([KURA_BIN, "fsck", "--data", data_dir], capture_output=True, text=True,
-                       timeout=300)
+    cmd = [KURA_BIN, "fsck", "--data", data_dir]
+    if config_path:
+        cmd += ["--config", config_path]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, "kura fsck found problems in %s:\n%s%s" % (data_dir, r.stdout,
                                                                           r.stderr)
 
@@ -127,7 +171,7 @@ def server(tmp_path_factory):
     s.start()
     yield s
     s.stop()
-    assert_consistent(s.data)
+    assert_consistent(s.data, s.config_path)
 
 
 @pytest.fixture(scope="module")
@@ -155,4 +199,4 @@ def server_factory(tmp_path_factory):
         except Exception:
             pass
     for s in made:  # crashes and restarts included: what is stored must hold together
-        assert_consistent(s.data)
+        assert_consistent(s.data, s.config_path)

@@ -161,6 +161,16 @@ TYPED_TEST(BlobStoreTest, BytesOfAnAppendWhoseStateWasNotRecordedAreDropped) {
   EXPECT_EQ(this->ReadAll(*blob), first + second);
 }
 
+TYPED_TEST(BlobStoreTest, HoldsUploadTellsWhetherTheRecordedBytesAreThere) {
+  std::string id = this->NewId();
+  EXPECT_TRUE(this->store_->HoldsUpload(id, 0, {}));
+  EXPECT_FALSE(this->store_->HoldsUpload(id, 1, {}));
+  std::string data = this->Bytes(9 * 1024 * 1024 + 5, 'h');  // a whole S3 part and a tail
+  std::string state = this->Append(id, 0, {}, data);
+  EXPECT_TRUE(this->store_->HoldsUpload(id, data.size(), state));
+  EXPECT_FALSE(this->store_->HoldsUpload(id, data.size() + 1, state));
+}
+
 TYPED_TEST(BlobStoreTest, AnEmptyBlobCanBeCommitted) {
   std::string id = this->NewId();
   core::Digest d = core::Sha256Of("");

@@ -1,0 +1,28 @@
+#include "cli/stores.h"
+
+#include <stdexcept>
+
+#include "store/fs_blob_store.h"
+#include "store/s3_blob_store.h"
+
+namespace kura::cli {
+
+std::unique_ptr<store::BlobStore> OpenBlobStore(const server::ServerConfig& config) {
+  if (!config.s3) return std::make_unique<store::FsBlobStore>(config.data_dir);
+  store::S3Config s3;
+  s3.endpoint = config.s3->endpoint;
+  s3.bucket = config.s3->bucket;
+  s3.prefix = config.s3->prefix;
+  s3.region = config.s3->region;
+  s3.access_key = config.s3->access_key;
+  s3.secret_key = config.s3->secret_key;
+  s3 = store::S3ConfigFromEnvironment(s3);
+  if (s3.access_key.empty() || s3.secret_key.empty()) {
+    throw std::runtime_error(
+        "blobs.s3 needs access_key and secret_key (or AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY)");
+  }
+  return std::make_unique<store::S3BlobStore>(s3);
+}
+
+}  // namespace kura::cli
