@@ -79,17 +79,20 @@ class Reader {
                           "unique within an account only)");
     }
     if (n["netns"]) l.netns = String(n["netns"], key + ".netns");
-    if (auto pp = n["proxy_protocol"]) {
-      if (!pp.IsSequence()) Fail(key + ".proxy_protocol", "must be a list of CIDRs");
-      for (size_t i = 0; i < pp.size(); ++i) {
-        std::string error;
-        auto cidr = core::Cidr::Parse(String(pp[i], key + ".proxy_protocol"), &error);
-        if (!cidr) Fail(key + ".proxy_protocol[" + std::to_string(i) + "]", error);
-        l.proxy_senders.push_back(*cidr);
-      }
-    }
+    if (auto pp = n["proxy_protocol"]) ProxySenders(pp, key + ".proxy_protocol", l);
     if (n["tls"]) Tls(n["tls"], key + ".tls", l);
     return l;
+  }
+
+  // The trusted PROXY protocol senders of a listener: a list of CIDRs.
+  void ProxySenders(const YAML::Node& n, const std::string& key, ListenerConfig& l) const {
+    if (!n.IsSequence()) Fail(key, "must be a list of CIDRs");
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string error;
+      auto cidr = core::Cidr::Parse(String(n[i], key), &error);
+      if (!cidr) Fail(key + "[" + std::to_string(i) + "]", error);
+      l.proxy_senders.push_back(*cidr);
+    }
   }
 
   S3Settings S3(const YAML::Node& n, const std::string& key) const {
@@ -153,7 +156,7 @@ ServerConfig LoadConfig(const std::string& path) {
   Reader r(path);
   r.OnlyKeys(root, "",
              {"listen", "data", "threads", "tls", "auth", "log", "limits", "domain", "token_ttl",
-              "endpoints", "admin", "metadata", "blobs", "health"});
+              "endpoints", "admin", "metadata", "blobs", "health", "proxy_protocol"});
   if (auto listen = root["listen"]) {
     if (r.String(listen, "listen").empty()) {
       config.registry_enabled = false;
@@ -173,6 +176,8 @@ ServerConfig LoadConfig(const std::string& path) {
     }
   }
   if (root["tls"]) r.Tls(root["tls"], "tls", config.registry);
+  if (root["proxy_protocol"])
+    r.ProxySenders(root["proxy_protocol"], "proxy_protocol", config.registry);
   if (auto auth = root["auth"]) {
     r.OnlyKeys(auth, "auth", {"htpasswd", "realm"});
     if (!auth["htpasswd"]) r.Fail("auth", "needs htpasswd");

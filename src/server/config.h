@@ -4,6 +4,7 @@
 //   data: ./var                  # blobs under data/blobs, metadata in data/kura.db
 //   threads: 0                   # 0: one per core
 //   tls: {certificate: FILE, key: FILE}
+//   proxy_protocol: [127.0.0.1/32]   # the registry listener's trusted PROXY v1/v2 senders
 //   auth: {htpasswd: FILE, realm: kura}
 //   log: {access: false, audit: ""}   # audit: file for admission decisions ("" = stderr)
 //   limits: {uploads: 128, uploads_per_instance: 32}   # uploads received at once
