@@ -3,10 +3,12 @@
 # Usage: scripts/setup.sh [build|test]   (test adds the real clients and the peer registry)
 set -euo pipefail
 mode=${1:-build}
+# libpq-dev: libpq's header only (the PostgreSQL stores load libpq.so.5 at run time); libpq5 and
+# postgresql-15: the library and the server of the PostgreSQL test suites (scripts/pg-up.sh).
 build_pkgs=(g++ lld cmake make ninja-build ccache pkg-config libboost1.81-dev libssl-dev libsqlite3-dev
-  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcrypt-dev libgtest-dev libgmock-dev)
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libcrypt-dev libgtest-dev libgmock-dev libpq-dev)
 test_pkgs=(python3 python3-pytest curl jq apache2-utils openssl iproute2 skopeo podman buildah
-  docker.io docker-registry umoci gcc libc6-dev)
+  docker.io docker-registry umoci gcc libc6-dev libpq5 postgresql-15)
 pkgs=("${build_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()
