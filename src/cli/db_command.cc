@@ -1,5 +1,6 @@
 #include "cli/db_command.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 
@@ -10,7 +11,11 @@ namespace kura::cli {
 
 int MigrateDatabase(const std::string& url, std::ostream& out, std::ostream& err) {
   try {
-    std::shared_ptr<store::PgDatabase> db = store::PgDatabase::Connect(url);
+    // A migration may build an index over every row: give it time (a node's requests get
+    // statement_timeout's default).
+    store::PgOptions options;
+    options.statement_timeout = std::chrono::minutes(30);
+    std::shared_ptr<store::PgDatabase> db = store::PgDatabase::Connect(url, options);
     store::pg_schema::MigrationResult r = store::pg_schema::Migrate(*db);
     if (r.from == r.to) {
       out << "kura db migrate: the schema is at version " << r.to << " already, nothing to do\n";

@@ -124,8 +124,8 @@ std::optional<std::string> PgMetaStore::PutManifest(const RepoKey& repo, const M
         .Bind(m.media_type)
         .BindBytes(m.body)
         .BindNullable(m.subject)
-        .Bind(m.artifact_type)
-        .Bind(m.annotations_json)
+        .BindBytes(m.artifact_type)
+        .BindBytes(m.annotations_json)
         .Run();
     if (!tag.empty()) {
       PgQuery(c,

@@ -15,6 +15,8 @@ struct Migration {
 // In order; a migration once released is never edited, a change is a new one.
 constexpr Migration kMigrations[] = {
     {1, "registry metadata and admin state", R"sql(
+-- Bytes a client chose and kura keeps as they came (manifest bodies, artifact types, which JSON
+-- may give a NUL, upload state) are bytea: text refuses NUL and invalid UTF-8.
 -- Seconds since the epoch on the database's clock: the one clock of every node (leases, expiry).
 CREATE FUNCTION kura_unixepoch() RETURNS bigint LANGUAGE sql STABLE
   AS $$ SELECT floor(extract(epoch FROM statement_timestamp()))::bigint $$;
@@ -29,7 +31,7 @@ CREATE TABLE repository_blobs(
 CREATE TABLE manifests(
   instance text COLLATE "C" NOT NULL, repo text COLLATE "C" NOT NULL,
   digest text COLLATE "C" NOT NULL, media_type text NOT NULL, body bytea NOT NULL,
-  subject text COLLATE "C", artifact_type text NOT NULL, annotations text NOT NULL,
+  subject text COLLATE "C", artifact_type bytea NOT NULL, annotations bytea NOT NULL,
   PRIMARY KEY(instance, repo, digest));
 CREATE INDEX manifests_by_subject ON manifests(instance, repo, subject)
   WHERE subject IS NOT NULL;

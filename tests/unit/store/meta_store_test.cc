@@ -137,6 +137,19 @@ TYPED_TEST(MetaStoreTest, ReferrersBySubject) {
   EXPECT_TRUE(this->store_->ListReferrers(this->repo_, kManifest2).empty());
 }
 
+TYPED_TEST(MetaStoreTest, ReferrersKeepAnyArtifactTypeAndAnnotationsByteForByte) {
+  // JSON may give a NUL ("\u0000") in a string the registry does not validate.
+  ManifestRecord sig = this->Manifest(kManifest2, {});
+  sig.subject = kManifest1;
+  sig.artifact_type = std::string("application/x\0nul", 17);
+  sig.annotations_json = R"({"k":"\u0000 \u00e9"})";
+  ASSERT_FALSE(this->store_->PutManifest(this->repo_, sig, ""));
+  auto refs = this->store_->ListReferrers(this->repo_, kManifest1);
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(refs[0].artifact_type, sig.artifact_type);
+  EXPECT_EQ(refs[0].annotations_json, sig.annotations_json);
+}
+
 TYPED_TEST(MetaStoreTest, UploadSessionsSurviveReopening) {
   this->store_->CreateUpload({"u1", this->repo_, 0});
   UploadSession leased;
