@@ -196,6 +196,11 @@ boost::asio::awaitable<Response> AdminApi::Handle(registry::Request& req) {
   } catch (const store::InstanceGone& e) {
     // Deleted while this call was on its way: nothing was stored.
     co_return Error(http::status::not_found, e.what());
+  } catch (const store::StoreUnavailable& e) {
+    // The database cannot be reached right now (store/meta_store.h): nothing was done.
+    Response r = Error(http::status::service_unavailable, e.what());
+    r.fields.set(http::field::retry_after, "1");
+    co_return r;
   } catch (const store::StoreError& e) {
     co_return Error(http::status::internal_server_error, e.what());
   }

@@ -47,6 +47,14 @@ asio::awaitable<Response> Registry::Handle(Request& req, Route route) {
         ErrorCode::kUnknown,
         std::string("the registry's storage is full; the request was undone: ") + e.what(), {},
         507));
+  } catch (const store::StoreUnavailable& e) {
+    // The metadata database cannot be reached right now: the request was not carried out (or
+    // was rolled back), and the same request can succeed in a moment.
+    Response r = ErrorResponse(
+        RegistryError(ErrorCode::kUnknown,
+                      std::string("the registry's database is unavailable: ") + e.what(), {}, 503));
+    r.fields.set(http::field::retry_after, "1");
+    co_return r;
   } catch (const store::StoreError& e) {
     co_return ErrorResponse(
         RegistryError(ErrorCode::kUnknown, std::string("storage failure: ") + e.what()));

@@ -1,0 +1,189 @@
+#include "store/pg_admin_store.h"
+
+#include "store/pg_instance_keys.h"
+
+namespace kura::store {
+
+PgAdminStore::PgAdminStore(std::shared_ptr<PgDatabase> db) : db_(std::move(db)) {}
+
+std::optional<std::string> PgAdminStore::LoadWorld() {
+  return db_->Read([&](PgConnection& c) -> std::optional<std::string> {
+    PgResult r = PgQuery(c, "SELECT document FROM exposure_world WHERE id = 1").Run();
+    if (r.rows() == 0) return std::nullopt;
+    return r.Text(0, 0);
+  });
+}
+
+void PgAdminStore::SaveWorld(std::string_view document) {
+  db_->Transact([&](PgConnection& c) {
+    // Two nodes saving at once: the second waits for the first's row and adds one to its
+    // revision, so every save moves it.
+    PgQuery(c,
+            "INSERT INTO exposure_world(id, document, revision) VALUES(1, $1, 1) "
+            "ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document, "
+            "revision = exposure_world.revision + 1")
+        .Bind(document)
+        .Run();
+  });
+}
+
+uint64_t PgAdminStore::WorldRevision() {
+  return db_->Read([&](PgConnection& c) -> uint64_t {
+    PgResult r = PgQuery(c, "SELECT revision FROM exposure_world WHERE id = 1").Run();
+    return r.rows() > 0 ? static_cast<uint64_t>(r.Int(0, 0)) : 0;
+  });
+}
+
+void PgAdminStore::SetPassword(std::string_view instance, std::string_view user,
+                               std::string_view hash) {
+  db_->Transact([&](PgConnection& c) {
+    pg_instance_keys::LockForWrite(c, instance);
+    // One permanent password per user: two setting it at once take turns here (the second's
+    // DELETE then sees the first's row).
+    PgQuery(c, "SELECT pg_advisory_xact_lock(1802859106, hashtext($1 || chr(10) || $2))")
+        .Bind(instance)
+        .Bind(user)
+        .Run();
+    PgQuery(c, "DELETE FROM credentials WHERE instance = $1 AND user_name = $2 AND expires_at = 0")
+        .Bind(instance)
+        .Bind(user)
+        .Run();
+    PgQuery(c,
+            "INSERT INTO credentials(instance, user_name, hash, expires_at) VALUES($1, $2, $3, 0)")
+        .Bind(instance)
+        .Bind(user)
+        .Bind(hash)
+        .Run();
+  });
+}
+
+void PgAdminStore::AddTemporaryPassword(std::string_view instance, std::string_view user,
+                                        std::string_view hash, int64_t expires_at, int64_t now) {
+  db_->Transact([&](PgConnection& c) {
+    pg_instance_keys::LockForWrite(c, instance);
+    PgQuery(c, "DELETE FROM credentials WHERE expires_at != 0 AND expires_at <= $1")
+        .Bind(now)
+        .Run();
+    PgQuery(c,
+            "INSERT INTO credentials(instance, user_name, hash, expires_at) "
+            "VALUES($1, $2, $3, $4)")
+        .Bind(instance)
+        .Bind(user)
+        .Bind(hash)
+        .Bind(expires_at)
+        .Run();
+  });
+}
+
+std::vector<StoredCredential> PgAdminStore::FindCredentials(std::string_view instance,
+                                                            std::string_view user, int64_t now) {
+  return db_->Read([&](PgConnection& c) {
+    PgResult r = PgQuery(c,
+                         "SELECT hash, expires_at FROM credentials WHERE instance = $1 AND "
+                         "user_name = $2 AND (expires_at = 0 OR expires_at > $3) "
+                         "ORDER BY expires_at")
+                     .Bind(instance)
+                     .Bind(user)
+                     .Bind(now)
+                     .Run();
+    std::vector<StoredCredential> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back({std::string(user), r.Text(i, 0), r.Int(i, 1)});
+    }
+    return out;
+  });
+}
+
+std::vector<std::string> PgAdminStore::ListUsers(std::string_view instance) {
+  return db_->Read([&](PgConnection& c) {
+    PgResult r = PgQuery(c,
+                         "SELECT user_name FROM credentials WHERE instance = $1 AND "
+                         "expires_at = 0 ORDER BY user_name")
+                     .Bind(instance)
+                     .Run();
+    std::vector<std::string> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.Text(i, 0));
+    return out;
+  });
+}
+
+void PgAdminStore::DeleteInstanceState(std::string_view instance) {
+  db_->Transact([&](PgConnection& c) {
+    pg_instance_keys::Retire(c, instance);
+    PgQuery(c, "DELETE FROM credentials WHERE instance = $1").Bind(instance).Run();
+    PgQuery(c, "DELETE FROM namespaces WHERE instance = $1").Bind(instance).Run();
+  });
+}
+
+std::vector<std::string> PgAdminStore::ListInstanceKeys() {
+  return db_->Read([&](PgConnection& c) {
+    PgResult r = PgQuery(c,
+                         "SELECT instance FROM credentials UNION SELECT instance FROM namespaces "
+                         "ORDER BY instance")
+                     .Run();
+    std::vector<std::string> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.Text(i, 0));
+    return out;
+  });
+}
+
+void PgAdminStore::PutNamespace(std::string_view instance, const StoredNamespace& ns) {
+  db_->Transact([&](PgConnection& c) {
+    pg_instance_keys::LockForWrite(c, instance);
+    PgQuery(c,
+            "INSERT INTO namespaces(instance, name, is_public) VALUES($1, $2, $3) "
+            "ON CONFLICT (instance, name) DO UPDATE SET is_public = EXCLUDED.is_public")
+        .Bind(instance)
+        .Bind(ns.name)
+        .BindBool(ns.is_public)
+        .Run();
+  });
+}
+
+std::optional<StoredNamespace> PgAdminStore::FindNamespace(std::string_view instance,
+                                                           std::string_view name) {
+  return db_->Read([&](PgConnection& c) -> std::optional<StoredNamespace> {
+    PgResult r = PgQuery(c, "SELECT is_public FROM namespaces WHERE instance = $1 AND name = $2")
+                     .Bind(instance)
+                     .Bind(name)
+                     .Run();
+    if (r.rows() == 0) return std::nullopt;
+    return StoredNamespace{std::string(name), r.Int(0, 0) != 0};
+  });
+}
+
+std::vector<StoredNamespace> PgAdminStore::ListNamespaces(std::string_view instance) {
+  return db_->Read([&](PgConnection& c) {
+    PgResult r = PgQuery(c,
+                         "SELECT name, is_public FROM namespaces WHERE instance = $1 "
+                         "ORDER BY name")
+                     .Bind(instance)
+                     .Run();
+    std::vector<StoredNamespace> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back({r.Text(i, 0), r.Int(i, 1) != 0});
+    return out;
+  });
+}
+
+std::string PgAdminStore::Secret(std::string_view name, const std::function<std::string()>& make) {
+  std::optional<std::string> found = db_->Read([&](PgConnection& c) -> std::optional<std::string> {
+    PgResult r = PgQuery(c, "SELECT value FROM secrets WHERE name = $1").Bind(name).Run();
+    if (r.rows() == 0) return std::nullopt;
+    return r.Text(0, 0);
+  });
+  if (found) return *found;
+  const std::string made = make();
+  return db_->Transact([&](PgConnection& c) {
+    // Another node storing it first wins: this INSERT waits for its commit, then does nothing,
+    // and the SELECT (a statement of its own, seeing that commit) reads its value.
+    PgQuery(c, "INSERT INTO secrets(name, value) VALUES($1, $2) ON CONFLICT DO NOTHING")
+        .Bind(name)
+        .Bind(made)
+        .Run();
+    PgResult r = PgQuery(c, "SELECT value FROM secrets WHERE name = $1").Bind(name).Run();
+    if (r.rows() == 0) throw StoreError("secret " + std::string(name) + " vanished");
+    return r.Text(0, 0);
+  });
+}
+
+}  // namespace kura::store

@@ -1,0 +1,316 @@
+// What only the PostgreSQL stores have: a database that goes away (connections killed in the
+// middle of a transaction or while idle, a server that refuses or never answers), the bounded
+// pool, timeouts, the schema's versions and `kura db migrate`. The contract itself is tested on
+// both backends by meta_store_test.cc and admin_store_test.cc.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include "cli/db_command.h"
+#include "store/pg_db.h"
+#include "store/pg_meta_store.h"
+#include "store/pg_schema.h"
+#include "store/store_backends.h"
+
+namespace kura::store {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+const std::string kBlob = "sha256:" + std::string(64, 'a');
+const std::string kDigest = "sha256:" + std::string(64, '1');
+const RepoKey kRepo{"inc", "team/app"};
+
+ManifestRecord Manifest() {
+  ManifestRecord m;
+  m.digest = kDigest;
+  m.media_type = "application/vnd.oci.image.manifest.v1+json";
+  m.body = "{}";
+  m.blobs = {kBlob};
+  return m;
+}
+
+milliseconds Since(steady_clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+}
+
+// A loopback socket: listening (connections are queued and never answered) or closed again (a
+// port with nothing behind it).
+class LoopbackPort {
+ public:
+  explicit LoopbackPort(bool listen) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    if (listen) {
+      ::listen(fd_, 16);
+    } else {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~LoopbackPort() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  std::string Url() const {
+    return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/kura";
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+class PgStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string why = PgTestDatabase::SkipReason(); !why.empty()) GTEST_SKIP() << why;
+    db_.emplace();
+  }
+
+  // The server process of the store connection that waits for a lock, once it does.
+  int WaitForBlockedStoreBackend() {
+    PgConnection watcher(TestPostgresUrl(), PgOptions{});
+    const auto start = steady_clock::now();
+    while (Since(start) < milliseconds(10000)) {
+      PgResult r = PgQuery(watcher,
+                           "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND "
+                           "wait_event_type = 'Lock'")
+                       .Bind(db_->schema())
+                       .Run();
+      if (r.rows() > 0) return static_cast<int>(r.Int(0, 0));
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    ADD_FAILURE() << "no store connection waited for the lock";
+    return 0;
+  }
+
+  std::optional<PgTestDatabase> db_;
+};
+
+TEST_F(PgStoreTest, AConnectionKilledMidTransactionLeavesNothingAndTheNextCallReconnects) {
+  PgMetaStore store(db_->OpenDatabase());
+  store.LinkBlob(kRepo, kBlob, 1);
+  // Another session holds the tag the manifest PUT will write: the PUT waits there, after its
+  // manifest row is written and before it commits.
+  PgConnection blocker(TestPostgresUrl(), PgOptions{});
+  blocker.Exec("BEGIN");
+  blocker.Exec(("INSERT INTO " + db_->schema() +
+                ".tags(instance, repo, tag, digest) VALUES('inc', 'team/app', 'v1', 'x')")
+                   .c_str());
+  auto put =
+      std::async(std::launch::async, [&] { return store.PutManifest(kRepo, Manifest(), "v1"); });
+  const int pid = WaitForBlockedStoreBackend();
+  PgConnection killer(TestPostgresUrl(), PgOptions{});
+  PgQuery(killer, "SELECT pg_terminate_backend($1::int)").Bind(int64_t{pid}).Run();
+  EXPECT_THROW(put.get(), StoreUnavailable);
+  blocker.Exec("ROLLBACK");
+
+  // Nothing of the killed transaction is visible; the next calls reconnect.
+  EXPECT_FALSE(store.GetManifest(kRepo, kDigest));
+  EXPECT_TRUE(store.ListTags(kRepo, "", 10).empty());
+  EXPECT_FALSE(store.PutManifest(kRepo, Manifest(), "v1"));
+  ASSERT_TRUE(store.GetTaggedManifest(kRepo, "v1"));
+  EXPECT_EQ(store.GetTaggedManifest(kRepo, "v1")->digest, kDigest);
+}
+
+TEST_F(PgStoreTest, AnInstanceDeleteKilledHalfWayDeletesNothingAndRetiresNothing) {
+  PgMetaStore store(db_->OpenDatabase());
+  store.LinkBlob(kRepo, kBlob, 1);
+  ASSERT_FALSE(store.PutManifest(kRepo, Manifest(), "v1"));
+  store.CreateUpload({"u", kRepo, 0});
+  // The delete retires the key and deletes tags, manifests, links and repositories, then waits
+  // for the upload row that another session holds.
+  PgConnection blocker(TestPostgresUrl(), PgOptions{});
+  blocker.Exec("BEGIN");
+  blocker.Exec(("SELECT 1 FROM " + db_->schema() + ".uploads WHERE id = 'u' FOR UPDATE").c_str());
+  auto del = std::async(std::launch::async, [&] { store.DeleteInstance(kRepo.instance); });
+  const int pid = WaitForBlockedStoreBackend();
+  PgConnection killer(TestPostgresUrl(), PgOptions{});
+  PgQuery(killer, "SELECT pg_terminate_backend($1::int)").Bind(int64_t{pid}).Run();
+  EXPECT_THROW(del.get(), StoreError);
+  blocker.Exec("ROLLBACK");
+
+  EXPECT_TRUE(store.GetTaggedManifest(kRepo, "v1"));
+  EXPECT_TRUE(store.LinkedBlobSize(kRepo, kBlob));
+  EXPECT_TRUE(store.FindUpload("u"));
+  store.LinkBlob({kRepo.instance, "other"}, kBlob, 1);  // not retired
+  store.DeleteInstance(kRepo.instance);                 // and now it is, whole
+  EXPECT_FALSE(store.RepositoryExists(kRepo));
+  EXPECT_THROW(store.LinkBlob(kRepo, kBlob, 1), InstanceGone);
+}
+
+TEST_F(PgStoreTest, IdleConnectionsKilledByTheServerAreReplacedUnseen) {
+  PgMetaStore store(db_->OpenDatabase());
+  // Several pooled connections, all idle.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] { store.LinkBlob({"inc", "r" + std::to_string(t)}, kBlob, 1); });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_GT(db_->TerminateStoreConnections(), 0);
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_TRUE(store.RepositoryExists({"inc", "r0"}));  // a read
+  store.LinkBlob({"inc", "after"}, kBlob, 1);          // a write
+  EXPECT_EQ(db_->TerminateStoreConnections(), 1);      // only the fresh one was left
+  std::this_thread::sleep_for(milliseconds(100));
+  store.LinkBlob({"inc", "again"}, kBlob, 1);
+  EXPECT_TRUE(store.RepositoryExists({"inc", "again"}));
+}
+
+TEST_F(PgStoreTest, AStatementPastItsTimeoutIsRolledBackAndReportedUnavailable) {
+  PgOptions options;
+  options.statement_timeout = milliseconds(300);
+  PgMetaStore store(db_->OpenDatabase(options));
+  store.LinkBlob(kRepo, kBlob, 1);
+  PgConnection blocker(TestPostgresUrl(), PgOptions{});
+  blocker.Exec("BEGIN");
+  blocker.Exec(("INSERT INTO " + db_->schema() +
+                ".tags(instance, repo, tag, digest) VALUES('inc', 'team/app', 'v1', 'x')")
+                   .c_str());
+  const auto start = steady_clock::now();
+  EXPECT_THROW(store.PutManifest(kRepo, Manifest(), "v1"), StoreUnavailable);
+  EXPECT_LT(Since(start), milliseconds(5000));
+  blocker.Exec("ROLLBACK");
+  EXPECT_FALSE(store.GetManifest(kRepo, kDigest));
+  EXPECT_FALSE(store.PutManifest(kRepo, Manifest(), "v1"));  // the same connection, reused
+}
+
+TEST_F(PgStoreTest, EveryConnectionBusyIsUnavailableAfterTheAcquireTimeout) {
+  PgOptions options;
+  options.max_connections = 1;
+  options.acquire_timeout = milliseconds(200);
+  std::shared_ptr<PgDatabase> db = db_->OpenDatabase(options);
+  PgMetaStore store(db);
+  {
+    PgDatabase::Lease held = db->Acquire();
+    const auto start = steady_clock::now();
+    EXPECT_THROW(store.RepositoryExists(kRepo), StoreUnavailable);
+    EXPECT_GE(Since(start), milliseconds(150));
+    EXPECT_LT(Since(start), milliseconds(3000));
+  }
+  EXPECT_FALSE(store.RepositoryExists(kRepo));
+}
+
+TEST_F(PgStoreTest, TheSchemaMustBeMigratedBeforeUse) {
+  PgTestDatabase fresh(false);
+  try {
+    PgDatabase::Open(fresh.url());
+    ADD_FAILURE() << "an empty database was opened";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("kura db migrate"), std::string::npos) << e.what();
+  }
+  std::shared_ptr<PgDatabase> pool = PgDatabase::Connect(fresh.url());
+  EXPECT_EQ(pg_schema::CurrentVersion(*pool), 0);
+  pg_schema::MigrationResult first = pg_schema::Migrate(*pool, 1);
+  EXPECT_EQ(first.from, 0);
+  EXPECT_EQ(first.to, 1);
+  EXPECT_THROW(PgDatabase::Open(fresh.url()), StoreError);  // older than this kura's
+  PgOptions migrate;
+  migrate.apply_migrations = true;
+  PgMetaStore store(PgDatabase::Open(fresh.url(), migrate));
+  EXPECT_EQ(pg_schema::CurrentVersion(*pool), pg_schema::LatestVersion());
+  store.LinkBlob(kRepo, kBlob, 1);
+  pg_schema::MigrationResult again = pg_schema::Migrate(*pool);
+  EXPECT_EQ(again.from, again.to);
+  PgDatabase::Open(fresh.url());
+}
+
+TEST_F(PgStoreTest, ASchemaNewerThanThisKuraIsRefused) {
+  db_->Control().Exec(("INSERT INTO " + db_->schema() +
+                       ".schema_version(version, description) VALUES(1000, 'from the future')")
+                          .c_str());
+  try {
+    PgDatabase::Open(db_->url());
+    ADD_FAILURE() << "a newer schema was opened";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(pg_schema::Migrate(*PgDatabase::Connect(db_->url())), StoreError);
+}
+
+TEST_F(PgStoreTest, NodesMigratingAtOnceApplyEachMigrationOnce) {
+  PgTestDatabase fresh(false);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] { pg_schema::Migrate(*PgDatabase::Connect(fresh.url())); });
+  }
+  for (auto& th : threads) th.join();
+  PgResult rows = PgQuery(fresh.Control(),
+                          "SELECT count(*) FROM pg_namespace n JOIN pg_class c "
+                          "ON c.relnamespace = n.oid WHERE n.nspname = $1 AND "
+                          "c.relname = 'schema_version'")
+                      .Bind(fresh.schema())
+                      .Run();
+  EXPECT_EQ(rows.Int(0, 0), 1);
+  PgResult versions = fresh.Control().Exec(
+      ("SELECT version FROM " + fresh.schema() + ".schema_version ORDER BY version").c_str());
+  EXPECT_EQ(versions.rows(), pg_schema::LatestVersion());
+}
+
+TEST_F(PgStoreTest, KuraDbMigrateReportsTheVersionAndExitsZero) {
+  PgTestDatabase fresh(false);
+  std::ostringstream out, err;
+  EXPECT_EQ(cli::MigrateDatabase(fresh.url(), out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("version " + std::to_string(pg_schema::LatestVersion())),
+            std::string::npos)
+      << out.str();
+  std::ostringstream again;
+  EXPECT_EQ(cli::MigrateDatabase(fresh.url(), again, err), 0);
+  EXPECT_NE(again.str().find("nothing to do"), std::string::npos) << again.str();
+}
+
+// Without a database: these need libpq only.
+
+TEST(PgUnreachable, ARefusedConnectionIsUnavailableAtOnceAndRetriesBackOff) {
+  LoopbackPort nothing(false);
+  std::shared_ptr<PgDatabase> db = PgDatabase::Connect(nothing.Url());
+  PgMetaStore store(db);
+  auto start = steady_clock::now();
+  EXPECT_THROW(store.RepositoryExists(kRepo), StoreUnavailable);
+  EXPECT_LT(Since(start), milliseconds(3000));
+  // The next attempt waits for the backoff: the call in between fails at once, saying so.
+  start = steady_clock::now();
+  try {
+    store.LinkBlob(kRepo, kBlob, 1);
+    ADD_FAILURE() << "stored without a database";
+  } catch (const StoreUnavailable& e) {
+    EXPECT_NE(std::string(e.what()).find("next attempt"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(Since(start), milliseconds(50));
+  EXPECT_THROW(PgDatabase::Open(nothing.Url()), StoreUnavailable);
+}
+
+TEST(PgUnreachable, AServerThatNeverAnswersIsUnavailableWithinTheConnectTimeout) {
+  LoopbackPort silent(true);
+  PgOptions options;
+  options.connect_timeout_seconds = 2;
+  const auto start = steady_clock::now();
+  EXPECT_THROW(PgDatabase::Open(silent.Url(), options), StoreUnavailable);
+  EXPECT_LT(Since(start), milliseconds(6000));
+}
+
+TEST(PgUnreachable, KuraDbMigrateSaysWhyInOneLineAndExitsOne) {
+  LoopbackPort nothing(false);
+  std::ostringstream out, err;
+  EXPECT_EQ(cli::MigrateDatabase(nothing.Url(), out, err), 1);
+  const std::string line = err.str();
+  EXPECT_TRUE(line.starts_with("kura db migrate: cannot connect to PostgreSQL: ")) << line;
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << line;
+}
+
+}  // namespace
+}  // namespace kura::store
