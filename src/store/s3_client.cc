@@ -478,9 +478,16 @@ void S3Client::Backoff(int attempt) const {
 }
 
 S3Client::Response S3Client::Call(const Request& r) {
+  // Hashed once for every attempt: a part is 5 MiB or more.
+  std::string payload_hash = kEmptySha256;
+  if (r.body && !r.body->empty()) {
+    payload_hash = config_.sign_payload || r.body->size() <= kAnswerCap
+                       ? std::string(core::Sha256Of(*r.body).hex())
+                       : "UNSIGNED-PAYLOAD";
+  }
   Download download;
   for (int attempt = 1;; ++attempt) {
-    Outcome outcome = CallOnce(r, download);
+    Outcome outcome = CallOnce(r, payload_hash, download);
     if (outcome.response) return std::move(*outcome.response);
     bool may_retry = outcome.retryable && (r.idempotent || outcome.nothing_sent) &&
                      attempt < config_.max_attempts;
@@ -504,7 +511,8 @@ S3Client::Response S3Client::Call(const Request& r) {
   }
 }
 
-S3Client::Outcome S3Client::CallOnce(const Request& r, Download& download) {
+S3Client::Outcome S3Client::CallOnce(const Request& r, const std::string& payload_hash,
+                                     Download& download) {
   Lease<Handles> lease(*handles_);
   CURL* h = lease.get();
   auto set_long = [&](CURLoption option, long value) { curl_.easy_setopt(h, option, value); };
@@ -519,12 +527,6 @@ S3Client::Outcome S3Client::CallOnce(const Request& r, Download& download) {
   t.cap = r.answer_cap;
 
   HeaderList headers(curl_);
-  std::string payload_hash = kEmptySha256;
-  if (r.body && !r.body->empty()) {
-    payload_hash = config_.sign_payload || r.body->size() <= kAnswerCap
-                       ? std::string(core::Sha256Of(*r.body).hex())
-                       : "UNSIGNED-PAYLOAD";
-  }
   // radosgw wants the payload hash as a header (AWS too); libcurl signs the value given here.
   headers.Add("x-amz-content-sha256: " + payload_hash);
   if (!config_.session_token.empty()) {

@@ -247,7 +247,7 @@ class S3Client {
   // Sends the request, again while that may help (S3Config::max_attempts); the response to a
   // 2xx, or throws S3Error.
   Response Call(const Request& request);
-  Outcome CallOnce(const Request& request, Download& download);
+  Outcome CallOnce(const Request& request, const std::string& payload_hash, Download& download);
   std::string FullKey(std::string_view key) const;
   std::string Url(const Request& request) const;
   void Backoff(int attempt) const;
