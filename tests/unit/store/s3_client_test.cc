@@ -565,6 +565,17 @@ TEST(S3ClientFaultTest, AChangedObjectIsNotResumed) {
   EXPECT_EQ(e.kind(), S3ErrorKind::kPreconditionFailed) << e.what();
 }
 
+TEST(S3ClientFaultTest, AStoreIgnoringIfMatchCannotSpliceAnotherObject) {
+  ScriptedHttpServer server(
+      {{"HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 10\r\n\r\n0123", true},
+       {ScriptedHttpServer::Http(206, "ABCDEF", "ETag: \"v2\"\r\n")}});
+  S3Client client(FakeConfig(server.endpoint()));
+  std::string got;
+  S3Error e = ErrorOf([&] { client.GetObject("k", [&](std::string_view p) { got += p; }); });
+  EXPECT_EQ(e.kind(), S3ErrorKind::kPreconditionFailed) << e.what();
+  EXPECT_EQ(got, "0123");
+}
+
 TEST(S3ClientFaultTest, AWholeAnswerToARangeIsRefused) {
   ScriptedHttpServer server({{ScriptedHttpServer::Http(200, "0123456789")}});
   S3Client client(FakeConfig(server.endpoint()));
