@@ -9,8 +9,8 @@
 # Every round measures, on a fresh key each:
 #   kura multipart   kura_s3_bench: CreateMultipartUpload, BENCH_MIB/BENCH_PART_MIB parts one
 #                    after another, Complete; then kura get: GetObject of it into a counting sink;
-#                    then kura put: one PutObject of BENCH_MIB. Signed payloads (SHA-256), and
-#                    again with UNSIGNED-PAYLOAD, and the multipart with 4 parts at once.
+#                    then kura put: one PutObject of BENCH_MIB. Signed payloads (SHA-256); the
+#                    put again with UNSIGNED-PAYLOAD, and the multipart with 4 parts at once.
 #   curl multipart   one curl process uploading the same parts from /dev/shm (one connection,
 #                    -T per part, UNSIGNED-PAYLOAD), then a curl Complete
 #   curl get / put   curl --aws-sigv4 GET to /dev/null; PUT of the file with UNSIGNED-PAYLOAD
@@ -38,7 +38,9 @@ if [ -n "${BENCH_S3_ENV:-}" ]; then
   ENV_FILE=$BENCH_S3_ENV
 else
   CEPH_DIR=$(mktemp -d /tmp/kura-s3-bench-ceph.XXXXXX)
-  scripts/ceph-up.sh "$CEPH_DIR" >/dev/null
+  # Room for a round's 6 GiB (sparse: only what is written takes disk) while radosgw's garbage
+  # collection frees the deleted objects behind it.
+  STORE_BYTES=${STORE_BYTES:-$((24 << 30))} scripts/ceph-up.sh "$CEPH_DIR" >/dev/null
   ENV_FILE=$CEPH_DIR/s3.env
 fi
 # shellcheck disable=SC1090
@@ -114,7 +116,7 @@ curl_multipart() {
 for round in $(seq "$ROUNDS"); do
   echo "round $round of $ROUNDS ($(uptime | sed 's/.*load/load/'))" >&2
   measure_kura "" --phases multipart,get,put
-  measure_kura " unsigned" --unsigned --phases multipart,put
+  measure_kura " unsigned" --unsigned --phases put
   measure_kura " 4 threads" --threads 4 --phases multipart
   measure_curl "curl multipart" curl_multipart "curl-mp-$round"
   measure_curl "curl get" curl_s3 -o /dev/null "$E/kura-bench/curl-mp-$round"
