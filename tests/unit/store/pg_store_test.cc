@@ -87,6 +87,8 @@ class Outage {
   }
   ~Outage() { Down(); }
   int port() const { return port_; }
+  // The connections stay open and nothing goes through: a server gone silent.
+  void Freeze() { frozen_ = true; }
 
   void Up() {
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -147,16 +149,21 @@ class Outage {
         open_.push_back(client);
         open_.push_back(server);
       }
-      pipes_.emplace_back([client, server] { Pipe(client, server); });
+      pipes_.emplace_back([this, client, server] { Pipe(client, server); });
     }
   }
 
-  // Copies bytes both ways until either side closes.
-  static void Pipe(int a, int b) {
+  // Copies bytes both ways until either side closes (holds them while frozen).
+  void Pipe(int a, int b) {
     char buf[16384];
     for (;;) {
       pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
-      if (::poll(p, 2, -1) <= 0) return;
+      if (frozen_) {
+        if (stop_) return;
+        std::this_thread::sleep_for(milliseconds(10));
+        continue;
+      }
+      if (::poll(p, 2, 50) < 0) return;
       for (int i = 0; i < 2; ++i) {
         if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         const ssize_t n = ::read(p[i].fd, buf, sizeof buf);
@@ -171,6 +178,7 @@ class Outage {
   int port_ = 0;
   int listener_ = -1;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> frozen_{false};
   std::thread acceptor_;
   std::vector<std::thread> pipes_;
   std::mutex mu_;
@@ -304,6 +312,25 @@ TEST_F(PgStoreTest, DuringAnOutageCallsFailFastAndAfterItTheStoreReconnects) {
   store.LinkBlob({kRepo.instance, "after"}, kBlob, 1);
   EXPECT_TRUE(store.RepositoryExists({kRepo.instance, "after"}));
   EXPECT_FALSE(store.RepositoryExists({kRepo.instance, "during"}));
+}
+
+TEST_F(PgStoreTest, AServerGoneSilentIsUnavailableWithinTheDeadline) {
+  PgResult where = db_->Control().Exec("SELECT host(inet_server_addr()), inet_server_port()");
+  if (where.rows() == 0 || where.IsNull(0, 0)) GTEST_SKIP() << "the test server is not on TCP";
+  Outage outage(where.Text(0, 0), std::stoi(where.Text(0, 1)));
+  PgOptions options;
+  options.statement_timeout = milliseconds(300);  // the client waits 5 s more for an answer
+  PgMetaStore store(
+      PgDatabase::Open(WithConnectionParameters(
+                           db_->url(), {"host=127.0.0.1", "port=" + std::to_string(outage.port())}),
+                       options));
+  store.LinkBlob(kRepo, kBlob, 1);
+  outage.Freeze();
+  const auto start = steady_clock::now();
+  EXPECT_THROW(store.PutManifest(kRepo, Manifest(), "v1"), StoreUnavailable);
+  EXPECT_LT(Since(start), milliseconds(8000));
+  outage.Down();
+  EXPECT_FALSE(db_->OpenMeta()->GetManifest(kRepo, kDigest));
 }
 
 TEST_F(PgStoreTest, AStatementPastItsTimeoutIsRolledBackAndReportedUnavailable) {
