@@ -157,9 +157,10 @@ rgw data = $DIR/rgw
 keyring = $DIR/rgw/keyring
 rgw enable usage log = false
 rgw dns name = localhost
-; Deleted objects' space comes back after a minute rather than two hours.
-rgw gc obj min wait = 60
-rgw gc processor period = 60
+; Deleted objects' space comes back within ~20 s rather than two hours (a GET still reading an
+; object deleted more than 10 s before may then fail: no matter for tests).
+rgw gc obj min wait = 10
+rgw gc processor period = 10
 EOF
 
 # --- keys --------------------------------------------------------------------------------------

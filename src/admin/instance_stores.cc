@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -38,13 +39,24 @@ ReconcileResult Reconcile(access::World& world, store::MetaStore& meta,
   }
   if (rekey) result.migrated = rekey(incarnation_of);
 
+  // The keys first, the World as saved now second: another node sharing the stores may have
+  // created an instance since `world` was read, and a new instance is saved before any row of
+  // it is written, so every key listed belongs to an instance of the World read after it, unless
+  // that instance is gone.
+  std::vector<std::string> meta_keys = meta.ListInstanceKeys();
+  std::vector<std::string> admin_keys = admin_store.ListInstanceKeys();
+  if (std::optional<std::string> saved = admin_store.LoadWorld()) {
+    access::World now = WorldFromDocument(*saved, world.domain());
+    for (const auto& [name, instance] : now.instances()) live.insert(instance.incarnation);
+  }
+
   std::set<std::string> purged;
-  for (const std::string& key : meta.ListInstanceKeys()) {
+  for (const std::string& key : meta_keys) {
     if (live.contains(key)) continue;
     meta.DeleteInstance(key);
     purged.insert(key);
   }
-  for (const std::string& key : admin_store.ListInstanceKeys()) {
+  for (const std::string& key : admin_keys) {
     if (live.contains(key)) continue;
     admin_store.DeleteInstanceState(key);
     purged.insert(key);

@@ -36,20 +36,24 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr int64_t kUploadIdleSeconds = 24 * 3600;
+// How often a node sharing its metadata with others looks for their changes to the World: a
+// change takes effect everywhere within this (and a reload).
+constexpr auto kWorldPollInterval = std::chrono::milliseconds(200);
 
-// The saved World, or a new one holding the configured accounts; accounts named in the
-// configuration are always present.
-access::World LoadWorld(store::AdminStore& store, const server::ServerConfig& config) {
-  std::optional<std::string> saved = store.LoadWorld();
-  access::World world =
-      saved ? admin::WorldFromDocument(*saved, config.domain) : access::World(config.domain);
+// The saved World and its revision (a new World and 0 before the first save), holding the
+// configured accounts: accounts named in the configuration are always present.
+std::pair<access::World, uint64_t> LoadWorld(store::AdminStore& store,
+                                             const server::ServerConfig& config) {
+  std::optional<store::AdminStore::SavedWorld> saved = store.LoadWorldAt();
+  access::World world = saved ? admin::WorldFromDocument(saved->document, config.domain)
+                              : access::World(config.domain);
   for (const auto& a : config.admin_accounts) {
     if (!world.FindAccount(a.id)) {
       access::Status s = world.AddAccount({a.id, a.id});
       if (!s.ok()) throw std::runtime_error(s.message());
     }
   }
-  return world;
+  return {std::move(world), saved ? saved->revision : 0};
 }
 
 }  // namespace
@@ -63,9 +67,11 @@ int Serve(const server::ServerConfig& config) {
     std::filesystem::create_directories(config.data_dir);
     std::unique_ptr<store::BlobStore> blob_store = OpenBlobStore(config);
     store::BlobStore& blobs = *blob_store;
-    store::SqliteMetaStore meta(config.data_dir + "/kura.db");
-    store::SqliteAdminStore admin_store(config.data_dir + "/kura.db");
-    access::World world = LoadWorld(admin_store, config);
+    MetadataStores metadata = OpenMetadataStores(config);
+    store::MetaStore& meta = *metadata.meta;
+    store::AdminStore& admin_store = *metadata.admin;
+    const bool shared_metadata = !config.postgres.empty();
+    access::World world = LoadWorld(admin_store, config).first;
     // A VPC listener names its network's owner (config.h); that account must exist.
     for (const server::ListenerConfig& endpoint : config.endpoints) {
       if (endpoint.role == server::ListenerRole::kVpc &&
@@ -78,7 +84,10 @@ int Serve(const server::ServerConfig& config) {
     }
     // Before any request: the stores hold nothing of an instance the World does not (what a
     // crash in the middle of a delete leaves), and nothing keyed by an instance name.
-    admin::ReconcileResult reconciled = admin::ReconcileInstanceStores(world, meta, admin_store);
+    admin::ReconcileResult reconciled =
+        metadata.sqlite_meta ? admin::ReconcileInstanceStores(world, *metadata.sqlite_meta,
+                                                              *metadata.sqlite_admin)
+                             : admin::ReconcileInstanceStores(world, meta, admin_store);
     if (reconciled.migrated) {
       std::cerr << "kura: instance data re-keyed by incarnation (database of an earlier kura)\n";
     }
@@ -101,9 +110,17 @@ int Serve(const server::ServerConfig& config) {
     boost::asio::io_context io(static_cast<int>(threads));
 
     // The instances side: the exposure World, credentials, tokens, the admin API.
-    admin::ExposureState exposure(std::move(world), [&](const access::World& w) {
-      admin_store.SaveWorld(admin::WorldToDocument(w));
-    });
+    // Loaded again after the reconciliation, which may have saved it, so that its revision and
+    // its content agree.
+    auto [current, revision] = LoadWorld(admin_store, config);
+    admin::ExposureState exposure(
+        std::move(current), revision,
+        admin::WorldStorage{
+            [&] { return std::optional(LoadWorld(admin_store, config)); },
+            [&](const access::World& w, uint64_t expected) {
+              return admin_store.SaveWorldAt(admin::WorldToDocument(w), expected);
+            },
+            [&] { return admin_store.WorldRevision(); }});
     std::string token_key = admin_store.Secret("registry-token-hmac", auth::RandomSecret);
     std::optional<server::AuditLog> audit;
     if (!config.endpoints.empty()) audit.emplace(config.audit_log);
@@ -163,8 +180,24 @@ int Serve(const server::ServerConfig& config) {
     };
     expire_uploads();
 
+    // What other nodes sharing the stores changed in the World reaches this one within a poll.
+    boost::asio::steady_timer world_poll(io);
+    std::function<void()> poll_world = [&] {
+      try {
+        exposure.Refresh();
+      } catch (const std::exception& e) {
+        std::cerr << "kura: cannot reload the World: " << e.what() << "\n";
+      }
+      world_poll.expires_after(kWorldPollInterval);
+      world_poll.async_wait([&](const boost::system::error_code& ec) {
+        if (!ec) poll_world();
+      });
+    };
+    if (shared_metadata) poll_world();
+
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code&, int) {
+      world_poll.cancel();
       expiry.cancel();
       io.stop();
     });

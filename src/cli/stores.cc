@@ -3,6 +3,9 @@
 #include <stdexcept>
 
 #include "store/fs_blob_store.h"
+#include "store/pg_admin_store.h"
+#include "store/pg_db.h"
+#include "store/pg_meta_store.h"
 #include "store/s3_blob_store.h"
 
 namespace kura::cli {
@@ -23,6 +26,23 @@ std::unique_ptr<store::BlobStore> OpenBlobStore(const server::ServerConfig& conf
         "AWS_SECRET_ACCESS_KEY)");
   }
   return std::make_unique<store::S3BlobStore>(s3);
+}
+
+MetadataStores OpenMetadataStores(const server::ServerConfig& config) {
+  MetadataStores stores;
+  if (!config.postgres.empty()) {
+    std::shared_ptr<store::PgDatabase> db = store::PgDatabase::Open(config.postgres);
+    stores.meta = std::make_unique<store::PgMetaStore>(db);
+    stores.admin = std::make_unique<store::PgAdminStore>(db);
+    return stores;
+  }
+  auto meta = std::make_unique<store::SqliteMetaStore>(config.data_dir + "/kura.db");
+  auto admin = std::make_unique<store::SqliteAdminStore>(config.data_dir + "/kura.db");
+  stores.sqlite_meta = meta.get();
+  stores.sqlite_admin = admin.get();
+  stores.meta = std::move(meta);
+  stores.admin = std::move(admin);
+  return stores;
 }
 
 }  // namespace kura::cli

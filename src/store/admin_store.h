@@ -52,6 +52,19 @@ class AdminStore {
   // at the next poll (the World is loaded once more, never missed).
   virtual uint64_t WorldRevision() = 0;
 
+  // The saved World document and the revision it was saved at, read together; nullopt before
+  // the first save.
+  struct SavedWorld {
+    std::string document;
+    uint64_t revision = 0;
+  };
+  virtual std::optional<SavedWorld> LoadWorldAt() = 0;
+  // Saves the World document as revision expected_revision + 1 if WorldRevision is still
+  // `expected_revision` (0: nothing saved yet), in one transaction; returns false, saving
+  // nothing, when another save came first. How two nodes changing the World at once both keep
+  // their change: the loser reloads, applies its change again and retries (ExposureState).
+  virtual bool SaveWorldAt(std::string_view document, uint64_t expected_revision) = 0;
+
   // Sets the permanent password hash of `user` of `instance`, replacing the previous one.
   virtual void SetPassword(std::string_view instance, std::string_view user,
                            std::string_view hash) = 0;

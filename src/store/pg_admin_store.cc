@@ -27,6 +27,35 @@ void PgAdminStore::SaveWorld(std::string_view document) {
   });
 }
 
+std::optional<AdminStore::SavedWorld> PgAdminStore::LoadWorldAt() {
+  return db_->Read([&](PgConnection& c) -> std::optional<SavedWorld> {
+    PgResult r = PgQuery(c, "SELECT document, revision FROM exposure_world WHERE id = 1").Run();
+    if (r.rows() == 0) return std::nullopt;
+    return SavedWorld{r.Text(0, 0), static_cast<uint64_t>(r.Int(0, 1))};
+  });
+}
+
+bool PgAdminStore::SaveWorldAt(std::string_view document, uint64_t expected_revision) {
+  return db_->Transact([&](PgConnection& c) -> bool {
+    if (expected_revision == 0) {
+      PgResult r = PgQuery(c,
+                           "INSERT INTO exposure_world(id, document, revision) VALUES(1, $1, 1) "
+                           "ON CONFLICT (id) DO NOTHING RETURNING revision")
+                       .Bind(document)
+                       .Run();
+      return r.rows() == 1;
+    }
+    // The row lock makes two conditional saves take turns: the second sees the first's revision.
+    PgResult r = PgQuery(c,
+                         "UPDATE exposure_world SET document = $1, revision = revision + 1 "
+                         "WHERE id = 1 AND revision = $2 RETURNING revision")
+                     .Bind(document)
+                     .Bind(static_cast<int64_t>(expected_revision))
+                     .Run();
+    return r.rows() == 1;
+  });
+}
+
 uint64_t PgAdminStore::WorldRevision() {
   return db_->Read([&](PgConnection& c) -> uint64_t {
     PgResult r = PgQuery(c, "SELECT revision FROM exposure_world WHERE id = 1").Run();

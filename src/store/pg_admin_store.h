@@ -20,6 +20,8 @@ class PgAdminStore final : public AdminStore {
 
   std::optional<std::string> LoadWorld() override;
   void SaveWorld(std::string_view document) override;
+  std::optional<SavedWorld> LoadWorldAt() override;
+  bool SaveWorldAt(std::string_view document, uint64_t expected_revision) override;
   uint64_t WorldRevision() override;
   void SetPassword(std::string_view instance, std::string_view user,
                    std::string_view hash) override;

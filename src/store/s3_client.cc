@@ -261,12 +261,14 @@ struct S3Client::Transfer {
   size_t sent = 0;
   const ByteSink* sink = nullptr;
   bool expect_partial = false;  // a Range was sent: a 2xx body must be a 206
+  std::string expect_etag;      // resuming: a 2xx body must be of this ETag
   enum class Body { kUndecided, kToSink, kCollect } body = Body::kUndecided;
   uint64_t delivered = 0;
   std::string collected;
   size_t cap = kAnswerCap;
   bool too_large = false;
   bool whole_instead_of_range = false;
+  bool other_object = false;
   std::exception_ptr sink_error;
   std::string etag;
 
@@ -279,6 +281,11 @@ struct S3Client::Transfer {
       bool success = status >= 200 && status < 300;
       if (success && t->expect_partial && status != 206) {
         t->whole_instead_of_range = true;
+        return 0;
+      }
+      // A store that ignores If-Match must not splice another object's bytes onto these.
+      if (success && !t->expect_etag.empty() && t->etag != t->expect_etag) {
+        t->other_object = true;
         return 0;
       }
       t->body = t->sink != nullptr && success ? Body::kToSink : Body::kCollect;
@@ -478,9 +485,16 @@ void S3Client::Backoff(int attempt) const {
 }
 
 S3Client::Response S3Client::Call(const Request& r) {
+  // Hashed once for every attempt: a part is 5 MiB or more.
+  std::string payload_hash = kEmptySha256;
+  if (r.body && !r.body->empty()) {
+    payload_hash = config_.sign_payload || r.body->size() <= kAnswerCap
+                       ? std::string(core::Sha256Of(*r.body).hex())
+                       : "UNSIGNED-PAYLOAD";
+  }
   Download download;
   for (int attempt = 1;; ++attempt) {
-    Outcome outcome = CallOnce(r, download);
+    Outcome outcome = CallOnce(r, payload_hash, download);
     if (outcome.response) return std::move(*outcome.response);
     bool may_retry = outcome.retryable && (r.idempotent || outcome.nothing_sent) &&
                      attempt < config_.max_attempts;
@@ -504,7 +518,8 @@ S3Client::Response S3Client::Call(const Request& r) {
   }
 }
 
-S3Client::Outcome S3Client::CallOnce(const Request& r, Download& download) {
+S3Client::Outcome S3Client::CallOnce(const Request& r, const std::string& payload_hash,
+                                     Download& download) {
   Lease<Handles> lease(*handles_);
   CURL* h = lease.get();
   auto set_long = [&](CURLoption option, long value) { curl_.easy_setopt(h, option, value); };
@@ -519,12 +534,6 @@ S3Client::Outcome S3Client::CallOnce(const Request& r, Download& download) {
   t.cap = r.answer_cap;
 
   HeaderList headers(curl_);
-  std::string payload_hash = kEmptySha256;
-  if (r.body && !r.body->empty()) {
-    payload_hash = config_.sign_payload || r.body->size() <= kAnswerCap
-                       ? std::string(core::Sha256Of(*r.body).hex())
-                       : "UNSIGNED-PAYLOAD";
-  }
   // radosgw wants the payload hash as a header (AWS too); libcurl signs the value given here.
   headers.Add("x-amz-content-sha256: " + payload_hash);
   if (!config_.session_token.empty()) {
@@ -537,7 +546,10 @@ S3Client::Outcome S3Client::CallOnce(const Request& r, Download& download) {
     headers.Add(range);
     t.expect_partial = true;
   }
-  if (download.delivered > 0) headers.Add("If-Match: \"" + download.etag + "\"");
+  if (download.delivered > 0) {
+    headers.Add("If-Match: \"" + download.etag + "\"");
+    t.expect_etag = download.etag;
+  }
   for (const std::string& header : r.headers) headers.Add(header);
 
   char error_text[CURL_ERROR_SIZE] = "";
@@ -603,26 +615,31 @@ S3Client::Outcome S3Client::CallOnce(const Request& r, Download& download) {
   download.delivered += t.delivered;
 
   if (t.sink_error) std::rethrow_exception(t.sink_error);
-  Outcome failed;
+  Outcome outcome;
   if (rc == CURLE_OK && success) {
-    failed.response = Response{static_cast<int>(status), std::move(t.collected), std::move(t.etag),
-                               static_cast<int64_t>(content_length)};
-    return failed;
+    outcome.response = Response{static_cast<int>(status), std::move(t.collected), std::move(t.etag),
+                                static_cast<int64_t>(content_length)};
+    return outcome;
   }
   if (t.too_large) {
-    failed.error.emplace(S3ErrorKind::kBadAnswer,
-                         what + ": the answer is larger than " + std::to_string(t.cap) + " bytes",
-                         static_cast<int>(status));
+    outcome.error.emplace(S3ErrorKind::kBadAnswer,
+                          what + ": the answer is larger than " + std::to_string(t.cap) + " bytes",
+                          static_cast<int>(status));
   } else if (t.whole_instead_of_range) {
-    failed.error.emplace(S3ErrorKind::kBadAnswer,
-                         what + ": answered " + std::to_string(status) + " to a ranged GET",
-                         static_cast<int>(status));
+    outcome.error.emplace(S3ErrorKind::kBadAnswer,
+                          what + ": answered " + std::to_string(status) + " to a ranged GET",
+                          static_cast<int>(status));
+  } else if (t.other_object) {
+    outcome.error.emplace(
+        S3ErrorKind::kPreconditionFailed,
+        what + ": resuming, got ETag \"" + t.etag + "\" instead of \"" + t.expect_etag + "\"",
+        static_cast<int>(status));
   } else if (rc != CURLE_OK) {
+    // No answer, or one cut short: curl's text names the host and the failure.
     std::string why = error_text[0] != '\0' ? error_text : curl_.easy_strerror(rc);
-    failed.error.emplace(S3ErrorKind::kUnavailable,
-                         what + ": no answer from " + scheme_ + "://" + authority_ + ": " + why, 0);
-    failed.retryable = TransientCurlError(rc);
-    failed.nothing_sent = NothingSent(rc);
+    outcome.error.emplace(S3ErrorKind::kUnavailable, what + ": " + why, 0);
+    outcome.retryable = TransientCurlError(rc);
+    outcome.nothing_sent = NothingSent(rc);
   } else {
     std::optional<S3ErrorBody> body = ParseS3Error(t.collected);
     std::string code = body ? body->code : std::string();
@@ -630,12 +647,12 @@ S3Client::Outcome S3Client::CallOnce(const Request& r, Download& download) {
     if (!code.empty()) text += " " + code;
     if (body && !body->message.empty()) text += ": " + body->message;
     if (body && !body->request_id.empty()) text += " (request " + body->request_id + ")";
-    failed.error.emplace(KindOf(static_cast<int>(status), code), text, static_cast<int>(status),
-                         code, body ? body->message : std::string(),
-                         body ? body->request_id : std::string());
-    failed.retryable = RetryableAnswer(static_cast<int>(status), code);
+    outcome.error.emplace(KindOf(static_cast<int>(status), code), text, static_cast<int>(status),
+                          code, body ? body->message : std::string(),
+                          body ? body->request_id : std::string());
+    outcome.retryable = RetryableAnswer(static_cast<int>(status), code);
   }
-  return failed;
+  return outcome;
 }
 
 void S3Client::CreateBucketIfMissing() {

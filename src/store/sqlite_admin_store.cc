@@ -74,6 +74,28 @@ void SqliteAdminStore::SaveWorld(std::string_view document) {
       .Run();
 }
 
+std::optional<AdminStore::SavedWorld> SqliteAdminStore::LoadWorldAt() {
+  Statement s(db_.Connection(), "SELECT document, revision FROM exposure_world WHERE id = 1");
+  if (!s.Step()) return std::nullopt;
+  return SavedWorld{s.Text(0), static_cast<uint64_t>(s.Int(1))};
+}
+
+bool SqliteAdminStore::SaveWorldAt(std::string_view document, uint64_t expected_revision) {
+  SqliteConnection& c = db_.Connection();
+  if (expected_revision == 0) {
+    Statement insert(c,
+                     "INSERT INTO exposure_world(id, document, revision) VALUES(1, ?, 1) "
+                     "ON CONFLICT(id) DO NOTHING");
+    insert.Bind(document).Run();
+    return insert.Changes() == 1;
+  }
+  Statement update(c,
+                   "UPDATE exposure_world SET document = ?, revision = revision + 1 "
+                   "WHERE id = 1 AND revision = ?");
+  update.Bind(document).Bind(static_cast<int64_t>(expected_revision)).Run();
+  return update.Changes() == 1;
+}
+
 uint64_t SqliteAdminStore::WorldRevision() {
   Statement s(db_.Connection(), "SELECT revision FROM exposure_world WHERE id = 1");
   return s.Step() ? static_cast<uint64_t>(s.Int(0)) : 0;
