@@ -14,9 +14,9 @@
 //   DELETE /api/v1/instances/N/internet/allowlist?cidr=C
 //   POST   /api/v1/instances/N/vpc/bindings          {network, subnet?}
 //   DELETE /api/v1/instances/N/vpc/bindings/NETWORK
-//   GET    /api/v1/instances/N/credentials           PUT /api/v1/instances/N/credentials/USER
-//   {password} POST   /api/v1/instances/N/tokens                {user, ttl_seconds} GET
-//   /api/v1/instances/N/namespaces            POST {name, visibility: public|private}
+//   GET    /api/v1/instances/N/credentials           PUT /api/v1/instances/N/credentials/USER {password}
+//   POST   /api/v1/instances/N/tokens                {user, ttl_seconds}
+//   GET    /api/v1/instances/N/namespaces            POST {name, visibility: public|private}
 //
 // Errors are {"error": "one line with the reason"} with 400 (bad input), 401 (no or unknown
 // token), 404 (unknown, or another account's), 409 (exists, no free address), 403 (a rule of

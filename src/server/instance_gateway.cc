@@ -260,6 +260,22 @@ const InstanceGateway::EndpointOfHost* InstanceGateway::FindEndpoint(
 
 boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req, const Peer& peer,
                                                          const ListenerConfig& listener) {
+  try {
+    co_return co_await Serve(req, peer, listener);
+  } catch (const store::StoreUnavailable& e) {
+    Response r = ErrorResponse(RegistryError(
+        ErrorCode::kUnknown, std::string("the registry's database is unavailable: ") + e.what(),
+        {}, 503));
+    r.fields.set(http::field::retry_after, "1");
+    co_return r;
+  } catch (const store::StoreError& e) {
+    co_return ErrorResponse(
+        RegistryError(ErrorCode::kUnknown, std::string("storage failure: ") + e.what()));
+  }
+}
+
+boost::asio::awaitable<Response> InstanceGateway::Serve(registry::Request& req, const Peer& peer,
+                                                        const ListenerConfig& listener) {
   std::shared_ptr<const access::World> world = exposure_.Snapshot();
   // Host and Authorization in one pass over the fields (a lookup by name costs more than
   // walking the few fields of a request); the first of a repeated field counts, as with [].

@@ -42,11 +42,15 @@ class InstanceGateway {
                   int64_t token_ttl_seconds, AuditLog& audit,
                   unsigned password_threads = PasswordChecks::DefaultThreads());
 
-  // Serves one request arriving on `listener`.
+  // Serves one request arriving on `listener`. A store that cannot be reached (sign-in reads
+  // credentials, a push may create a namespace) is answered 503 with Retry-After, another store
+  // failure 500.
   boost::asio::awaitable<registry::Response> Handle(registry::Request& req, const Peer& peer,
                                                     const ListenerConfig& listener);
 
  private:
+  boost::asio::awaitable<registry::Response> Serve(registry::Request& req, const Peer& peer,
+                                                   const ListenerConfig& listener);
   // How a Basic sign-in ended.
   struct SignIn {
     enum class Result { kSignedIn, kWrong, kThrottled, kBusy } result = Result::kWrong;

@@ -162,8 +162,9 @@ bool PgConnection::InTransaction() const {
   return pq_.PQtransactionStatus(conn_) != PQTRANS_IDLE;
 }
 
-void PgConnection::Lost(const std::string& why) {
+void PgConnection::Lost(const std::string& why, bool timed_out) {
   usable_ = false;
+  timed_out_ = timed_out;
   throw StoreUnavailable("PostgreSQL connection lost: " + why);
 }
 
@@ -196,7 +197,7 @@ PgResult PgConnection::Collect(const char* what) {
       if (left.count() <= 0) {
         if (last) pq_.PQclear(last);
         if (error) pq_.PQclear(error);
-        Lost("no answer in " + std::to_string(answer_timeout_.count() / 1000) + " s");
+        Lost("no answer in " + std::to_string(answer_timeout_.count()) + " ms", true);
       }
       pollfd p{pq_.PQsocket(conn_), POLLIN, 0};
       const int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
@@ -436,8 +437,9 @@ void PgDatabase::RunTransaction(const std::function<void(PgConnection&)>& body) 
       c->Exec("BEGIN");
     } catch (const StoreUnavailable&) {
       // Found dead before anything was sent (the server restarted, or closed it while idle):
-      // nothing was done, so a fresh connection may try once.
-      if (c->usable() || replaced_dead) throw;
+      // nothing was done, so a fresh connection may try once. Not after a timeout: the caller
+      // has waited long enough.
+      if (c->usable() || c->timed_out() || replaced_dead) throw;
       replaced_dead = true;
       DropIdle();
       continue;
@@ -473,8 +475,9 @@ void PgDatabase::RunRead(const std::function<void(PgConnection&)>& body) {
       body(*c);
       return;
     } catch (const StoreUnavailable&) {
-      // A read changes nothing: once more on a fresh connection if this one was lost.
-      if (c->usable() || retried) throw;
+      // A read changes nothing: once more on a fresh connection if this one was lost (not if
+      // it timed out: the caller has waited long enough).
+      if (c->usable() || c->timed_out() || retried) throw;
       DropIdle();
     }
   }

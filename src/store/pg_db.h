@@ -89,6 +89,9 @@ class PgConnection {
   int BackendPid() const;
   // False once the connection was lost or gave up waiting: it is never used again.
   bool usable() const { return usable_; }
+  // True when it was given up because the server did not answer in time (not worth trying
+  // again at once: a silent server stays silent for a while).
+  bool timed_out() const { return timed_out_; }
   // Whether a transaction is open on the server (an error inside one leaves it open and
   // failed until ROLLBACK).
   bool InTransaction() const;
@@ -107,12 +110,13 @@ class PgConnection {
   PgResult RunPrepared(const char* sql, const std::vector<Param>& params);
   // Waits for the result of what was sent, up to the deadline; throws on failure.
   PgResult Collect(const char* what);
-  [[noreturn]] void Lost(const std::string& why);
+  [[noreturn]] void Lost(const std::string& why, bool timed_out = false);
   [[noreturn]] void Fail(pg_result* result, const char* what);
 
   const LibPq& pq_;
   pg_conn* conn_ = nullptr;
   bool usable_ = true;
+  bool timed_out_ = false;
   std::chrono::milliseconds answer_timeout_;
   std::unordered_map<const char*, std::string> prepared_;  // by the address of the SQL text
 };

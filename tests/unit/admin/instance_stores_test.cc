@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "admin/world_document.h"
 #include "store/name_keyed_database.h"
+#include "store/store_backends.h"
 #include "test_paths.h"
 
 namespace kura::admin {
@@ -59,6 +61,25 @@ TEST_F(ReconcileTest, KeysNoInstanceHoldsAreRetiredAndPurged) {
   EXPECT_TRUE(meta.RepositoryExists({"inc-acme", "team/app"}));
   EXPECT_EQ(admin.FindCredentials("inc-acme", "dev", 0).size(), 1u);
   EXPECT_TRUE(meta.RepositoryExists({std::string(store::kPlainRegistryKey), "library/app"}));
+}
+
+TEST(ReconcilePostgres, KeysNoInstanceHoldsArePurgedOnStoresNeverKeyedByName) {
+  if (std::string why = store::PgTestDatabase::SkipReason(); !why.empty()) GTEST_SKIP() << why;
+  store::PgTestDatabase db;
+  std::unique_ptr<store::MetaStore> meta = db.OpenMeta();
+  std::unique_ptr<store::AdminStore> admin = db.OpenAdmin();
+  meta->LinkBlob({"inc-old", "team/app"}, kBlob, 1);
+  admin->SetPassword("inc-old", "dev", "hash");
+  meta->LinkBlob({"inc-acme", "team/app"}, kBlob, 1);
+  access::World world = TwoInstances();
+  ReconcileResult r = ReconcileInstanceStores(world, *meta, *admin);  // the generic overload
+  EXPECT_EQ(r.keys_purged, 1);
+  EXPECT_EQ(r.incarnations_assigned, 1);
+  EXPECT_FALSE(r.migrated);
+  EXPECT_FALSE(meta->RepositoryExists({"inc-old", "team/app"}));
+  EXPECT_TRUE(admin->FindCredentials("inc-old", "dev", 0).empty());
+  EXPECT_TRUE(meta->RepositoryExists({"inc-acme", "team/app"}));
+  EXPECT_TRUE(admin->LoadWorld());
 }
 
 TEST_F(ReconcileTest, InstancesWithoutIncarnationGetOneAndTheWorldIsSaved) {

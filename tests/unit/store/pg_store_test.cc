@@ -5,11 +5,14 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -72,6 +75,114 @@ class LoopbackPort {
  private:
   int fd_ = -1;
   int port_ = 0;
+};
+
+// A loopback TCP forwarder to the test's PostgreSQL server, which a test can cut (every
+// connection closed, the port refusing) and bring back on the same port: a database outage.
+class Outage {
+ public:
+  Outage(std::string target_host, int target_port)
+      : target_host_(std::move(target_host)), target_port_(target_port) {
+    Up();
+  }
+  ~Outage() { Down(); }
+  int port() const { return port_; }
+  // The connections stay open and nothing goes through: a server gone silent.
+  void Freeze() { frozen_ = true; }
+
+  void Up() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ADD_FAILURE() << "cannot bind the forwarder's port " << port_;
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    ::listen(listener_, 16);
+    stop_ = false;
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+
+  void Down() {
+    if (listener_ < 0) return;
+    stop_ = true;
+    ::shutdown(listener_, SHUT_RDWR);
+    acceptor_.join();
+    ::close(listener_);
+    listener_ = -1;
+    {
+      std::lock_guard lock(mu_);
+      for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : pipes_) t.join();
+    pipes_.clear();
+    std::lock_guard lock(mu_);
+    for (int fd : open_) ::close(fd);
+    open_.clear();
+  }
+
+ private:
+  void Accept() {
+    while (!stop_) {
+      pollfd p{listener_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int client = ::accept(listener_, nullptr, nullptr);
+      if (client < 0) continue;
+      int server = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      ::inet_pton(AF_INET, target_host_.c_str(), &addr.sin_addr);
+      addr.sin_port = htons(static_cast<uint16_t>(target_port_));
+      if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(client);
+        ::close(server);
+        continue;
+      }
+      {
+        std::lock_guard lock(mu_);
+        open_.push_back(client);
+        open_.push_back(server);
+      }
+      pipes_.emplace_back([this, client, server] { Pipe(client, server); });
+    }
+  }
+
+  // Copies bytes both ways until either side closes (holds them while frozen).
+  void Pipe(int a, int b) {
+    char buf[16384];
+    for (;;) {
+      pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+      if (frozen_) {
+        if (stop_) return;
+        std::this_thread::sleep_for(milliseconds(10));
+        continue;
+      }
+      if (::poll(p, 2, 50) < 0) return;
+      for (int i = 0; i < 2; ++i) {
+        if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        const ssize_t n = ::read(p[i].fd, buf, sizeof buf);
+        if (n <= 0) return;
+        if (::write(p[1 - i].fd, buf, static_cast<size_t>(n)) != n) return;
+      }
+    }
+  }
+
+  std::string target_host_;
+  int target_port_;
+  int port_ = 0;
+  int listener_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> frozen_{false};
+  std::thread acceptor_;
+  std::vector<std::thread> pipes_;
+  std::mutex mu_;
+  std::vector<int> open_;
 };
 
 class PgStoreTest : public ::testing::Test {
@@ -169,6 +280,57 @@ TEST_F(PgStoreTest, IdleConnectionsKilledByTheServerAreReplacedUnseen) {
   std::this_thread::sleep_for(milliseconds(100));
   store.LinkBlob({"inc", "again"}, kBlob, 1);
   EXPECT_TRUE(store.RepositoryExists({"inc", "again"}));
+}
+
+TEST_F(PgStoreTest, DuringAnOutageCallsFailFastAndAfterItTheStoreReconnects) {
+  PgResult where = db_->Control().Exec("SELECT host(inet_server_addr()), inet_server_port()");
+  if (where.rows() == 0 || where.IsNull(0, 0)) GTEST_SKIP() << "the test server is not on TCP";
+  Outage outage(where.Text(0, 0), std::stoi(where.Text(0, 1)));
+  const std::string url = WithConnectionParameters(
+      db_->url(), {"host=127.0.0.1", "port=" + std::to_string(outage.port())});
+  PgMetaStore store(PgDatabase::Open(url));
+  store.LinkBlob(kRepo, kBlob, 1);
+
+  outage.Down();
+  auto start = steady_clock::now();
+  EXPECT_THROW(store.LinkBlob({kRepo.instance, "during"}, kBlob, 1), StoreUnavailable);
+  EXPECT_THROW(store.RepositoryExists(kRepo), StoreUnavailable);
+  EXPECT_LT(Since(start), milliseconds(3000));
+
+  outage.Up();
+  start = steady_clock::now();
+  bool back = false;
+  while (!back && Since(start) < milliseconds(15000)) {
+    try {
+      back = store.RepositoryExists(kRepo);
+    } catch (const StoreUnavailable&) {
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+  EXPECT_TRUE(back) << "the store did not reconnect";
+  EXPECT_LT(Since(start), milliseconds(7000));  // the backoff is at most 5 s
+  store.LinkBlob({kRepo.instance, "after"}, kBlob, 1);
+  EXPECT_TRUE(store.RepositoryExists({kRepo.instance, "after"}));
+  EXPECT_FALSE(store.RepositoryExists({kRepo.instance, "during"}));
+}
+
+TEST_F(PgStoreTest, AServerGoneSilentIsUnavailableWithinTheDeadline) {
+  PgResult where = db_->Control().Exec("SELECT host(inet_server_addr()), inet_server_port()");
+  if (where.rows() == 0 || where.IsNull(0, 0)) GTEST_SKIP() << "the test server is not on TCP";
+  Outage outage(where.Text(0, 0), std::stoi(where.Text(0, 1)));
+  PgOptions options;
+  options.statement_timeout = milliseconds(300);  // the client waits 5 s more for an answer
+  PgMetaStore store(
+      PgDatabase::Open(WithConnectionParameters(
+                           db_->url(), {"host=127.0.0.1", "port=" + std::to_string(outage.port())}),
+                       options));
+  store.LinkBlob(kRepo, kBlob, 1);
+  outage.Freeze();
+  const auto start = steady_clock::now();
+  EXPECT_THROW(store.PutManifest(kRepo, Manifest(), "v1"), StoreUnavailable);
+  EXPECT_LT(Since(start), milliseconds(8000));
+  outage.Down();
+  EXPECT_FALSE(db_->OpenMeta()->GetManifest(kRepo, kDigest));
 }
 
 TEST_F(PgStoreTest, AStatementPastItsTimeoutIsRolledBackAndReportedUnavailable) {
