@@ -60,7 +60,12 @@ esac
   echo "usage: $0 $CMD DIR" >&2
   exit 2
 }
-mkdir -p "$DIR"
+if [ "$CMD" = up ]; then mkdir -p "$DIR"; fi
+if [ ! -d "$DIR" ]; then
+  [ "$CMD" = down ] && exit 0 # nothing was ever started there
+  echo "cluster $CMD: no cluster in $DIR" >&2
+  exit 1
+fi
 DIR=$(cd "$DIR" && pwd)
 
 # The other commands use the settings `up` used, whatever the environment says now.
@@ -300,6 +305,7 @@ write_env() {
       echo "export NODE${n}_LOG=$DIR/node$n/kura.log"
     done
   } >"$DIR/cluster.env"
+  chmod 600 "$DIR/cluster.env" # the admin token and the S3 keys
 }
 
 # ---------------------------------------------------------------------------------------- down

@@ -15,7 +15,7 @@
 #        CLUSTER_SUITES    which of "cluster e2e http" to run (default all three)
 # Prints one line per suite with its time, and the cluster's up time; exits non-zero if one failed.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 KURA_BIN=${1:-build/kura}
 case "$KURA_BIN" in /*) ;; *) KURA_BIN=$PWD/$KURA_BIN ;; esac
 [ -x "$KURA_BIN" ] || { echo "run.sh: no kura binary at $KURA_BIN" >&2; exit 2; }
