@@ -5,7 +5,8 @@ LISTEN  ?= 127.0.0.1:5000
 DATA    ?= ./var
 KURA    := $(BUILD)/kura
 
-.PHONY: all setup setup-test build run test unit http e2e lab bench fuzz format clean
+.PHONY: all setup setup-test build run test unit http e2e lab bench fuzz format clean cluster \
+	cluster-down
 
 all: build
 
@@ -35,6 +36,18 @@ http: build
 
 e2e: build
 	tests/e2e/real_clients.sh $(KURA)
+
+# Three kura nodes over PostgreSQL and Ceph RGW behind haproxy on 127.0.0.1:$(CLUSTER_PORT)
+# (scripts/cluster.sh; its logs and data under $(CLUSTER_DIR)).
+CLUSTER_DIR  ?= ./var/cluster
+CLUSTER_PORT ?= 5080
+cluster: setup-test build
+	KURA_BIN=$(KURA) CLUSTER_PORT=$(CLUSTER_PORT) scripts/cluster.sh up $(CLUSTER_DIR)
+	@echo "push through haproxy: docker tag IMAGE 127.0.0.1:$(CLUSTER_PORT)/NAME:TAG && docker push 127.0.0.1:$(CLUSTER_PORT)/NAME:TAG"
+	@echo "stop: make cluster-down"
+
+cluster-down:
+	scripts/cluster.sh down $(CLUSTER_DIR)
 
 bench: setup-test build
 	bench/run.sh $(KURA)

@@ -10,6 +10,10 @@
 #                          with equivalent configs instead of kura (KURA_BIN then is ignored);
 #                          steps for APIs distribution 2.8 lacks (referrers) are skipped.
 #   E2E_PORT, E2E_AUTH_PORT, E2E_TLS_PORT   ports (default: free ones picked at random)
+#   E2E_REGISTRY=HOST:PORT the plain-HTTP steps use this running registry (e.g. the haproxy of a
+#                          cluster, scripts/cluster.sh) instead of a server of their own; the
+#                          auth and TLS servers are still started here. Its repositories test/*
+#                          should be new (the steps count tags and referrers).
 #   E2E_STEP_TIMEOUT       seconds per step (default 90)
 #   E2E_KEEP=1             keep the work directory (its path is printed)
 # Needs root and: skopeo podman buildah docker.io docker-registry umoci apache2-utils openssl
@@ -54,10 +58,12 @@ skip() { SKIPN=$((SKIPN + 1)); echo "SKIP $1 ($2)"; }
 fails() { ! "$@"; }          # step NAME fails CMD...: CMD must exit non-zero
 
 # ------------------------------------------------------------------ ports
+PLAIN=${E2E_REGISTRY:-}   # empty: a plain server of our own
 PORT=${E2E_PORT:-$(pick_port)}
 APORT=${E2E_AUTH_PORT:-$(pick_port "$PORT")}
 TPORT=${E2E_TLS_PORT:-$(pick_port "$PORT" "$APORT")}
-R=127.0.0.1:$PORT; A=127.0.0.1:$APORT; T=127.0.0.1:$TPORT
+R=${PLAIN:-127.0.0.1:$PORT}; A=127.0.0.1:$APORT; T=127.0.0.1:$TPORT
+declare -A PID_OF=()      # server name: PID (none for E2E_REGISTRY's)
 USER_=e2euser; PASS_=e2e-Pass.word
 BAD_PASS=not-the-password
 AUTH_RE='unauthorized|authentication required|invalid username|401|no basic auth'
@@ -71,7 +77,7 @@ PODMAN="podman --root $W/containers/root --runroot $W/containers/run --storage-d
 BUILDAH="buildah --root $W/containers/root --runroot $W/containers/run --storage-driver vfs"
 cd "$W"
 echo '{}' > "$REGISTRY_AUTH_FILE"          # buildah refuses an authfile that does not exist
-echo "server: $SERVER  plain=$R auth=$A tls=$T  work=$W"
+echo "server: $SERVER  plain=$R${PLAIN:+ (E2E_REGISTRY, not started here)} auth=$A tls=$T  work=$W"
 
 # ------------------------------------------------------------------ certificates, htpasswd, servers
 htpasswd -Bbn "$USER_" "$PASS_" > "$W/htpasswd"
@@ -97,9 +103,11 @@ auth:
   htpasswd: $W/htpasswd
   realm: kura
 EOF
-  "$KURA" serve --listen "$R" --data "$W/data-plain" > logs/server-plain.log 2>&1 & SERVER_PIDS+=($!)
-  "$KURA" serve --config kura-auth.yml > logs/server-auth.log 2>&1 & SERVER_PIDS+=($!)
-  "$KURA" serve --config kura-tls.yml  > logs/server-tls.log 2>&1 & SERVER_PIDS+=($!)
+  if [ -z "$PLAIN" ]; then
+    "$KURA" serve --listen "$R" --data "$W/data-plain" > logs/server-plain.log 2>&1 & SERVER_PIDS+=($!); PID_OF[plain]=$!
+  fi
+  "$KURA" serve --config kura-auth.yml > logs/server-auth.log 2>&1 & SERVER_PIDS+=($!); PID_OF[auth]=$!
+  "$KURA" serve --config kura-tls.yml  > logs/server-tls.log 2>&1 & SERVER_PIDS+=($!); PID_OF[tls]=$!
 else
   regcfg() { # NAME ADDR EXTRA-HTTP-YAML EXTRA-TOP-YAML
     cat > reg-$1.yml <<EOF
@@ -128,7 +136,8 @@ EOF
     key: $W/certs/domain.key" "$AUTHYML"
   # docker-registry reads REGISTRY_* variables as config overrides: drop ours
   for n in plain auth tls; do
-    env -u REGISTRY_AUTH_FILE /usr/bin/docker-registry serve "$W/reg-$n.yml" > logs/server-$n.log 2>&1 & SERVER_PIDS+=($!)
+    [ "$n" = plain ] && [ -n "$PLAIN" ] && continue
+    env -u REGISTRY_AUTH_FILE /usr/bin/docker-registry serve "$W/reg-$n.yml" > logs/server-$n.log 2>&1 & SERVER_PIDS+=($!); PID_OF[$n]=$!
   done
 fi
 
@@ -138,21 +147,20 @@ dockerd --storage-driver=vfs --iptables=false --ip-forward=false --ip-masq=false
   > logs/dockerd.log 2>&1 &
 DOCKERD_PID=$!
 
-waitfor() { # URL PID: any HTTP answer within 10 s, while PID lives
+waitfor() { # URL [PID]: any HTTP answer within 10 s, while PID (if any) lives
   for _ in $(seq 50); do
     [ "$(curl -sk -o /dev/null -w '%{http_code}' "$1")" != 000 ] && return 0
-    kill -0 "$2" 2>/dev/null || { echo "exited"; return 1; }
+    [ -z "${2:-}" ] || kill -0 "$2" 2>/dev/null || { echo "exited"; return 1; }
     sleep 0.2
   done
   echo "no answer within 10 s"; return 1
 }
-up=1; i=0
+up=1
 for u in "plain http://$R/v2/" "auth http://$A/v2/" "tls https://$T/v2/"; do
   set -- $u
-  if why=$(waitfor "$2" "${SERVER_PIDS[$i]}"); then echo "PASS server $1 up"; PASSN=$((PASSN + 1))
+  if why=$(waitfor "$2" "${PID_OF[$1]:-}"); then echo "PASS server $1 up"; PASSN=$((PASSN + 1))
   else echo "FAIL server $1 up: $2: $why"; FAILN=$((FAILN + 1)); up=
-       tail -n 20 "logs/server-$1.log" | sed 's/^/    | /'; fi
-  i=$((i + 1))
+       [ -f "logs/server-$1.log" ] && tail -n 20 "logs/server-$1.log" | sed 's/^/    | /'; fi
 done
 if [ -z "$up" ]; then echo "$PASSN passed, $FAILN failed"; exit 1; fi
 
@@ -463,7 +471,10 @@ fi
 
 echo "time: $(( $(date +%s) - T0 )) s; server: $SERVER; log: $LOG"
 if [ "$FAILN" -gt 0 ]; then
-  for n in plain auth tls; do echo "--- tail of server-$n.log"; tail -n 8 "logs/server-$n.log" | sed 's/^/    | /'; done
+  for n in plain auth tls; do
+    [ -f "logs/server-$n.log" ] || continue
+    echo "--- tail of server-$n.log"; tail -n 8 "logs/server-$n.log" | sed 's/^/    | /'
+  done
   if [ "${E2E_KEEP:-}" != 1 ]; then mkdir -p /tmp/kura-e2e-logs && cp -r logs/. /tmp/kura-e2e-logs/ && echo "logs copied to /tmp/kura-e2e-logs"; fi
 fi
 echo "$PASSN passed, $FAILN failed"

@@ -6,14 +6,19 @@ Environment:
   KURA_PEER  set to "distribution" to run the suite against /usr/bin/docker-registry instead;
              distribution deviates from kura in places, so that is only a sanity check.
   KURA_TEST_STORES  the shared stores every server uses instead of SQLite and files under its
-             data directory: a file of `export NAME=value` lines (scripts/cluster-env.sh writes
-             it) with KURA_S3_ENV (an s3.env of scripts/ceph-up.sh: blobs in S3, under a prefix
-             of each server's own) and/or KURA_POSTGRES (a libpq URL of a server on which each
-             kura server gets a database of its own).
+             data directory: a file of `export NAME=value` lines (the cluster.env that
+             scripts/cluster.sh up writes will do) with KURA_S3_ENV (an s3.env of
+             scripts/ceph-up.sh: blobs in S3, under a prefix of each server's own) and/or
+             KURA_POSTGRES (a libpq URL, postgresql://USER@HOST:PORT/DB, of a server on which each
+             kura server gets a database of its own: CREATE DATABASE, then `kura db migrate`).
+             A server keeps its prefix and database across restarts; they are not dropped
+             afterwards (the stores are throwaway ones).
 """
 
 import os
+import re
 import subprocess
+import urllib.parse
 
 import pytest
 
@@ -44,12 +49,45 @@ def read_env_file(path):
 
 STORES = read_env_file(os.environ["KURA_TEST_STORES"]) if os.environ.get("KURA_TEST_STORES") else {}
 S3_ENV = read_env_file(STORES["KURA_S3_ENV"]) if STORES.get("KURA_S3_ENV") else {}
+POSTGRES = STORES.get("KURA_POSTGRES", "")
 
 
-def shared_store_config(name):
+def database_url(url, name):
+    """`url` (a postgresql:// URL) naming database `name` instead of its own."""
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+
+
+def create_database(name):
+    """A new, migrated database `name` on the PostgreSQL server of KURA_POSTGRES; its URL."""
+    assert re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name), name
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", POSTGRES,
+                        "-c", 'CREATE DATABASE "%s"' % name],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        pytest.fail("CREATE DATABASE %s on %s failed:\n%s%s" % (name, POSTGRES, r.stdout, r.stderr))
+    url = database_url(POSTGRES, name)
+    r = subprocess.run([KURA_BIN, "db", "migrate", "--database", url], capture_output=True,
+                       text=True, timeout=120)
+    if r.returncode != 0:
+        pytest.fail("kura db migrate --database %s failed:\n%s%s" % (url, r.stdout, r.stderr))
+    return url
+
+
+def store_name(workdir, port):
+    """A name for one server's share of the stores (S3 prefix, database), unlike any other
+    server's, of this run or of an earlier one on the same stores."""
+    base = re.sub(r"[^a-z0-9]+", "_", os.path.basename(str(workdir)).lower()).strip("_")
+    return "t_%s_%d_%s" % (base[:30], port, os.urandom(3).hex())
+
+
+def shared_store_config(name, database=None):
     """The kura configuration lines that put a server's data in the shared stores of
-    KURA_TEST_STORES, `name` telling this server's data from every other's; [] without them."""
+    KURA_TEST_STORES, `name` telling this server's data from every other's, `database` the URL
+    of its own database (create_database); [] without shared stores."""
     lines = []
+    if database:
+        lines += ["metadata:", "  postgres: \"%s\"" % database]
     if S3_ENV:
         lines += ["blobs:", "  s3:",
                   "    endpoint: %s" % S3_ENV["AWS_ENDPOINT_URL"],
@@ -82,6 +120,8 @@ class Server(ServerProcess):
         self.tls = tls
         self.extra_config = extra_config
         self.config_path = None
+        self.store_name = store_name(self.workdir, self.port)
+        self.database = None  # its database's URL, made at the first start with KURA_POSTGRES
         self.registry = Registry("127.0.0.1", self.port,
                                  tls_ca=tls[0] if tls else None,
                                  auth=(auth[1], auth[2]) if auth else None)
@@ -89,7 +129,9 @@ class Server(ServerProcess):
     # ------------------------------------------------------------------ config
 
     def _write_kura_config(self):
-        shared = shared_store_config(os.path.basename(self.workdir) + "-" + str(self.port))
+        if POSTGRES and not self.database:
+            self.database = create_database(self.store_name)
+        shared = shared_store_config(self.store_name, self.database)
         if not (self.auth or self.tls or self.extra_config or shared):
             return None
         lines = list(shared)
