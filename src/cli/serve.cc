@@ -126,6 +126,7 @@ int Serve(const server::ServerConfig& config) {
     std::optional<server::InstanceGateway> gateway;
     if (audit) {
       gateway.emplace(exposure, admin_store, registry, token_key, config.token_ttl_seconds, *audit);
+      if (shared_metadata) gateway->CountLoginsAcrossNodes();
     }
     std::map<std::string, std::string> admin_tokens;
     for (const auto& a : config.admin_accounts) admin_tokens[a.token] = a.id;

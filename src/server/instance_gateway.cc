@@ -148,10 +148,10 @@ std::shared_ptr<const auth::TokenClaims> InstanceGateway::VerifyToken(
   return shared;
 }
 
-InstanceGateway::InstanceGateway(admin::ExposureState& exposure,
-                                 store::AdminStore& admin_store, registry::Registry& registry,
-                                 std::string token_master_key, int64_t token_ttl_seconds,
-                                 AuditLog& audit, unsigned password_threads)
+InstanceGateway::InstanceGateway(admin::ExposureState& exposure, store::AdminStore& admin_store,
+                                 registry::Registry& registry, std::string token_master_key,
+                                 int64_t token_ttl_seconds, AuditLog& audit,
+                                 unsigned password_threads)
     : id_(next_gateway_id++),
       exposure_(exposure),
       admin_store_(admin_store),
@@ -169,6 +169,13 @@ boost::asio::awaitable<InstanceGateway::SignIn> InstanceGateway::SignInWithPassw
   LoginThrottle::Begun begun = throttle_.Begin(
       peer.address, basic ? std::optional<std::string_view>(instance.incarnation) : std::nullopt,
       basic ? std::string_view(basic->user) : std::string_view());
+  if (begun.attempt && basic && shared_logins_) {
+    // The other nodes' failures too: a guesser spreading over them meets the same limit.
+    if (auto no = shared_logins_->Check(peer.address, instance.incarnation, basic->user)) {
+      begun.attempt.reset();
+      begun.refusal = *no;
+    }
+  }
   if (!begun.attempt) {
     const LoginThrottle::Refusal& no = begun.refusal;
     SignIn out{SignIn::Result::kThrottled, {}, static_cast<int>(no.retry_after.count())};
@@ -198,6 +205,7 @@ boost::asio::awaitable<InstanceGateway::SignIn> InstanceGateway::SignInWithPassw
   std::string remembered_as = instance.incarnation + "/" + basic->user;
   for (auto& cred : admin_store_.FindCredentials(instance.incarnation, basic->user, Now())) {
     if (verified_.Remembered(remembered_as, basic->password, cred.hash)) {
+      // The shared counts are left as they are: clearing them would cost every login a write.
       attempt.Succeeded();
       caller->via = auth::Principal::Via::kPassword;
       caller->user = basic->user;
@@ -205,8 +213,16 @@ boost::asio::awaitable<InstanceGateway::SignIn> InstanceGateway::SignInWithPassw
     }
     hashes.push_back(std::move(cred.hash));
   }
-  if (hashes.empty()) {
+  auto failed = [&] {
     attempt.Failed();
+    if (shared_logins_) shared_logins_->Failed(peer.address, instance.incarnation, basic->user);
+  };
+  auto succeeded = [&] {
+    attempt.Succeeded();
+    if (shared_logins_) shared_logins_->Succeeded(instance.incarnation, basic->user);
+  };
+  if (hashes.empty()) {
+    failed();
     co_return SignIn{};
   }
   PasswordChecks::Outcome checked =
@@ -216,13 +232,13 @@ boost::asio::awaitable<InstanceGateway::SignIn> InstanceGateway::SignInWithPassw
       co_return SignIn{SignIn::Result::kBusy, "too many logins being checked; try again shortly",
                        1};
     case PasswordChecks::Outcome::Kind::kNoMatch:
-      attempt.Failed();
+      failed();
       co_return SignIn{};
     case PasswordChecks::Outcome::Kind::kMatch:
       break;
   }
   verified_.Remember(remembered_as, basic->password, hashes[checked.matched]);
-  attempt.Succeeded();
+  succeeded();
   caller->via = auth::Principal::Via::kPassword;
   caller->user = basic->user;
   co_return SignIn{SignIn::Result::kSignedIn, {}, 0};
@@ -263,9 +279,9 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
   try {
     co_return co_await Serve(req, peer, listener);
   } catch (const store::StoreUnavailable& e) {
-    Response r = ErrorResponse(RegistryError(
-        ErrorCode::kUnknown, std::string("the registry's database is unavailable: ") + e.what(),
-        {}, 503));
+    Response r = ErrorResponse(
+        RegistryError(ErrorCode::kUnknown,
+                      std::string("the registry's database is unavailable: ") + e.what(), {}, 503));
     r.fields.set(http::field::retry_after, "1");
     co_return r;
   } catch (const store::StoreError& e) {

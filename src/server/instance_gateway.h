@@ -27,6 +27,7 @@
 #include "server/http_server.h"
 #include "server/login_throttle.h"
 #include "server/password_checks.h"
+#include "server/shared_login_limits.h"
 #include "store/admin_store.h"
 
 namespace kura::server {
@@ -41,6 +42,10 @@ class InstanceGateway {
                   registry::Registry& registry, std::string token_master_key,
                   int64_t token_ttl_seconds, AuditLog& audit,
                   unsigned password_threads = PasswordChecks::DefaultThreads());
+
+  // Counts failed logins in the admin store too, so the limits hold across every node that
+  // shares it (shared_login_limits.h). Call before serving.
+  void CountLoginsAcrossNodes() { shared_logins_.emplace(admin_store_); }
 
   // Serves one request arriving on `listener`. A store that cannot be reached (sign-in reads
   // credentials, a push may create a namespace) is answered 503 with Retry-After, another store
@@ -100,6 +105,7 @@ class InstanceGateway {
   int64_t token_ttl_seconds_;
   AuditLog& audit_;
   LoginThrottle throttle_;
+  std::optional<SharedLoginLimits> shared_logins_;
   auth::VerifiedPasswords verified_;
   PasswordChecks password_checks_;
 };

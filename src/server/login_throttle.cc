@@ -45,6 +45,27 @@ size_t LoginThrottle::KeyHash::operator()(const std::array<unsigned char, N>& ke
   return h;
 }
 
+namespace {
+template <size_t N>
+std::string Hex(const std::array<unsigned char, N>& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+}  // namespace
+
+std::string LoginThrottle::SourceName(const core::IpAddress& source) {
+  return "source:" + Hex(SourceKeyOf(source));
+}
+
+std::string LoginThrottle::UserName(std::string_view instance_key, std::string_view user) {
+  return "user:" + Hex(UserKeyOf(instance_key, user));
+}
+
 LoginThrottle::SourceKey LoginThrottle::SourceKeyOf(const core::IpAddress& address) {
   core::IpAddress source = address.Unmapped();
   SourceKey key{};

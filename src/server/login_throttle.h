@@ -84,6 +84,12 @@ class LoginThrottle {
   Begun Begin(const core::IpAddress& source, std::optional<std::string_view> instance_key,
               std::string_view user, Clock::time_point now = Clock::now());
 
+  // The names of a source's and a user's counts, as text, for counts kept in a store
+  // (shared_login_limits.h): "source:<hex>" of the source's key (its /64 for IPv6), "user:<hex>"
+  // of a hash of the instance key and the user name.
+  static std::string SourceName(const core::IpAddress& source);
+  static std::string UserName(std::string_view instance_key, std::string_view user);
+
   // Entries tracked (for tests).
   size_t tracked_sources();
   size_t tracked_users();

@@ -89,6 +89,22 @@ class AdminStore {
   // Every namespace of the instance, in lexical order.
   virtual std::vector<StoredNamespace> ListNamespaces(std::string_view instance) = 0;
 
+  // Failed logins counted across every node sharing the database, so that a guesser spreading
+  // its guesses over the nodes meets the same limit as on one (server/shared_login_limits.h;
+  // each node keeps its own finer count too, server/login_throttle.h). `key` names a source or
+  // a user; a window of `window_seconds` starts at the first failure after the last window
+  // ended. Rows of ended windows are removed as new failures come.
+  struct LoginFailures {
+    int failures = 0;          // in the running window
+    int64_t seconds_left = 0;  // of it; 0 when none runs
+  };
+  // Adds a failure for `key`; returns the count with it.
+  virtual LoginFailures RecordLoginFailure(std::string_view key, int64_t window_seconds) = 0;
+  // The failures of `key` in its running window.
+  virtual LoginFailures FindLoginFailures(std::string_view key) = 0;
+  // Forgets the failures of `key` (a good login of that user).
+  virtual void ClearLoginFailures(std::string_view key) = 0;
+
   // The secret called `name`. On first use it is made by `make()` and stored; when two callers
   // (threads or nodes) race on first use, one value is stored and both get that one. `make` may
   // be called and its value dropped.

@@ -56,6 +56,49 @@ bool PgAdminStore::SaveWorldAt(std::string_view document, uint64_t expected_revi
   });
 }
 
+AdminStore::LoginFailures PgAdminStore::RecordLoginFailure(std::string_view key,
+                                                           int64_t window_seconds) {
+  return db_->Transact([&](PgConnection& c) -> LoginFailures {
+    // Rows of ended windows go as failures come: a flood from many sources stays bounded by
+    // what one window holds.
+    PgQuery(c, "DELETE FROM login_failures WHERE window_end <= kura_unixepoch() AND key <> $1")
+        .Bind(key)
+        .Run();
+    PgResult r =
+        PgQuery(c,
+                "INSERT INTO login_failures(key, failures, window_end) "
+                "VALUES($1, 1, kura_unixepoch() + $2) "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "failures = CASE WHEN login_failures.window_end <= kura_unixepoch() THEN 1 "
+                "ELSE login_failures.failures + 1 END, "
+                "window_end = CASE WHEN login_failures.window_end <= kura_unixepoch() "
+                "THEN EXCLUDED.window_end ELSE login_failures.window_end END "
+                "RETURNING failures, window_end - kura_unixepoch()")
+            .Bind(key)
+            .Bind(window_seconds)
+            .Run();
+    return {static_cast<int>(r.Int(0, 0)), r.Int(0, 1)};
+  });
+}
+
+AdminStore::LoginFailures PgAdminStore::FindLoginFailures(std::string_view key) {
+  return db_->Read([&](PgConnection& c) -> LoginFailures {
+    PgResult r = PgQuery(c,
+                         "SELECT failures, window_end - kura_unixepoch() FROM login_failures "
+                         "WHERE key = $1 AND window_end > kura_unixepoch()")
+                     .Bind(key)
+                     .Run();
+    if (r.rows() == 0) return {};
+    return {static_cast<int>(r.Int(0, 0)), r.Int(0, 1)};
+  });
+}
+
+void PgAdminStore::ClearLoginFailures(std::string_view key) {
+  db_->Transact([&](PgConnection& c) {
+    PgQuery(c, "DELETE FROM login_failures WHERE key = $1").Bind(key).Run();
+  });
+}
+
 uint64_t PgAdminStore::WorldRevision() {
   return db_->Read([&](PgConnection& c) -> uint64_t {
     PgResult r = PgQuery(c, "SELECT revision FROM exposure_world WHERE id = 1").Run();

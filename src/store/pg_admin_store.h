@@ -22,6 +22,9 @@ class PgAdminStore final : public AdminStore {
   void SaveWorld(std::string_view document) override;
   std::optional<SavedWorld> LoadWorldAt() override;
   bool SaveWorldAt(std::string_view document, uint64_t expected_revision) override;
+  LoginFailures RecordLoginFailure(std::string_view key, int64_t window_seconds) override;
+  LoginFailures FindLoginFailures(std::string_view key) override;
+  void ClearLoginFailures(std::string_view key) override;
   uint64_t WorldRevision() override;
   void SetPassword(std::string_view instance, std::string_view user,
                    std::string_view hash) override;

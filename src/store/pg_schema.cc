@@ -66,6 +66,10 @@ CREATE TABLE secrets(name text COLLATE "C" PRIMARY KEY, value text NOT NULL);
 -- ExpireUploads looks for sessions untouched for a day among every node's sessions.
 CREATE INDEX uploads_by_touched_at ON uploads(touched_at);
 )sql"},
+    {3, "failed logins counted across nodes", R"sql(
+CREATE TABLE login_failures(
+  key text COLLATE "C" PRIMARY KEY, failures integer NOT NULL, window_end bigint NOT NULL);
+)sql"},
 };
 
 // Migrations run one node at a time (pg_advisory_xact_lock; instance keys use the two-key form,

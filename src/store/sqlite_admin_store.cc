@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS namespaces(
   instance TEXT NOT NULL, name TEXT NOT NULL, is_public INTEGER NOT NULL,
   PRIMARY KEY(instance, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS login_failures(
+  key TEXT PRIMARY KEY, failures INTEGER NOT NULL, window_end INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
 constexpr const char* kAnyKeyedRow =
@@ -94,6 +96,43 @@ bool SqliteAdminStore::SaveWorldAt(std::string_view document, uint64_t expected_
                    "WHERE id = 1 AND revision = ?");
   update.Bind(document).Bind(static_cast<int64_t>(expected_revision)).Run();
   return update.Changes() == 1;
+}
+
+AdminStore::LoginFailures SqliteAdminStore::RecordLoginFailure(std::string_view key,
+                                                               int64_t window_seconds) {
+  SqliteConnection& c = db_.Connection();
+  Transaction tx(c);
+  Statement(c, "DELETE FROM login_failures WHERE window_end <= unixepoch() AND key <> ?")
+      .Bind(key)
+      .Run();
+  LoginFailures out;
+  {
+    Statement s(c,
+                "INSERT INTO login_failures(key, failures, window_end) VALUES(?, 1, "
+                "unixepoch() + ?) ON CONFLICT(key) DO UPDATE SET "
+                "failures = CASE WHEN window_end <= unixepoch() THEN 1 ELSE failures + 1 END, "
+                "window_end = CASE WHEN window_end <= unixepoch() THEN excluded.window_end "
+                "ELSE window_end END "
+                "RETURNING failures, window_end - unixepoch()");
+    s.Bind(key).Bind(window_seconds);
+    if (s.Step()) out = {static_cast<int>(s.Int(0)), s.Int(1)};
+    while (s.Step()) {
+    }
+  }
+  tx.Commit();
+  return out;
+}
+
+AdminStore::LoginFailures SqliteAdminStore::FindLoginFailures(std::string_view key) {
+  Statement s(db_.Connection(),
+              "SELECT failures, window_end - unixepoch() FROM login_failures "
+              "WHERE key = ? AND window_end > unixepoch()");
+  if (!s.Bind(key).Step()) return {};
+  return {static_cast<int>(s.Int(0)), s.Int(1)};
+}
+
+void SqliteAdminStore::ClearLoginFailures(std::string_view key) {
+  Statement(db_.Connection(), "DELETE FROM login_failures WHERE key = ?").Bind(key).Run();
 }
 
 uint64_t SqliteAdminStore::WorldRevision() {

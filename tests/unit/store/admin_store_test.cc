@@ -42,6 +42,55 @@ class AdminStoreTest : public ::testing::Test {
 
 TYPED_TEST_SUITE(AdminStoreTest, StoreBackends, BackendName);
 
+// Two nodes saving at once from the same revision: exactly one save is taken; the other learns
+// it lost and nothing of its document is stored.
+TYPED_TEST(AdminStoreTest, AConditionalSaveOfTheWorldLosesToAnEarlierOne) {
+  EXPECT_FALSE(this->store_->LoadWorldAt());
+  ASSERT_TRUE(this->store_->SaveWorldAt("{\"v\":1}", 0));
+  EXPECT_FALSE(this->store_->SaveWorldAt("{\"v\":\"late first\"}", 0));
+  auto saved = this->store_->LoadWorldAt();
+  ASSERT_TRUE(saved);
+  EXPECT_EQ(saved->document, "{\"v\":1}");
+  EXPECT_EQ(saved->revision, this->store_->WorldRevision());
+  std::unique_ptr<AdminStore> other = this->db_->OpenAdmin();
+  std::atomic<int> won{0};
+  std::vector<std::thread> nodes;
+  for (int t = 0; t < 4; ++t) {
+    nodes.emplace_back([&, t] {
+      AdminStore& store = t % 2 ? *other : *this->store_;
+      if (store.SaveWorldAt("{\"t\":" + std::to_string(t) + "}", saved->revision)) ++won;
+    });
+  }
+  for (auto& n : nodes) n.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(this->store_->WorldRevision(), saved->revision + 1);
+  EXPECT_EQ(this->store_->LoadWorldAt()->revision, saved->revision + 1);
+}
+
+TYPED_TEST(AdminStoreTest, FailedLoginsAreCountedPerKeyAcrossStores) {
+  EXPECT_EQ(this->store_->FindLoginFailures("source:a").failures, 0);
+  std::unique_ptr<AdminStore> other = this->db_->OpenAdmin();  // another node
+  for (int i = 1; i <= 3; ++i) {
+    AdminStore& node = i % 2 ? *this->store_ : *other;
+    AdminStore::LoginFailures f = node.RecordLoginFailure("source:a", 60);
+    EXPECT_EQ(f.failures, i);
+    EXPECT_GT(f.seconds_left, 55);
+    EXPECT_LE(f.seconds_left, 60);
+  }
+  EXPECT_EQ(other->FindLoginFailures("source:a").failures, 3);
+  EXPECT_EQ(other->FindLoginFailures("source:b").failures, 0);
+  this->store_->ClearLoginFailures("source:a");
+  EXPECT_EQ(other->FindLoginFailures("source:a").failures, 0);
+}
+
+TYPED_TEST(AdminStoreTest, AnEndedLoginWindowStartsAgain) {
+  this->store_->RecordLoginFailure("user:x", 1);
+  this->store_->RecordLoginFailure("user:x", 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));  // the store counts in seconds
+  EXPECT_EQ(this->store_->FindLoginFailures("user:x").failures, 0);
+  EXPECT_EQ(this->store_->RecordLoginFailure("user:x", 60).failures, 1);
+}
+
 TYPED_TEST(AdminStoreTest, TheWorldIsReplacedWholeAndItsRevisionMovesOnEverySave) {
   EXPECT_FALSE(this->store_->LoadWorld());
   EXPECT_EQ(this->store_->WorldRevision(), 0u);
