@@ -46,8 +46,7 @@ void ExposureState::ReloadLocked() {
   Publish(std::make_shared<const access::World>(std::move(saved->first)), saved->second);
 }
 
-access::Status ExposureState::Change(
-    const std::function<access::Status(access::World&)>& change) {
+access::Status ExposureState::Change(const std::function<access::Status(access::World&)>& change) {
   std::lock_guard lock(mu_);
   for (int attempt = 0; attempt < kChangeAttempts; ++attempt) {
     auto next = std::make_shared<access::World>(*world_);

@@ -85,9 +85,9 @@ int Serve(const server::ServerConfig& config) {
     // Before any request: the stores hold nothing of an instance the World does not (what a
     // crash in the middle of a delete leaves), and nothing keyed by an instance name.
     admin::ReconcileResult reconciled =
-        metadata.sqlite_meta ? admin::ReconcileInstanceStores(world, *metadata.sqlite_meta,
-                                                              *metadata.sqlite_admin)
-                             : admin::ReconcileInstanceStores(world, meta, admin_store);
+        metadata.sqlite_meta
+            ? admin::ReconcileInstanceStores(world, *metadata.sqlite_meta, *metadata.sqlite_admin)
+            : admin::ReconcileInstanceStores(world, meta, admin_store);
     if (reconciled.migrated) {
       std::cerr << "kura: instance data re-keyed by incarnation (database of an earlier kura)\n";
     }
@@ -115,12 +115,11 @@ int Serve(const server::ServerConfig& config) {
     auto [current, revision] = LoadWorld(admin_store, config);
     admin::ExposureState exposure(
         std::move(current), revision,
-        admin::WorldStorage{
-            [&] { return std::optional(LoadWorld(admin_store, config)); },
-            [&](const access::World& w, uint64_t expected) {
-              return admin_store.SaveWorldAt(admin::WorldToDocument(w), expected);
-            },
-            [&] { return admin_store.WorldRevision(); }});
+        admin::WorldStorage{[&] { return std::optional(LoadWorld(admin_store, config)); },
+                            [&](const access::World& w, uint64_t expected) {
+                              return admin_store.SaveWorldAt(admin::WorldToDocument(w), expected);
+                            },
+                            [&] { return admin_store.WorldRevision(); }});
     std::string token_key = admin_store.Secret("registry-token-hmac", auth::RandomSecret);
     std::optional<server::AuditLog> audit;
     if (!config.endpoints.empty()) audit.emplace(config.audit_log);

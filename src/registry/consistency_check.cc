@@ -6,6 +6,7 @@
 
 #include "core/digest.h"
 #include "registry/manifest.h"
+#include "registry/upload_session_state.h"
 #include "store/sqlite_db.h"
 
 namespace kura::registry {
@@ -156,11 +157,12 @@ ConsistencyReport CheckConsistency(const std::string& db_path, store::BlobStore&
       ++report.uploads;
       std::string id = s.Text(0);
       auto offset = static_cast<uint64_t>(s.Int(3));
-      std::string state = s.Blob(4);
-      // The store's own part of the state follows the hash's line (registry/uploads.cc).
-      size_t newline = state.find('\n');
-      std::string store_state = newline == std::string::npos ? "" : state.substr(newline + 1);
-      if (!blobs.HoldsUpload(id, offset, store_state)) {
+      UploadSessionState state = DecodeUploadSessionState(s.Blob(4));
+      // A session being committed whose blob is stored has done its part; what is left of it
+      // (the link, the session's removal) is finished by the same PUT again.
+      auto committed = core::ParseDigest(state.committing);
+      if (committed && blobs.Stat(*committed) == offset) continue;
+      if (!blobs.HoldsUpload(id, offset, state.store)) {
         problem(Where(s.Text(1), s.Text(2)) + " upload " + id + " counts " +
                 std::to_string(offset) + " bytes, which the blob store does not hold");
       }

@@ -16,7 +16,7 @@
 namespace kura::registry {
 
 class UploadLease;
-struct UploadSessionState;  // uploads.cc
+struct UploadSessionState;  // upload_session_state.h
 
 class Registry {
  public:
@@ -72,6 +72,11 @@ class Registry {
                                            const std::string& state,
                                            std::optional<uint64_t> expected_length,
                                            UploadLease* lease);
+
+  // Makes the checked bytes of upload `id` the blob its state is committing them as, links it
+  // and ends the session: 201.
+  Response FinishCommit(const store::RepoKey& repo, const std::string& id, uint64_t size,
+                        const UploadSessionState& state, UploadLease& lease);
 
   // The hash of the first `offset` bytes of upload `id`, from the state its session recorded.
   core::Sha256 ResumeHash(const std::string& id, uint64_t offset, const UploadSessionState& state);

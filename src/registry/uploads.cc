@@ -10,6 +10,7 @@
 #include "registry/registry.h"
 #include "registry/request_checks.h"
 #include "registry/upload_lease.h"
+#include "registry/upload_session_state.h"
 
 namespace kura::registry {
 
@@ -63,28 +64,6 @@ Response BlobCreated(const RepoKey& repo, const std::string& digest) {
   r.fields.set(http::field::location, "/v2/" + repo.name + "/blobs/" + digest);
   r.fields.set("Docker-Content-Digest", digest);
   return r;
-}
-
-}  // namespace
-
-// What an upload session records beside its offset (UploadSession::state): the running hash
-// over the bytes received so far and the blob store's own state, so that the next chunk may
-// arrive at any node.
-struct UploadSessionState {
-  std::string hash;   // core::Sha256::SaveState
-  std::string store;  // what the last UploadAppender::Finish returned
-};
-
-namespace {
-
-std::string EncodeSessionState(const UploadSessionState& s) {
-  return s.hash + "\n" + s.store;
-}
-
-UploadSessionState DecodeSessionState(const std::string& text) {
-  size_t newline = text.find('\n');
-  if (newline == std::string::npos) return {};  // a session created before states existed
-  return {text.substr(0, newline), text.substr(newline + 1)};
 }
 
 }  // namespace
@@ -196,7 +175,7 @@ asio::awaitable<Registry::AppendResult> Registry::AppendBody(
   std::optional<UploadSlots::Slot> slot = upload_slots_.Take(req.instance, &why);
   if (!slot)
     co_return AppendResult{offset, RegistryError(ErrorCode::kTooManyRequests, why), {}, {}, {}};
-  UploadSessionState state = DecodeSessionState(session_state);
+  UploadSessionState state = DecodeUploadSessionState(session_state);
   core::Sha256 hash = ResumeHash(id, offset, state);
   std::unique_ptr<store::UploadAppender> appender = blobs_.Append(id, offset, state.store);
   uint64_t received = 0;
@@ -243,7 +222,7 @@ asio::awaitable<Registry::AppendResult> Registry::AppendBody(
     failure = std::current_exception();  // a full disk, a failed write: undone below
   }
   if (!error && !failure) {
-    std::string session_state = EncodeSessionState({hash.SaveState(), store_state});
+    std::string session_state = EncodeUploadSessionState({hash.SaveState(), store_state, {}});
     co_return AppendResult{offset + received, std::nullopt, std::move(hash), std::move(store_state),
                            std::move(session_state)};
   }
@@ -323,6 +302,17 @@ asio::awaitable<Response> Registry::BlobUploadComplete(Request& req, const RepoK
   std::optional<core::Sha256> hash;
   std::string store_state;
   std::optional<uint64_t> length = req.body.ContentLength();
+  UploadSessionState recorded = DecodeUploadSessionState(lease.session().state);
+  if (!recorded.committing.empty()) {
+    // An earlier PUT checked these bytes and began to commit them, then failed: they are (or are
+    // becoming) that blob, and only the same digest can finish the session.
+    if (recorded.committing != *digest || (length && *length > 0)) {
+      co_return ErrorResponse(RegistryError(
+          ErrorCode::kDigestInvalid, "the upload is being committed as " + recorded.committing,
+          core::DetailJson({{"expected", *digest}, {"actual", recorded.committing}})));
+    }
+    co_return FinishCommit(repo, id, offset, recorded, lease);
+  }
   if (!length || *length > 0) {
     AppendResult appended =
         co_await AppendBody(req, id, offset, lease.session().state, length, &lease);
@@ -334,10 +324,10 @@ asio::awaitable<Response> Registry::BlobUploadComplete(Request& req, const RepoK
       co_return ErrorResponse(UploadLease::Lost());
     }
   } else {
-    UploadSessionState state = DecodeSessionState(lease.session().state);
-    hash = ResumeHash(id, size, state);
-    store_state = state.store;
+    hash = ResumeHash(id, size, recorded);
+    store_state = recorded.store;
   }
+  UploadSessionState committing{hash->SaveState(), store_state, *digest};
   core::Digest actual = hash->Finish();
   if (!lease.Keep()) co_return ErrorResponse(UploadLease::Lost());
   if (actual.str() != *digest) {
@@ -348,11 +338,22 @@ asio::awaitable<Response> Registry::BlobUploadComplete(Request& req, const RepoK
         RegistryError(ErrorCode::kDigestInvalid, "provided digest did not match uploaded content",
                       core::DetailJson({{"expected", *digest}, {"actual", actual.str()}})));
   }
-  blobs_.Commit(id, size, store_state, actual);
-  meta_.LinkBlob(repo, *digest, size);
+  // Recorded first: a failure from here on leaves a session that says what its bytes became, so
+  // the consistency check knows them, and the same PUT again finishes the commit.
+  if (!lease.SetOffset(size, EncodeUploadSessionState(committing))) {
+    co_return ErrorResponse(UploadLease::Lost());
+  }
+  co_return FinishCommit(repo, id, size, committing, lease);
+}
+
+Response Registry::FinishCommit(const RepoKey& repo, const std::string& id, uint64_t size,
+                                const UploadSessionState& state, UploadLease& lease) {
+  const core::Digest digest = *core::ParseDigest(state.committing);
+  blobs_.Commit(id, size, state.store, digest);  // done already when the blob exists
+  meta_.LinkBlob(repo, digest.str(), size);
   meta_.DeleteUpload(id);
   lease.Ended();
-  co_return BlobCreated(repo, *digest);
+  return BlobCreated(repo, digest.str());
 }
 
 // DELETE /v2/<name>/blobs/uploads/<id>: 204, the session and its bytes are gone; 416 while
@@ -361,7 +362,7 @@ Response Registry::CancelBlobUpload(const RepoKey& repo, const std::string& id) 
   UploadLease lease(meta_);
   if (auto e = lease.Take(id, repo)) return ErrorResponse(*e);
   // The bytes first: on a full disk, removing them is what makes room for the metadata write.
-  blobs_.RemoveUpload(id, DecodeSessionState(lease.session().state).store);
+  blobs_.RemoveUpload(id, DecodeUploadSessionState(lease.session().state).store);
   meta_.DeleteUpload(id);
   lease.Ended();
   Response r;

@@ -89,7 +89,7 @@ def test_an_upload_that_lost_its_bytes(stored):
                   "SELECT 'u-1', instance, repo, 100 FROM tags LIMIT 1")
     code, out, _ = fsck(stored["server"].data)
     assert code == 1
-    assert "upload u-1 counts 100 bytes; its file holds 0" in out
+    assert "upload u-1 counts 100 bytes, which the blob store does not hold" in out
 
 
 def test_no_data_is_a_clear_error(tmp_path):

@@ -423,13 +423,20 @@ class InstanceServer(ServerProcess):
         """Where the lines of the requests about to be sent will start."""
         return self.audit_settled_size()
 
-    def audit_since(self, mark):
-        """The audit lines written after `mark`, decoded."""
-        self.audit_settled_size()
-        with open(self.audit_path, "rb") as f:
-            f.seek(mark)
-            data = f.read()
-        return [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+    def audit_since(self, mark, expect=0):
+        """The audit lines written after `mark`, decoded: once the log has settled and, when
+        `expect` is given, once that many lines are there (at most 10 s: on a loaded machine
+        the writer thread may lag more than a settling pause)."""
+        deadline = time.monotonic() + 10
+        while True:
+            self.audit_settled_size()
+            with open(self.audit_path, "rb") as f:
+                f.seek(mark)
+                data = f.read()
+            lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+            if len(lines) >= expect or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
 
     def token_secret(self, instance):
         """The HMAC key that signs registry tokens of `instance`: the server's master key

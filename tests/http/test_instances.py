@@ -138,7 +138,7 @@ def check_admission(srv, client, allowed, rule, source, reason=None, endpoint="i
     else:
         assert denied_message(r1) == reason
         assert denied_message(r2) == reason
-    lines = srv.audit_since(mark)
+    lines = srv.audit_since(mark, expect=2)
     assert len(lines) == 2, "want one audit line per request, got %r" % lines
     for line in lines:
         want = {"rule": rule, "source": source, "allowed": allowed, "endpoint": endpoint,
