@@ -41,7 +41,8 @@ e2e: build
 # (scripts/cluster.sh; its logs and data under $(CLUSTER_DIR)).
 CLUSTER_DIR  ?= ./var/cluster
 CLUSTER_PORT ?= 5080
-cluster: setup-test build
+cluster: setup-test $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target kura
 	KURA_BIN=$(KURA) CLUSTER_PORT=$(CLUSTER_PORT) scripts/cluster.sh up $(CLUSTER_DIR)
 	@echo "push through haproxy: docker tag IMAGE 127.0.0.1:$(CLUSTER_PORT)/NAME:TAG && docker push 127.0.0.1:$(CLUSTER_PORT)/NAME:TAG"
 	@echo "stop: make cluster-down"

@@ -473,6 +473,8 @@ case "$CMD" in
     for p in "$(node_port "$n")" "$(health_port "$n")" "$(admin_port "$n")" "$(endpoint_port "$n")"; do
       ! ss -Hltn "sport = :$p" | grep -q . || fail "port $p is in use"
     done
+    # A node that does not become ready is not left running.
+    trap 'rc=$?; if [ $rc -ne 0 ]; then stop_pidfile "$RUN/node$n.pid" "$DIR/node$n.yaml"; fi' EXIT
     launch_node "$n"
     wait_node_ready "$n"
     write_pids

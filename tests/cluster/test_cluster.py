@@ -177,6 +177,11 @@ POLL_LIMIT = 5.0
 CLIENT_SOURCE = "127.0.0.11"
 
 
+def rounded(took):
+    return ", ".join("%s %s" % (k, "never" if v is None else "%.3f" % v)
+                     for k, v in sorted(took.items()))
+
+
 def poll_nodes(clients, done):
     """Polls every client every 50 ms (at most 5 s) until done(response); returns {name: seconds
     after the start until done, or None} and the last responses."""
@@ -212,7 +217,7 @@ def test_an_instance_change_on_one_node_holds_on_every_node_within_1s(cluster):
         assert r.status == 401, r
         took, last = poll_nodes({n.name: clients[n.name] for n in others},
                                 lambda r: r.status == 401)
-        cluster.timings["instance opened: seen by the other nodes after (s)"] = repr(took)
+        cluster.timings["instance opened: seen by the other nodes after (s)"] = rounded(took)
         for node in others:
             assert took[node.name] is not None, "%s never admitted: %r" % (node.name,
                                                                           last[node.name])
@@ -222,7 +227,7 @@ def test_an_instance_change_on_one_node_holds_on_every_node_within_1s(cluster):
         assert denied_message(clients[n1.name].get("/v2/")) == reason
         took, last = poll_nodes({n.name: clients[n.name] for n in others},
                                 lambda r: r.status == 403)
-        cluster.timings["instance closed: refused by the other nodes after (s)"] = repr(took)
+        cluster.timings["instance closed: refused by the other nodes after (s)"] = rounded(took)
         for node in others:
             assert took[node.name] is not None, "%s still admits after %.0f s: %r" % (
                 node.name, POLL_LIMIT, last[node.name])

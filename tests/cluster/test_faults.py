@@ -307,7 +307,7 @@ def test_s3_gateway_outage(cluster):
     repo, _, _, _, blobs = cluster.committed[-1]
     digest = next(iter(blobs))
     names = [n.name for n in cluster.nodes]
-    slowest = 0.0
+    slowest, statuses = 0.0, set()
     try:
         t_kill = time.monotonic()
         cluster.rgw_kill()
@@ -326,6 +326,7 @@ def test_s3_gateway_outage(cluster):
         for node in cluster.nodes:
             r, t = timed(node.registry.get, "/v2/%s/blobs/%s" % (repo, digest), timeout=60)
             slowest = max(slowest, t)
+            statuses.add(r.status)
             assert 500 <= r.status < 600, "%s GET blob during the outage: %r" % (node.name, r)
             oci_error(r)
             assert t <= S3_ANSWER_LIMIT, "%s took %.1f s to fail a GET" % (node.name, t)
@@ -339,6 +340,7 @@ def test_s3_gateway_outage(cluster):
                              body=data, headers={"Content-Type": "application/octet-stream"},
                              timeout=60)
                 slowest = max(slowest, t)
+            statuses.add(r.status)
             assert 500 <= r.status < 600, "%s blob upload during the outage: %r" % (node.name, r)
             oci_error(r)
             assert t <= S3_ANSWER_LIMIT, "%s took %.1f s to fail an upload" % (node.name, t)
@@ -347,6 +349,7 @@ def test_s3_gateway_outage(cluster):
         assert 500 <= r.status < 600, "GET through haproxy during the outage: %r" % r
         oci_error(r)
         cluster.timings["s3 outage: slowest failing request (s)"] = round(slowest, 2)
+        cluster.timings["s3 outage: statuses of the failing requests"] = sorted(statuses)
     finally:
         if not cluster.rgw_pid():
             cluster.timings["s3 outage: radosgw restart took (s)"] = round(cluster.rgw_start(), 2)
