@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test suite of kura against the build in $1 (default: build) and prints a summary.
 # Suites: GoogleTest unit tests (ctest; the store suites on SQLite, PostgreSQL, files and S3),
-# black-box HTTP tests (pytest) on the embedded stores and again on PostgreSQL + S3, attacks of a
-# hostile tenant (pytest, tests/adversarial), real clients (e2e), real clients through instance
-# hostnames, and the network lab on every example topology.
+# black-box HTTP tests (pytest), attacks of a hostile tenant (pytest, tests/adversarial), real
+# clients (e2e), real clients through instance hostnames, the network lab on every example
+# topology, and a cluster of three nodes behind haproxy (the HTTP suite and the real clients
+# again, on PostgreSQL + S3).
 #
 # The shared stores are started here and stopped at exit: a throwaway PostgreSQL
 # (scripts/pg-up.sh) and a single-node Ceph with its S3 gateway (scripts/ceph-up.sh), on loopback
@@ -43,13 +44,16 @@ printf 'export KURA_POSTGRES=%s\nexport KURA_S3_ENV=%s\n' "$PG_URL" "$KURA_TEST_
 echo "=== stores: PostgreSQL $PG_URL, S3 $(grep AWS_ENDPOINT_URL "$KURA_TEST_S3" | cut -d= -f2)"
 
 suite unit bash -c "cd '$BUILD' && ctest --output-on-failure -j 2"
+stop_stores  # the cluster suite starts stores of its own; these served the store suites only
+trap - EXIT
 suite http /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/http
-suite http-shared-stores env KURA_TEST_STORES="$STORES/stores.env" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/http
 suite adversarial /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/adversarial
 suite real-clients tests/e2e/real_clients.sh "$KURA_BIN"
 suite instance-clients tests/e2e/instance_clients.sh "$KURA_BIN"
 suite lab tests/lab/lab_examples.sh "$KURA_BIN"
+# Three nodes on PostgreSQL and S3 behind haproxy: the cluster's own tests, the real clients
+# through haproxy and the HTTP suite on the cluster's stores (tests/cluster/run.sh).
+suite cluster tests/cluster/run.sh "$KURA_BIN"
 [ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
