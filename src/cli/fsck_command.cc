@@ -8,8 +8,11 @@
 #include "admin/world_document.h"
 #include "cli/stores.h"
 #include "registry/consistency_check.h"
+#include "registry/metadata_rows.h"
 #include "server/config.h"
 #include "store/meta_store.h"
+#include "store/pg_admin_store.h"
+#include "store/pg_db.h"
 #include "store/sqlite_db.h"
 
 namespace kura::cli {
@@ -40,22 +43,42 @@ std::set<std::string> LiveInstanceKeys(const std::string& db_path) {
   return keys;
 }
 
-int RunFsck(const FsckOptions& options) {
-  std::string db = options.data + "/kura.db";
-  if (!std::filesystem::exists(db)) {
-    std::cerr << "kura fsck: no registry data in " << options.data << " (no kura.db)\n";
-    return 2;
+// The same keys, from the World saved in a PostgreSQL database.
+std::set<std::string> LiveInstanceKeys(store::AdminStore& admin) {
+  std::set<std::string> keys{std::string(store::kPlainRegistryKey)};
+  if (std::optional<std::string> saved = admin.LoadWorld()) {
+    access::World world = admin::WorldFromDocument(*saved, "kura.test");
+    for (const auto& [name, instance] : world.instances()) keys.insert(instance.incarnation);
   }
+  return keys;
+}
+
+int RunFsck(const FsckOptions& options) {
   try {
     server::ServerConfig config;
     if (!options.config.empty()) config = server::LoadConfig(options.config);
     config.data_dir = options.data;
+    std::unique_ptr<registry::MetadataRows> rows;
+    std::set<std::string> live;
+    if (!config.postgres.empty()) {
+      std::shared_ptr<store::PgDatabase> db = store::PgDatabase::Open(config.postgres);
+      store::PgAdminStore admin(db);
+      live = LiveInstanceKeys(admin);
+      rows = registry::PostgresRows(db);
+    } else {
+      std::string db = options.data + "/kura.db";
+      if (!std::filesystem::exists(db)) {
+        std::cerr << "kura fsck: no registry data in " << options.data << " (no kura.db)\n";
+        return 2;
+      }
+      live = LiveInstanceKeys(db);
+      rows = registry::SqliteRows(db);
+    }
     std::unique_ptr<store::BlobStore> blob_store = OpenBlobStore(config);
-    store::BlobStore& blobs = *blob_store;
     registry::ConsistencyOptions check;
     check.hash_blobs = !options.no_hash;
     registry::ConsistencyReport report =
-        registry::CheckConsistency(db, blobs, LiveInstanceKeys(db), check);
+        registry::CheckConsistency(*rows, *blob_store, live, check);
     for (const std::string& line : report.problems) std::cout << line << "\n";
     std::cout << report.tags << " tags, " << report.manifests << " manifests, " << report.blob_links
               << " blob links (" << report.blobs_hashed << " blobs hashed), " << report.uploads
@@ -78,7 +101,7 @@ std::shared_ptr<void> AddFsckCommand(CLI::App& app) {
       app.add_subcommand("fsck", "Check that tags, manifests, blobs and uploads hold together");
   fsck->add_option("--data", options->data, "Data directory (default ./var)");
   fsck->add_option("--config", options->config,
-                   "The server's configuration file (for blobs in S3)");
+                   "The server's configuration file (for metadata in PostgreSQL, blobs in S3)");
   fsck->add_flag("--no-hash", options->no_hash, "Do not read blobs to check their digests");
   fsck->callback([options] { std::exit(RunFsck(*options)); });
   return options;

@@ -6,8 +6,9 @@
 
 #include "core/digest.h"
 #include "registry/manifest.h"
+#include "registry/metadata_rows.h"
 #include "registry/upload_session_state.h"
-#include "store/sqlite_db.h"
+#include "store/meta_store.h"
 
 namespace kura::registry {
 
@@ -40,134 +41,124 @@ std::optional<core::Digest> HashBlob(store::BlobReader& blob) {
 ConsistencyReport CheckConsistency(const std::string& db_path, store::BlobStore& blobs,
                                    const std::set<std::string>& live_instances,
                                    ConsistencyOptions options) {
+  return CheckConsistency(*SqliteRows(db_path), blobs, live_instances, options);
+}
+
+ConsistencyReport CheckConsistency(MetadataRows& rows, store::BlobStore& blobs,
+                                   const std::set<std::string>& live_instances,
+                                   ConsistencyOptions options) {
+  using Query = MetadataRows::Query;
+  using Row = MetadataRows::Row;
   ConsistencyReport report;
-  store::SqliteDatabase db(db_path, "");
-  store::SqliteConnection& c = db.Connection();
   auto problem = [&](std::string line) { report.problems.push_back(std::move(line)); };
   auto live = [&](const std::string& instance) { return live_instances.count(instance) > 0; };
 
   // Rows of instances that are gone.
-  static constexpr const char* kOrphans[][2] = {
-      {"repositories", "SELECT DISTINCT instance FROM repositories"},
-      {"blob links", "SELECT DISTINCT instance FROM repository_blobs"},
-      {"manifests", "SELECT DISTINCT instance FROM manifests"},
-      {"tags", "SELECT DISTINCT instance FROM tags"},
-      {"upload sessions", "SELECT DISTINCT instance FROM uploads"},
+  static constexpr std::pair<const char*, Query> kOrphans[] = {
+      {"repositories", Query::kRepositoryInstances}, {"blob links", Query::kBlobLinkInstances},
+      {"manifests", Query::kManifestInstances},      {"tags", Query::kTagInstances},
+      {"upload sessions", Query::kUploadInstances},
   };
-  for (const auto& [what, sql] : kOrphans) {
-    store::Statement s(c, sql);
-    while (s.Step()) {
-      std::string instance = s.Text(0);
-      if (!live(instance))
-        problem(std::string(what) + " of instance " + instance +
+  for (const auto& [what, query] : kOrphans) {
+    rows.Each(query, [&](const Row& r) {
+      if (!live(r[0])) {
+        problem(std::string(what) + " of instance " + r[0] +
                 ", which no longer exists, are still stored");
-    }
+      }
+    });
   }
 
   // Blob links: stored, of the linked size, hashing to their digest.
   std::map<std::string, bool> blob_ok;  // digest -> stored and sound
   std::set<RepoDigest> links;
-  {
-    store::Statement s(c, "SELECT instance, repo, digest, size FROM repository_blobs");
-    while (s.Step()) {
-      ++report.blob_links;
-      std::string instance = s.Text(0), repo = s.Text(1), digest = s.Text(2);
-      auto size = static_cast<uint64_t>(s.Int(3));
-      links.insert({instance + "/" + repo, digest});
-      auto parsed = core::ParseDigest(digest);
-      if (!parsed) {
-        problem(Where(instance, repo) + " links a malformed digest " + digest);
-        continue;
-      }
-      std::unique_ptr<store::BlobReader> blob = blobs.Open(*parsed);
-      if (!blob) {
-        problem(Where(instance, repo) + " links blob " + digest + ", which is not stored");
-        continue;
-      }
-      if (blob->size() != size) {
-        problem(Where(instance, repo) + " links blob " + digest + " as " + std::to_string(size) +
-                " bytes; the stored blob has " + std::to_string(blob->size()));
-      }
-      if (options.hash_blobs && !blob_ok.count(digest)) {
-        auto actual = HashBlob(*blob);
-        ++report.blobs_hashed;
-        blob_ok[digest] = actual && actual->str() == digest;
-        if (!blob_ok[digest]) {
-          problem("blob " + digest + " does not hash to its digest (" +
-                  (actual ? actual->str() : std::string("unreadable")) + ")");
-        }
+  rows.Each(Query::kBlobLinks, [&](const Row& r) {
+    ++report.blob_links;
+    const std::string &instance = r[0], &repo = r[1], &digest = r[2];
+    uint64_t size = std::stoull(r[3]);
+    links.insert({instance + "/" + repo, digest});
+    auto parsed = core::ParseDigest(digest);
+    if (!parsed) {
+      problem(Where(instance, repo) + " links a malformed digest " + digest);
+      return;
+    }
+    std::unique_ptr<store::BlobReader> blob = blobs.Open(*parsed);
+    if (!blob) {
+      problem(Where(instance, repo) + " links blob " + digest + ", which is not stored");
+      return;
+    }
+    if (blob->size() != size) {
+      problem(Where(instance, repo) + " links blob " + digest + " as " + std::to_string(size) +
+              " bytes; the stored blob has " + std::to_string(blob->size()));
+    }
+    if (options.hash_blobs && !blob_ok.count(digest)) {
+      auto actual = HashBlob(*blob);
+      ++report.blobs_hashed;
+      blob_ok[digest] = actual && actual->str() == digest;
+      if (!blob_ok[digest]) {
+        problem("blob " + digest + " does not hash to its digest (" +
+                (actual ? actual->str() : std::string("unreadable")) + ")");
       }
     }
-  }
+  });
 
   // Manifests: their digest, their references.
   std::set<RepoDigest> manifests;
-  {
-    store::Statement s(c, "SELECT instance, repo, digest FROM manifests");
-    while (s.Step()) manifests.insert({s.Text(0) + "/" + s.Text(1), s.Text(2)});
-  }
-  {
-    store::Statement s(c, "SELECT instance, repo, digest, media_type, body FROM manifests");
-    while (s.Step()) {
-      ++report.manifests;
-      std::string instance = s.Text(0), repo = s.Text(1), digest = s.Text(2);
-      std::string media_type = s.Text(3), body = s.Blob(4);
-      std::string key = instance + "/" + repo;
-      if (core::Sha256Of(body).str() != digest) {
-        problem(Where(instance, repo) + " manifest " + digest + " does not hash to its digest");
-      }
-      ParsedManifest parsed = ParseManifest(body, media_type);
-      if (!parsed.facts) {
-        problem(Where(instance, repo) + " manifest " + digest +
-                " does not parse: " + parsed.error->message);
-        continue;
-      }
-      for (const core::Digest& blob : parsed.facts->blobs) {
-        if (!links.count({key, blob.str()})) {
-          problem(Where(instance, repo) + " manifest " + digest + " needs blob " + blob.str() +
-                  ", which the repository does not link");
-        }
-      }
-      for (const core::Digest& child : parsed.facts->manifests) {
-        if (!manifests.count({key, child.str()})) {
-          problem(Where(instance, repo) + " index " + digest + " needs manifest " + child.str() +
-                  ", which the repository does not hold");
-        }
+  rows.Each(Query::kManifestKeys, [&](const Row& r) {
+    manifests.insert({r[0] + "/" + r[1], r[2]});
+  });
+  rows.Each(Query::kManifests, [&](const Row& r) {
+    ++report.manifests;
+    const std::string &instance = r[0], &repo = r[1], &digest = r[2];
+    const std::string &media_type = r[3], &body = r[4];
+    std::string key = instance + "/" + repo;
+    if (core::Sha256Of(body).str() != digest) {
+      problem(Where(instance, repo) + " manifest " + digest + " does not hash to its digest");
+    }
+    ParsedManifest parsed = ParseManifest(body, media_type);
+    if (!parsed.facts) {
+      problem(Where(instance, repo) + " manifest " + digest +
+              " does not parse: " + parsed.error->message);
+      return;
+    }
+    for (const core::Digest& blob : parsed.facts->blobs) {
+      if (!links.count({key, blob.str()})) {
+        problem(Where(instance, repo) + " manifest " + digest + " needs blob " + blob.str() +
+                ", which the repository does not link");
       }
     }
-  }
-
-  // Tags.
-  {
-    store::Statement s(c, "SELECT instance, repo, tag, digest FROM tags");
-    while (s.Step()) {
-      ++report.tags;
-      std::string instance = s.Text(0), repo = s.Text(1), tag = s.Text(2), digest = s.Text(3);
-      if (!manifests.count({instance + "/" + repo, digest})) {
-        problem(Where(instance, repo) + " tag " + tag + " points at " + digest +
+    for (const core::Digest& child : parsed.facts->manifests) {
+      if (!manifests.count({key, child.str()})) {
+        problem(Where(instance, repo) + " index " + digest + " needs manifest " + child.str() +
                 ", which the repository does not hold");
       }
     }
-  }
+  });
+
+  // Tags.
+  rows.Each(Query::kTags, [&](const Row& r) {
+    ++report.tags;
+    const std::string &instance = r[0], &repo = r[1], &tag = r[2], &digest = r[3];
+    if (!manifests.count({instance + "/" + repo, digest})) {
+      problem(Where(instance, repo) + " tag " + tag + " points at " + digest +
+              ", which the repository does not hold");
+    }
+  });
 
   // Upload sessions hold the bytes they count.
-  {
-    store::Statement s(c, "SELECT id, instance, repo, offset, state FROM uploads");
-    while (s.Step()) {
-      ++report.uploads;
-      std::string id = s.Text(0);
-      auto offset = static_cast<uint64_t>(s.Int(3));
-      UploadSessionState state = DecodeUploadSessionState(s.Blob(4));
-      // A session being committed whose blob is stored has done its part; what is left of it
-      // (the link, the session's removal) is finished by the same PUT again.
-      auto committed = core::ParseDigest(state.committing);
-      if (committed && blobs.Stat(*committed) == offset) continue;
-      if (!blobs.HoldsUpload(id, offset, state.store)) {
-        problem(Where(s.Text(1), s.Text(2)) + " upload " + id + " counts " +
-                std::to_string(offset) + " bytes, which the blob store does not hold");
-      }
+  rows.Each(Query::kUploads, [&](const Row& r) {
+    ++report.uploads;
+    const std::string& id = r[0];
+    uint64_t offset = std::stoull(r[3]);
+    UploadSessionState state = DecodeUploadSessionState(r[4]);
+    // A session being committed whose blob is stored has done its part; what is left of it
+    // (the link, the session's removal) is finished by the same PUT again.
+    auto committed = core::ParseDigest(state.committing);
+    if (committed && blobs.Stat(*committed) == offset) return;
+    if (!blobs.HoldsUpload(id, offset, state.store)) {
+      problem(Where(r[1], r[2]) + " upload " + id + " counts " + std::to_string(offset) +
+              " bytes, which the blob store does not hold");
     }
-  }
+  });
   return report;
 }
 

@@ -34,7 +34,14 @@ struct ConsistencyOptions {
   bool hash_blobs = true;  // read every linked blob and check its digest (reads all the bytes)
 };
 
-// Checks the metadata database at `db_path` against `blobs`. `live_instances`: the keys under
+class MetadataRows;
+
+// Checks the metadata that `rows` reads against `blobs`.
+ConsistencyReport CheckConsistency(MetadataRows& rows, store::BlobStore& blobs,
+                                   const std::set<std::string>& live_instances,
+                                   ConsistencyOptions options = {});
+
+// The same, on the SQLite database at `db_path`. `live_instances`: the keys under
 // which instances (and the plain registry) keep their rows.
 ConsistencyReport CheckConsistency(const std::string& db_path, store::BlobStore& blobs,
                                    const std::set<std::string>& live_instances,

@@ -192,7 +192,8 @@ def assert_consistent(data_dir, config_path=None):
     """`kura fsck` on a stopped server's data: tags, manifests, blobs and uploads still hold
     together, and no row outlived its instance. Nothing to check when the server stored nothing
     (or is the peer, which has no fsck)."""
-    if is_peer() or not os.path.exists(os.path.join(data_dir, "kura.db")):
+    in_postgres = bool(config_path and STORES.get("KURA_POSTGRES"))
+    if is_peer() or not (in_postgres or os.path.exists(os.path.join(data_dir, "kura.db"))):
         return
     cmd = [KURA_BIN, "fsck", "--data", data_dir]
     if config_path:
