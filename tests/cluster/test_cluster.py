@@ -236,3 +236,47 @@ def test_an_instance_change_on_one_node_holds_on_every_node_within_1s(cluster):
                 node.name, took[node.name])
     finally:
         n1.admin.call("DELETE", "/api/v1/instances/" + name)
+
+
+LOGIN_LIMIT = 10  # server/login_throttle.h kMaxFailures
+
+
+def test_failed_logins_are_counted_across_the_nodes(cluster):
+    """Wrong passwords sent from one source to the three nodes in turn: the source is refused
+    (429) after LOGIN_LIMIT failures in all, not after LOGIN_LIMIT on each node; and the user,
+    guessed at from many sources over the nodes, is refused on every node even with the right
+    password until the window ends."""
+    n1 = cluster.nodes[0]
+    name = unique("lg")
+    host = internet_host(name)
+    n1.admin.ok("POST", "/api/v1/instances",
+                {"name": name, "region": REGION_A, "edition": "personal"})
+    try:
+        n1.admin.ok("PUT", "/api/v1/instances/%s/credentials/alice" % name,
+                    {"password": "right-password-1"})
+        anon = {n.name: EndpointClient(n.endpoint_port, host) for n in cluster.nodes}
+        took, last = poll_nodes(anon, lambda r: r.status == 401)
+        assert all(v is not None for v in took.values()), last
+
+        source = "127.0.4.%d" % (os.getpid() % 200 + 20)
+        checked, refused = 0, None
+        for i in range(3 * LOGIN_LIMIT + 3):
+            node = cluster.nodes[i % 3]
+            r = EndpointClient(node.endpoint_port, host, source=source,
+                               auth=("alice", "guess-%d" % i)).get("/v2/")
+            if r.status == 429:
+                refused = r
+                break
+            assert r.status == 401, r
+            checked += 1
+        assert refused is not None, "%d guesses over three nodes, none refused" % checked
+        assert checked <= LOGIN_LIMIT, "%d guesses checked before the first 429" % checked
+        assert refused.header("Retry-After", "").isdigit(), refused
+        # alice's own count is at the limit too: the right password, from another source, on any
+        # node, is refused.
+        for node in cluster.nodes:
+            r = EndpointClient(node.endpoint_port, host, source="127.0.4.250",
+                               auth=("alice", "right-password-1")).get("/v2/")
+            assert r.status == 429, (node.name, r)
+    finally:
+        n1.admin.call("DELETE", "/api/v1/instances/" + name)
