@@ -277,14 +277,13 @@ class S3Reader final : public BlobReader {
   size_t ReadAt(uint64_t offset, char* buf, size_t n) override {
     if (offset >= size_ || n == 0) return 0;
     if (!(offset >= window_start_ && offset < window_start_ + window_.size())) {
-      if (next_.valid() && next_start_ == offset / kPart * kPart) {
+      if (next_.valid() && next_start_ == offset) {
         window_ = TakeNext();
-        window_start_ = next_start_;
       } else {
         if (next_.valid()) (void)TakeNext();
-        window_start_ = offset / kPart * kPart;
-        window_ = Fetch(window_start_);
+        window_ = Fetch(offset);
       }
+      window_start_ = offset;
     }
     uint64_t at = offset - window_start_;
     size_t got = static_cast<size_t>(std::min<uint64_t>(n, window_.size() - at));
@@ -304,8 +303,12 @@ class S3Reader final : public BlobReader {
   }
 
  private:
+  // A window from `start`: kPartBytes, or less at the end of the blob or of the bytes the reader
+  // was told are wanted (a ranged GET fetches only its range).
   std::string Fetch(uint64_t start) {
-    uint64_t last = std::min(size_, start + kPart) - 1;
+    uint64_t end = std::min(size_, start + kPart);
+    if (ahead_ && read_end_ > start) end = std::min(end, read_end_);
+    uint64_t last = end - 1;
     std::string bytes;
     bytes.reserve(static_cast<size_t>(last - start + 1));
     bool found = Checked([&] {
