@@ -30,7 +30,7 @@ constexpr auto kProgressInterval = std::chrono::seconds(3);
 
 // The digest of the file's bytes, read to its end (the dry run's verification). Throws
 // BlobFileUnreadable when it cannot be read or does not hold `size` bytes.
-core::Digest HashFile(int fd, uint64_t size) {
+core::Digest HashFile(int fd, uint64_t size, const std::function<void(uint64_t)>& progress) {
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   core::Sha256 hash;
   std::string buffer(1 << 20, '\0');
@@ -44,6 +44,7 @@ core::Digest HashFile(int fd, uint64_t size) {
     if (got == 0) break;
     hash.Update(buffer.data(), static_cast<size_t>(got));
     offset += static_cast<uint64_t>(got);
+    progress(offset);
   }
   if (offset != size) {
     throw store::BlobFileUnreadable("it holds " + std::to_string(offset) + " bytes, not the " +
@@ -70,9 +71,8 @@ class BlobCopy {
       std::unique_lock lock(mu_);
       while (
           !done_.wait_for(lock, kProgressInterval, [&] { return finished_ == workers.size(); })) {
-        out_ << "  blobs: " << handled_ << " of " << inventory_.blobs.size() << " ("
-             << HumanBytes(handled_bytes_) << " of " << HumanBytes(inventory_.bytes) << ")"
-             << std::endl;
+        out_ << "  blobs: " << handled_ << " of " << inventory_.blobs.size() << " done, "
+             << HumanBytes(handled_bytes_) << " of " << HumanBytes(inventory_.bytes) << std::endl;
       }
     }
     for (std::thread& t : workers) t.join();
@@ -98,7 +98,20 @@ class BlobCopy {
     done_.notify_all();
   }
 
+  // Copies one blob, counting its bytes for the progress lines as they are read.
   void Copy(const BlobFile& blob) {
+    uint64_t counted = 0;  // of the blob's bytes, in handled_bytes_ already
+    auto count = [&](uint64_t read) {
+      const uint64_t now = std::min(read, blob.size);
+      if (now > counted) handled_bytes_ += now - counted;
+      counted = std::max(counted, now);
+    };
+    Transfer(blob, count);
+    count(blob.size);
+    ++handled_;
+  }
+
+  void Transfer(const BlobFile& blob, const std::function<void(uint64_t)>& progress) {
     std::optional<store::ObjectInfo> there =
         client_.HeadObject(store::S3BlobStore::BlobKey(blob.digest));
     if (there && there->size == blob.size) {
@@ -106,7 +119,6 @@ class BlobCopy {
       ++report_.present;
       report_.present_bytes += blob.size;
       report_.in_target.insert(blob.digest.str());
-      Handled(blob.size);
       return;
     }
     store::FileHandle file(::open(blob.path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -122,8 +134,8 @@ class BlobCopy {
     // A failure of the target is not this blob's: it ends the copy (Run rethrows it).
     std::optional<core::Digest> got;
     try {
-      got = store_ ? store_->PutBlobFromFile(blob.digest, file.get(), size)
-                   : HashFile(file.get(), size);
+      got = store_ ? store_->PutBlobFromFile(blob.digest, file.get(), size, progress)
+                   : HashFile(file.get(), size, progress);
     } catch (const store::BlobFileUnreadable& e) {
       return Refuse(blob, e.what());
     }
@@ -135,7 +147,6 @@ class BlobCopy {
     report_.copied_bytes += size;
     if (there) ++report_.replaced;
     report_.in_target.insert(blob.digest.str());
-    Handled(blob.size);
   }
 
   void Refuse(const BlobFile& blob, const std::string& why) {
@@ -143,13 +154,6 @@ class BlobCopy {
     std::lock_guard lock(mu_);
     out_ << "  refused " << line << std::endl;
     report_.refused.push_back(std::move(line));
-    Handled(blob.size);
-  }
-
-  // Called with mu_ held.
-  void Handled(uint64_t size) {
-    ++handled_;
-    handled_bytes_ += size;
   }
 
   const BlobInventory& inventory_;
@@ -162,11 +166,11 @@ class BlobCopy {
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable done_;
-  size_t finished_ = 0;         // workers done (guarded by mu_)
-  size_t handled_ = 0;          // blobs (guarded by mu_)
-  uint64_t handled_bytes_ = 0;  // guarded by mu_
-  BlobCopyReport report_;       // guarded by mu_
-  std::exception_ptr failure_;  // the first worker's that failed (guarded by mu_)
+  size_t finished_ = 0;  // workers done (guarded by mu_)
+  std::atomic<size_t> handled_{0};
+  std::atomic<uint64_t> handled_bytes_{0};  // of the blobs handled, and read of those in hand
+  BlobCopyReport report_;                   // guarded by mu_
+  std::exception_ptr failure_;              // the first worker's that failed (guarded by mu_)
 };
 
 }  // namespace

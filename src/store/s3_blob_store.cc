@@ -549,7 +549,8 @@ std::string NewMigrationUploadId() {
 
 }  // namespace
 
-core::Digest S3BlobStore::PutBlobFromFile(const core::Digest& digest, int fd, uint64_t size) {
+core::Digest S3BlobStore::PutBlobFromFile(const core::Digest& digest, int fd, uint64_t size,
+                                          const std::function<void(uint64_t)>& progress) {
   if (digest.algorithm() != "sha256") {
     throw StoreError("blob " + digest.str() + ": only sha256 blobs can be verified");
   }
@@ -580,6 +581,7 @@ core::Digest S3BlobStore::PutBlobFromFile(const core::Digest& digest, int fd, ui
         hash.Update(buffer.data(), n);
         appender.Submit(n);
         offset += n;
+        if (progress) progress(offset);
       }
       RefuseLongerFile(fd, size);
       state = appender.Finish();

@@ -18,6 +18,7 @@
 // object-store URLs: the exposure rules decide who may read them.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -71,8 +72,10 @@ class S3BlobStore final : public BlobStore {
   // A few parts at most are held in memory. Throws BlobFileUnreadable when the file cannot be
   // read or does not hold `size` bytes (it changed while being read), StoreError for a blob over
   // kMaxCommitBytes, and as the BlobStore contract says when the store fails; nothing is stored
-  // then.
-  core::Digest PutBlobFromFile(const core::Digest& digest, int fd, uint64_t size);
+  // then. `progress`, when given, is called from the calling thread with the count of bytes
+  // read so far, after each part.
+  core::Digest PutBlobFromFile(const core::Digest& digest, int fd, uint64_t size,
+                               const std::function<void(uint64_t)>& progress = {});
 
   // The object key of blob `digest`, relative to the configured prefix.
   static std::string BlobKey(const core::Digest& digest);
