@@ -5,6 +5,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <stdexcept>
 
 #include "cli/migrate_blobs.h"
@@ -92,8 +93,16 @@ int Run(const MigrateOptions& options, std::ostream& out) {
                            " holds no kura.db: it is not the data directory of an embedded "
                            "kura (kura serve --data DIR)");
   }
-  MigrationSource source(db_path);
-  if (source.KeyedByInstanceName()) {
+  std::unique_ptr<MigrationSource> opened;
+  bool keyed_by_name = false;
+  try {
+    opened = std::make_unique<MigrationSource>(db_path);
+    keyed_by_name = opened->KeyedByInstanceName();
+  } catch (const store::StoreError& e) {
+    throw MigrationRefused("cannot read " + db_path + ": " + e.what());
+  }
+  MigrationSource& source = *opened;
+  if (keyed_by_name) {
     throw MigrationRefused(db_path +
                            " was written by an earlier kura (its rows are keyed by instance "
                            "name): start `kura serve --data " +

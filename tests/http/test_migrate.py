@@ -491,6 +491,10 @@ def test_directory_without_kura_db_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     assert_refused(migrate(str(tmp_path / "empty"), config), "holds no kura.db")
     assert_refused(migrate(str(tmp_path / "missing"), config), "is no directory")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "kura.db").write_bytes(b"not a database" * 1000)
+    assert_refused(migrate(str(tmp_path / "foreign"), config), "cannot read",
+                   "not a database")
 
 
 def test_database_keyed_by_instance_name_is_refused(tmp_path):
