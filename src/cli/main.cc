@@ -2,11 +2,12 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "cli/admin_commands.h"
 #include "cli/admin_client.h"
+#include "cli/admin_commands.h"
 #include "cli/db_command.h"
 #include "cli/fsck_command.h"
 #include "cli/lab_command.h"
+#include "cli/migrate_command.h"
 #include "cli/scope_command.h"
 #include "cli/serve.h"
 #include "server/config.h"
@@ -32,14 +33,14 @@ int main(int argc, char** argv) {
   admin.server = "http://127.0.0.1:5001";
   app.add_option("--token", admin.token, "Admin token of your account (KURA_TOKEN)")
       ->envname("KURA_TOKEN");
-  app.add_option("--output", admin.output, "text or json")
-      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--output", admin.output, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.fallthrough();
   auto verbs = kura::cli::AddAdminCommands(app, admin);
   auto scope = kura::cli::AddScopeCommand(app);
   auto lab = kura::cli::AddLabCommand(app);
   auto fsck = kura::cli::AddFsckCommand(app);
   auto db = kura::cli::AddDbCommand(app);
+  auto migrate = kura::cli::AddMigrateCommand(app);
 
   try {
     app.parse(argc, argv);

@@ -10,8 +10,7 @@
 
 namespace kura::cli {
 
-std::unique_ptr<store::BlobStore> OpenBlobStore(const server::ServerConfig& config) {
-  if (!config.s3) return std::make_unique<store::FsBlobStore>(config.data_dir);
+store::S3Config S3ConfigOf(const server::ServerConfig& config) {
   store::S3Config s3;
   s3.endpoint = config.s3->endpoint;
   s3.bucket = config.s3->bucket;
@@ -25,7 +24,12 @@ std::unique_ptr<store::BlobStore> OpenBlobStore(const server::ServerConfig& conf
         "blobs.s3 needs access_key and secret_key (or AWS_ACCESS_KEY_ID and "
         "AWS_SECRET_ACCESS_KEY)");
   }
-  return std::make_unique<store::S3BlobStore>(s3);
+  return s3;
+}
+
+std::unique_ptr<store::BlobStore> OpenBlobStore(const server::ServerConfig& config) {
+  if (!config.s3) return std::make_unique<store::FsBlobStore>(config.data_dir);
+  return std::make_unique<store::S3BlobStore>(S3ConfigOf(config));
 }
 
 MetadataStores OpenMetadataStores(const server::ServerConfig& config) {

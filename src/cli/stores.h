@@ -8,10 +8,16 @@
 #include "store/admin_store.h"
 #include "store/blob_store.h"
 #include "store/meta_store.h"
+#include "store/s3_client.h"
 #include "store/sqlite_admin_store.h"
 #include "store/sqlite_meta_store.h"
 
 namespace kura::cli {
+
+// The S3 client configuration of `config.s3` (which must be set): the configured settings,
+// the empty ones filled from the environment (AWS_ACCESS_KEY_ID...). Throws std::runtime_error
+// when no access key or secret key is found.
+store::S3Config S3ConfigOf(const server::ServerConfig& config);
 
 // The blob store of `config`: S3 when blobs.s3 is set, else files under the data directory.
 // Throws std::runtime_error (StoreError) with the reason when it cannot be opened.

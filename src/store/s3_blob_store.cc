@@ -1,9 +1,15 @@
 #include "store/s3_blob_store.h"
 
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <condition_variable>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <functional>
@@ -20,8 +26,8 @@ namespace kura::store {
 namespace {
 
 constexpr uint64_t kPart = S3BlobStore::kPartBytes;
-// S3 copies at most this much in one CopyObject; larger blobs are copied part by part.
-constexpr uint64_t kMaxCopyBytes = 5ull << 30;
+// S3 copies at most this much in one CopyObject.
+constexpr uint64_t kMaxCopyBytes = S3BlobStore::kMaxCommitBytes;
 
 // An S3 failure as the BlobStore contract names it.
 [[noreturn]] void Rethrow(const S3Error& e) {
@@ -42,17 +48,6 @@ auto Checked(F&& f) -> decltype(f()) {
   } catch (const S3Error& e) {
     Rethrow(e);
   }
-}
-
-std::string BlobKey(const core::Digest& digest) {
-  std::string_view hex = digest.hex();
-  std::string key = "blobs/";
-  key += digest.algorithm();
-  key += '/';
-  key += hex.substr(0, 2);
-  key += '/';
-  key += hex;
-  return key;
 }
 
 std::string UploadPrefix(const std::string& id) {
@@ -347,6 +342,17 @@ int64_t ParseTime(const std::string& text) {
 
 }  // namespace
 
+std::string S3BlobStore::BlobKey(const core::Digest& digest) {
+  std::string_view hex = digest.hex();
+  std::string key = "blobs/";
+  key += digest.algorithm();
+  key += '/';
+  key += hex.substr(0, 2);
+  key += '/';
+  key += hex;
+  return key;
+}
+
 S3BlobStore::S3BlobStore(S3Config config) : client_(std::move(config)) {
   Checked([&] { client_.CreateBucketIfMissing(); });
 }
@@ -496,6 +502,109 @@ std::vector<std::string> S3BlobStore::ListUploads(int64_t idle_seconds) {
     if (now - t >= idle_seconds) ids.push_back(id);
   }
   return ids;
+}
+
+namespace {
+
+// Fills `buf` with the `n` bytes of `fd` at `offset`; throws BlobFileUnreadable when they are not
+// all there.
+void ReadFileBytes(int fd, uint64_t offset, char* buf, size_t n, uint64_t size) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t got = ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      throw BlobFileUnreadable(std::string("cannot read the file: ") + std::strerror(errno));
+    }
+    if (got == 0) {
+      throw BlobFileUnreadable("the file ends at byte " + std::to_string(offset + done) +
+                               ", not at " + std::to_string(size) +
+                               ": it changed while being read");
+    }
+    done += static_cast<size_t>(got);
+  }
+}
+
+// Throws BlobFileUnreadable when `fd` holds bytes past `size`.
+void RefuseLongerFile(int fd, uint64_t size) {
+  char extra;
+  ssize_t got;
+  do {
+    got = ::pread(fd, &extra, 1, static_cast<off_t>(size));
+  } while (got < 0 && errno == EINTR);
+  if (got != 0) {
+    throw BlobFileUnreadable("the file holds more than " + std::to_string(size) +
+                             " bytes: it changed while being read");
+  }
+}
+
+std::string NewMigrationUploadId() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) throw StoreError("no randomness for an upload id");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "migrate-";
+  for (unsigned char c : b) {
+    id.push_back(kHex[c >> 4]);
+    id.push_back(kHex[c & 15]);
+  }
+  return id;
+}
+
+}  // namespace
+
+core::Digest S3BlobStore::PutBlobFromFile(const core::Digest& digest, int fd, uint64_t size,
+                                          const std::function<void(uint64_t)>& progress) {
+  if (digest.algorithm() != "sha256") {
+    throw StoreError("blob " + digest.str() + ": only sha256 blobs can be verified");
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  core::Sha256 hash;
+  if (size <= kPart) {
+    std::string bytes(static_cast<size_t>(size), '\0');
+    ReadFileBytes(fd, 0, bytes.data(), bytes.size(), size);
+    RefuseLongerFile(fd, size);
+    hash.Update(bytes);
+    core::Digest got = hash.Finish();
+    if (got == digest) Checked([&] { return client_.PutObject(BlobKey(digest), bytes); });
+    return got;
+  }
+  if (size > kMaxCopyBytes) {
+    throw StoreError("blob " + digest.str() + " holds " + std::to_string(size) +
+                     " bytes: blobs over 5 GiB cannot be stored in S3 by this version of kura");
+  }
+  const std::string id = NewMigrationUploadId();
+  std::string state;
+  try {
+    {
+      S3Appender appender(client_, id, 0, "");
+      for (uint64_t offset = 0; offset < size;) {
+        std::span<char> buffer = appender.NextBuffer();
+        size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), size - offset));
+        ReadFileBytes(fd, offset, buffer.data(), n, size);
+        hash.Update(buffer.data(), n);
+        appender.Submit(n);
+        offset += n;
+        if (progress) progress(offset);
+      }
+      RefuseLongerFile(fd, size);
+      state = appender.Finish();
+    }
+    core::Digest got = hash.Finish();
+    if (got == digest) {
+      // Commit keeps an object already at the key (the same bytes, content-addressed), unless
+      // its size tells it is not.
+      const std::string key = BlobKey(digest);
+      std::optional<ObjectInfo> there = Checked([&] { return client_.HeadObject(key); });
+      if (there && there->size != size) Checked([&] { client_.DeleteObject(key); });
+      Commit(id, size, state, digest);
+    } else {
+      RemoveUpload(id, state);
+    }
+    return got;
+  } catch (...) {
+    RemoveUpload(id, state);
+    throw;
+  }
 }
 
 void S3BlobStore::Remove(const core::Digest& digest) {

@@ -19,16 +19,21 @@ void DisableMemoryStatistics() {
 
 }  // namespace
 
-SqliteConnection::SqliteConnection(const std::string& path) {
+SqliteConnection::SqliteConnection(const std::string& path, SqliteAccess access) {
   DisableMemoryStatistics();
-  if (sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
+  const int mode = access == SqliteAccess::kReadOnly ? SQLITE_OPEN_READONLY
+                                                     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (sqlite3_open_v2(path.c_str(), &db_, mode | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
+    db_ = nullptr;
     throw StoreError("cannot open " + path + ": " + why);
   }
   sqlite3_busy_timeout(db_, 10000);
+  // A reader changes nothing of the database: neither its journal mode nor its content. (A
+  // database in WAL mode is read through its -shm index; SQLite creates it, and an empty -wal,
+  // beside the file when they are missing, and leaves them.)
+  if (access == SqliteAccess::kReadOnly) return;
   // WAL: readers never block the writer. synchronous=FULL: every commit syncs the WAL before it
   // returns, so a manifest or tag PUT that was acknowledged survives a power loss, not only a
   // crash of the process (NORMAL, which syncs at checkpoints only, may drop the last commits on

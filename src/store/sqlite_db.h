@@ -18,10 +18,18 @@ struct sqlite3_stmt;
 
 namespace kura::store {
 
+// How a connection opens its database file.
+enum class SqliteAccess {
+  kReadWrite,  // created if missing, WAL mode, every commit synced
+  kReadOnly,   // must exist; nothing is ever written to it (`kura migrate` reads its source so)
+};
+
 // One connection, used by one thread at a time.
 class SqliteConnection {
  public:
-  explicit SqliteConnection(const std::string& path);
+  // Throws StoreError if the file cannot be opened (for kReadOnly: also when it does not exist).
+  explicit SqliteConnection(const std::string& path,
+                            SqliteAccess access = SqliteAccess::kReadWrite);
   ~SqliteConnection();
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
