@@ -44,9 +44,9 @@ printf 'export KURA_POSTGRES=%s\nexport KURA_S3_ENV=%s\n' "$PG_URL" "$KURA_TEST_
 echo "=== stores: PostgreSQL $PG_URL, S3 $(grep AWS_ENDPOINT_URL "$KURA_TEST_S3" | cut -d= -f2)"
 
 suite unit bash -c "cd '$BUILD' && ctest --output-on-failure -j 2"
+suite http /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/http
 stop_stores  # the cluster suite starts stores of its own; these served the store suites only
 trap - EXIT
-suite http /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/http
 suite adversarial /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/adversarial
 suite real-clients tests/e2e/real_clients.sh "$KURA_BIN"
 suite instance-clients tests/e2e/instance_clients.sh "$KURA_BIN"

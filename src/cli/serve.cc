@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <csignal>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -63,6 +65,9 @@ int Serve(const server::ServerConfig& config) {
   // would otherwise raise this threshold after the first such free and keep freed buffers in
   // every thread's heap: an idle server that once took a push held megabytes it no longer used.
   ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  // A client that goes away while a blob is sent makes sendfile(2) raise SIGPIPE: the write
+  // must fail (EPIPE) and close that connection, never end the server.
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     std::filesystem::create_directories(config.data_dir);
     std::unique_ptr<store::BlobStore> blob_store = OpenBlobStore(config);
