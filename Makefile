@@ -5,8 +5,8 @@ LISTEN  ?= 127.0.0.1:5000
 DATA    ?= ./var
 KURA    := $(BUILD)/kura
 
-.PHONY: all setup setup-test build run test unit http e2e lab bench fuzz format clean cluster \
-	cluster-down
+.PHONY: all setup setup-test build run test unit http e2e lab bench bench-cluster fuzz format \
+	clean cluster cluster-down
 
 all: build
 
@@ -52,6 +52,13 @@ cluster-down:
 
 bench: setup-test build
 	bench/run.sh $(KURA)
+
+# kura over PostgreSQL + S3 (1 node, then 3 behind haproxy) against distribution's S3 driver, on
+# a Ceph gateway and a durable PostgreSQL of its own; then the default stores (bench/embedded.sh).
+# About 30 minutes; the page goes to bench/results/<date>-cluster.md.
+bench-cluster: setup-test $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target kura
+	bench/cluster.sh $(KURA)
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc')

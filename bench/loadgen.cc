@@ -11,7 +11,9 @@
 //   --url-file: one path (or full http://127.0.0.1:PORT/path URL) per line, taken round-robin
 //   by a shared counter; with --max-requests equal to the line count each path is sent once.
 //   Prints one JSON line: requests, errors (non-2xx or I/O), seconds, rate, latency p50/p90/
-//   p99/max in microseconds, bytes of response bodies, and a count per status code.
+//   p99/max in microseconds, bytes of response bodies, a count per status code, and sent: the
+//   requests sent from the start, the warm-up's included (what CPU seconds of the servers
+//   measured over the whole run are to be divided by).
 //
 // Push mode (--push-list F): uploads blobs through the OCI Distribution API.
 //   loadgen --push-list F --url http://127.0.0.1:PORT/v2/REPO [--chunk-size BYTES]
@@ -576,11 +578,11 @@ int RunRate(Options& o) {
   }
   std::printf(
       "{\"requests\":%llu,\"errors\":%llu,\"seconds\":%.6f,\"rate\":%.1f,\"ok_rate\":%.1f,"
-      "\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"max_us\":%u,\"bytes\":%llu,\"status\":{%s}}\n",
+      "\"p50_us\":%u,\"p90_us\":%u,\"p99_us\":%u,\"max_us\":%u,\"bytes\":%llu,\"status\":{%s},"
+      "\"sent\":%llu}\n",
       (unsigned long long)all.requests, (unsigned long long)all.errors, secs, all.requests / secs,
       ok / secs, pct(0.50), pct(0.90), pct(0.99), all.lat_us.empty() ? 0 : all.lat_us.back(),
-      (unsigned long long)all.bytes, status.c_str());
-  (void)issued;
+      (unsigned long long)all.bytes, status.c_str(), (unsigned long long)issued);
   return all.errors == 0 ? 0 : 1;
 }
 

@@ -7,6 +7,9 @@
 #   PostgreSQL refuses to run as root: as root (CI), the cluster is owned by and runs as the user
 #   postgres (made by the postgresql-common package), so DIR's parents must be traversable by it.
 #   Needs postgresql-15 (scripts/setup.sh test installs it).
+#   PG_DURABLE=1: start it with PostgreSQL's own durability (fsync, synchronous_commit and
+#   full_page_writes on), as a production database runs; benchmarks of writes need it
+#   (bench/cluster.sh). Without it durability is off (see below).
 set -euo pipefail
 DIR=${1:?usage: $0 DIR [PORT]}
 PORT=${2:-5433}
@@ -33,12 +36,14 @@ if [ ! -e "$DIR/PG_VERSION" ]; then
 fi
 
 if ! "${as_owner[@]}" "$BIN/pg_ctl" -D "$DIR" status >/dev/null 2>&1; then
-  # Durability is off (fsync, synchronous_commit, full_page_writes): this cluster holds test data
-  # only, and a test never survives a power loss of the machine anyway. A production database
-  # keeps the defaults (fsync on): kura's "acknowledged means durable" rests on them.
+  # Durability is off (fsync, synchronous_commit, full_page_writes) unless PG_DURABLE=1: this
+  # cluster holds test data only, and a test never survives a power loss of the machine anyway.
+  # A production database keeps the defaults (fsync on): kura's "acknowledged means durable"
+  # rests on them.
+  durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${PG_DURABLE:-0}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
   "${as_owner[@]}" "$BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w -t 60 \
-    -o "-k $DIR -p $PORT -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-        -c full_page_writes=off -c max_connections=200" \
+    -o "-k $DIR -p $PORT -c listen_addresses=127.0.0.1 $durability -c max_connections=200" \
     start >/dev/null || { tail -20 "$DIR/server.log" >&2; exit 1; }
 fi
 
