@@ -34,6 +34,12 @@ def load(d):
         vals[(m, t)][r] = float(v)
         if p99:
             vals[(m + ":p99", t)][r] = float(p99)
+    # A CI job's push then pull of the same blob: seconds per GiB of the two, round by round.
+    for t in {t for (_m, t) in vals}:
+        push, pull = vals.get(("push_mono", t), {}), vals.get(("pull_first", t), {})
+        for r in push.keys() & pull.keys():
+            if push[r] > 0 and pull[r] > 0:
+                vals[("cycle", t)][r] = 1024 / push[r] + 1024 / pull[r]
     cpu = defaultdict(dict)  # (metric, target, round) -> {group: seconds}; units under "_units"
     p = d / "cpu.tsv"
     for line in (p.read_text().splitlines() if p.exists() else []):
@@ -141,6 +147,7 @@ def cluster_page(d, summary_name=None):
     rows = [
         ("push_mono", "dist", f"blob push, {big} monolithic (POST + PUT, curl -T)", "MiB/s", 2.0),
         ("pull_first", "dist", f"blob pull, {big}, right after its push (curl)", "MiB/s", 1.0),
+        ("cycle", "dist", "push, then the first pull: seconds per GiB of the two (lower is better)", "s/GiB", None),
         ("pull_second", "dist", f"blob pull, {big}, second time", "MiB/s", 1.0),
         ("pull_second", "dist_redir",
          f"blob pull, {big}: distribution redirecting to the gateway (curl -L)", "MiB/s", None),
@@ -156,7 +163,7 @@ def cluster_page(d, summary_name=None):
     for m, other, label, unit, goal in rows:
         k, o = mv(vals, m, "kura"), mv(vals, m, other)
         r = ratio(k, o)
-        higher = unit != "µs"
+        higher = unit not in ("µs", "s/GiB")
         rs = f"{r:.2f}×" if r is not None else "–"
         tg = f"≥ {goal:g}×" if goal else "–"
         vd = verdict(r, goal, higher) if goal else "–"
@@ -342,6 +349,7 @@ def embedded_section(d, targets, standalone=False):
     p("|---|---|---|---|---|---|---|")
     rows = [("push_mono", f"blob push, {big} monolithic (POST + PUT)", "MiB/s", "GiB"),
             ("pull_first", f"blob pull, {big}, right after its push", "MiB/s", "GiB"),
+            ("cycle", "push, then the first pull: seconds per GiB of the two (lower is better)", "s/GiB", None),
             ("pull_second", f"blob pull, {big}, second time", "MiB/s", "GiB"),
             ("tag_put_seq", "tag PUT, sequential", "tags/s", "1k req"),
             ("tag_put_seq:p99", "tag PUT, sequential, p99", "µs", None),
