@@ -335,9 +335,11 @@ for t in ha1 ha3; do
   [ "$c" = 200 ] || { echo "cluster.sh: GET manifest through $t answered $c" >&2; exit 1; }
 done
 
-# ------------------------------------------------------------------ durability check
-# fsync-family calls of the server, of PostgreSQL (the postmaster, its children and what they
-# fork) and of the OSD (strace attached to each) for one 1 MiB blob push and for 10 tag PUTs.
+# ------------------------------------------------------------------ what one operation costs
+# For one 1 MiB blob push, 10 tag PUTs, 100 GET manifests and 100 HEAD blobs on each server, and
+# for 2 s of nothing (the stores' own background work): the fsync-family calls of the server, of
+# PostgreSQL (the postmaster, its children and what they fork) and of the OSD (strace attached to
+# each), and the S3 requests radosgw received (its "req" counter, from its admin socket).
 fsync_count() { # OUTFILE PID...: starts strace counting until killed; prints its PID
   local out=$1 args=() p; shift
   for p in "$@"; do args+=(-p "$p"); done
@@ -348,30 +350,44 @@ fsync_count() { # OUTFILE PID...: starts strace counting until killed; prints it
 strace_total() { # FILE
   if [ -e "$1" ]; then awk '$NF ~ /^(fsync|fdatasync|sync_file_range|syncfs)$/ {n += $4} END {print n + 0}' "$1"; else echo "?"; fi
 }
+s3_requests() { ceph --admin-daemon "$W/ceph/run/client.rgw.a.asok" perf dump 2>/dev/null | jq '.rgw.req'; }
 head -c $MiB /dev/urandom >"$W/src/dur.blob"
 printf '%s sha256:%s\n' "$W/src/dur.blob" "$(sha "$W/src/dur.blob")" >"$W/src/dur.list"
 for i in $(seq 0 9); do printf '/v2/bench/dur/manifests/d%d\n' "$i"; done >"$W/src/dur.urls"
+operation() { # TARGET WHAT: runs it once
+  case $2 in
+    blob) lg --push-list "$W/src/dur.list" --url "${BASE[$1]}/v2/bench/dur" --duration 30 >/dev/null ;;
+    tags) lg --url "${BASE[$1]}/" --url-file "$W/src/dur.urls" --method PUT --body-file "$W/src/manifest" \
+      --header "Content-Type: $OCI_M" --connections 1 --threads 1 --max-requests 10 --duration 30 >/dev/null ;;
+    get) lg --url "${BASE[$1]}/v2/bench/app/manifests/latest" --header "Accept: $OCI_M" --connections 1 \
+      --threads 1 --max-requests 100 --duration 30 >/dev/null ;;
+    head) lg --url "${BASE[$1]}/v2/bench/app/blobs/$LAYER_D" --method HEAD --connections 1 --threads 1 \
+      --max-requests 100 --duration 30 >/dev/null ;;
+    idle) sleep 2 ;;
+  esac
+}
+declare -A OP_LABEL=([blob]="one 1 MiB blob push" [tags]="10 tag PUTs" [get]="100 GET manifest by tag"
+                     [head]="100 HEAD blob" [idle]="nothing (the stores alone)")
 DURABILITY=""
-for t in kura dist; do
-  mount_image $t bench/dur
-  server=${PID[dist]}; [ $t = kura ] && server=${PID[node1]}
-  for what in blob tags; do
-    sp_server=$(fsync_count "$W/strace-$t-$what-server" "$server")
+for t in idle kura dist; do
+  whats="blob tags get head"; server=${PID[dist]}
+  [ $t = kura ] && server=${PID[node1]}
+  [ $t = idle ] && whats=idle
+  [ $t = idle ] || mount_image $t bench/dur
+  for what in $whats; do
+    w0=$(now); sp_server=$(fsync_count "$W/strace-$t-$what-server" "$server")
     # shellcheck disable=SC2046
     sp_pg=$(fsync_count "$W/strace-$t-$what-pg" "$PG_PID" $(pgrep -P "$PG_PID"))
     sp_osd=$(fsync_count "$W/strace-$t-$what-osd" "$OSD_PID")
     sleep 1
-    if [ $what = blob ]; then
-      lg --push-list "$W/src/dur.list" --url "${BASE[$t]}/v2/bench/dur" --duration 30 >/dev/null
-    else
-      lg --url "${BASE[$t]}/" --url-file "$W/src/dur.urls" --method PUT --body-file "$W/src/manifest" \
-        --header "Content-Type: $OCI_M" --connections 1 --threads 1 --max-requests 10 --duration 30 >/dev/null
-    fi
+    q0=$(s3_requests); operation $t $what; q1=$(s3_requests)
     sleep 0.5
     kill -INT "$sp_server" "$sp_pg" "$sp_osd"; wait "$sp_server" "$sp_pg" "$sp_osd" 2>/dev/null || true
-    label="one 1 MiB blob push"; [ $what = tags ] && label="10 tag PUTs"
-    DURABILITY+="$t"$'\t'"$label"$'\t'"$(strace_total "$W/strace-$t-$what-server")"$'\t'
-    DURABILITY+="$(strace_total "$W/strace-$t-$what-pg")"$'\t'"$(strace_total "$W/strace-$t-$what-osd")"$'\n'
+    w1=$(now)
+    srv=$(strace_total "$W/strace-$t-$what-server"); [ $t = idle ] && srv="–"
+    DURABILITY+="$t"$'\t'"${OP_LABEL[$what]}"$'\t'"$srv"$'\t'"$(strace_total "$W/strace-$t-$what-pg")"$'\t'
+    DURABILITY+="$(strace_total "$W/strace-$t-$what-osd")"$'\t'"$((q1 - q0))"$'\t'
+    DURABILITY+="$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", b - a }')"$'\n'
   done
 done
 printf '%s' "$DURABILITY" >"$W/durability"

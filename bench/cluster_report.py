@@ -267,7 +267,8 @@ def cluster_page(d, summary_name=None):
         a, b = eff.get((m, "ha3"), (None, None)), eff.get((m, "ha1"), (None, None))
         r = ratio(a[0], b[0])
         rs = ratio(a[1], b[1])
-        drop = f"{(1 - r) * 100:.1f}%" if r is not None else "–"
+        drop = (f"{(1 - r) * 100:.1f}%" if r is not None and r <= 1 else
+                f"none (3 nodes {(r - 1) * 100:.1f}% more)" if r is not None else "–")
         vd = verdict(1 - r, 0.20, higher=False) if r is not None else "not measured"
         if r is not None and 1 - r <= 0:
             vd = "met"
@@ -285,24 +286,31 @@ def cluster_page(d, summary_name=None):
     p("")
 
     if dur:
-        p("## Durability")
+        p("## What one operation costs: syncs and S3 requests")
         p("")
-        p("What each write waits for, counted with strace attached to the server, to every "
-          "PostgreSQL process and to the OSD (fsync, fdatasync, sync_file_range, syncfs):")
+        p("Counted once, before the rounds: the fsync-family calls (fsync, fdatasync, "
+          "sync_file_range, syncfs) of the server, of every PostgreSQL process and of the OSD, "
+          "with strace attached to each for the window shown, and the S3 requests radosgw "
+          "received (its `req` counter). The first row is the same window with nothing sent: "
+          "the OSD also syncs on its own (its background work), so only what "
+          "goes beyond that row is the operation's.")
         p("")
-        p("| server | what | server's fsync-family calls | PostgreSQL's | ceph-osd's |")
-        p("|---|---|---|---|---|")
+        p("| server | operation | server's syncs | PostgreSQL's | ceph-osd's | S3 requests | "
+          "window s |")
+        p("|---|---|---|---|---|---|---|")
         for row in dur:
-            row = row + ["–"] * (5 - len(row))
-            p(f"| {NAMES.get(row[0], row[0])} | {row[1]} | {row[2]} | {row[3]} | {row[4]} |")
+            row = row + ["–"] * (7 - len(row))
+            who = "–" if row[0] == "idle" else NAMES.get(row[0], row[0])
+            p(f"| {who} | {row[1]} | {row[2]} | {row[3]} | {row[4]} | {row[5]} | {row[6]} |")
         p("")
-        p(f"PostgreSQL: {info['postgres']}; kura sets `synchronous_commit` back to `on` per session "
-          "if a database has it off. A tag PUT on kura is acknowledged after its transaction's "
-          "WAL record is flushed (fdatasync) by PostgreSQL. distribution writes every manifest, "
-          "link and tag file as an S3 object; radosgw acknowledges a PUT once the OSD has "
-          "committed it (bluestore: data and its RocksDB metadata on the device, flushed before "
-          "the reply), with one copy (a single OSD, pool size 1) — durable on this disk too, "
-          "but by the gateway's writes, not by calls distribution makes.")
+        p(f"PostgreSQL: {info['postgres']}; kura also sets `synchronous_commit` back to `on` per "
+          "session if a database has it off. A tag PUT on kura is acknowledged after its "
+          "transaction's WAL record is flushed (fdatasync) by PostgreSQL. distribution keeps no "
+          "database: every manifest, link and tag file is an S3 object, and radosgw acknowledges "
+          "a PUT once the OSD has committed it (bluestore: data and its RocksDB metadata on the "
+          "device, flushed before the reply), in one copy (a single OSD, pool size 1). Both are "
+          "durable on this disk; distribution's durability is the gateway's writes, not calls "
+          "distribution makes (it makes none).")
         p("")
 
     emb = Path(d) / "embedded"
