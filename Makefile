@@ -55,7 +55,7 @@ bench: setup-test build
 
 # kura over PostgreSQL + S3 (1 node, then 3 behind haproxy) against distribution's S3 driver, on
 # a Ceph gateway and a durable PostgreSQL of its own; then the default stores (bench/embedded.sh).
-# About 30 minutes; the page goes to bench/results/<date>-cluster.md.
+# About 20 minutes; the page goes to bench/results/<date>-cluster.md.
 bench-cluster: setup-test $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target kura
 	bench/cluster.sh $(KURA)

@@ -188,8 +188,10 @@ def cluster_page(d, summary_name=None):
     p("")
     p("User + system seconds of each process during the measurement (/proc/PID/stat before and "
       "after; PostgreSQL: the postmaster and every child), divided by the GiB moved or the "
-      "requests sent (warm-up included), median over the rounds. *wall* is the elapsed time of "
-      "the same unit; *total / wall* is how many of the 2 cores the unit kept busy.")
+      "requests sent (warm-up included), median over the rounds. Processes that served nothing "
+      "count too, in their own column (the kura nodes during distribution's measurements: their "
+      "health checks and polls). *wall* is the elapsed time of the same unit; *total / wall* is "
+      "how many of the 2 cores the unit kept busy.")
     p("")
     p("| measurement | server | unit | kura nodes | distribution | haproxy | radosgw | ceph-osd "
       "| ceph-mon | postgres | client | total | wall | total / wall |")
