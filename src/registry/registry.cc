@@ -35,29 +35,36 @@ std::optional<RegistryError> CheckDigest(const std::string& digest) {
 Registry::Registry(store::BlobStore& blobs, store::MetaStore& meta, UploadLimits upload_limits)
     : blobs_(blobs), meta_(meta), upload_slots_(upload_limits) {}
 
-asio::awaitable<Response> Registry::Handle(Request& req, Route route) {
-  try {
-    co_return co_await Dispatch(req, route);
-  } catch (const store::InstanceGone&) {
+Response StoreFailureResponse(const store::StoreError& e) {
+  if (dynamic_cast<const store::InstanceGone*>(&e)) {
     // The request was admitted before its instance was deleted; nothing was stored.
-    co_return ErrorResponse(
+    return ErrorResponse(
         RegistryError(ErrorCode::kNameUnknown, "the registry instance was deleted", {}, 404));
-  } catch (const store::StorageFull& e) {
-    co_return ErrorResponse(RegistryError(
+  }
+  if (dynamic_cast<const store::StorageFull*>(&e)) {
+    return ErrorResponse(RegistryError(
         ErrorCode::kUnknown,
         std::string("the registry's storage is full; the request was undone: ") + e.what(), {},
         507));
-  } catch (const store::StoreUnavailable& e) {
-    // The metadata database cannot be reached right now: the request was not carried out (or
-    // was rolled back), and the same request can succeed in a moment.
+  }
+  if (dynamic_cast<const store::StoreUnavailable*>(&e)) {
+    // A store cannot be reached right now: the request was not carried out (or was rolled
+    // back), and the same request can succeed in a moment.
     Response r = ErrorResponse(
         RegistryError(ErrorCode::kUnknown,
                       std::string("the registry's database is unavailable: ") + e.what(), {}, 503));
     r.fields.set(http::field::retry_after, "1");
-    co_return r;
+    return r;
+  }
+  return ErrorResponse(
+      RegistryError(ErrorCode::kUnknown, std::string("storage failure: ") + e.what()));
+}
+
+asio::awaitable<Response> Registry::Handle(Request& req, Route route) {
+  try {
+    co_return co_await Dispatch(req, route);
   } catch (const store::StoreError& e) {
-    co_return ErrorResponse(
-        RegistryError(ErrorCode::kUnknown, std::string("storage failure: ") + e.what()));
+    co_return StoreFailureResponse(e);
   }
 }
 

@@ -18,6 +18,10 @@ namespace kura::registry {
 class UploadLease;
 struct UploadSessionState;  // upload_session_state.h
 
+// The answer to a request that met a store failure: 404 for an instance deleted on the way, 507
+// for a full store, 503 with Retry-After for one that cannot be reached, 500 otherwise.
+Response StoreFailureResponse(const store::StoreError& e);
+
 class Registry {
  public:
   Registry(store::BlobStore& blobs, store::MetaStore& meta, UploadLimits upload_limits = {});

@@ -278,15 +278,8 @@ boost::asio::awaitable<Response> InstanceGateway::Handle(registry::Request& req,
                                                          const ListenerConfig& listener) {
   try {
     co_return co_await Serve(req, peer, listener);
-  } catch (const store::StoreUnavailable& e) {
-    Response r = ErrorResponse(
-        RegistryError(ErrorCode::kUnknown,
-                      std::string("the registry's database is unavailable: ") + e.what(), {}, 503));
-    r.fields.set(http::field::retry_after, "1");
-    co_return r;
   } catch (const store::StoreError& e) {
-    co_return ErrorResponse(
-        RegistryError(ErrorCode::kUnknown, std::string("storage failure: ") + e.what()));
+    co_return registry::StoreFailureResponse(e);
   }
 }
 

@@ -16,10 +16,10 @@ std::string WriteConfig(const std::string& text) {
 }
 
 TEST(ConfigTest, ReadsEveryKey) {
-  auto c = LoadConfig(WriteConfig(
-      "listen: 0.0.0.0:6000\ndata: /srv/kura\nthreads: 3\n"
-      "tls: {certificate: /c.pem, key: /k.pem}\nauth: {htpasswd: /h, realm: r}\n"
-      "log: {access: true}\n"));
+  auto c = LoadConfig(
+      WriteConfig("listen: 0.0.0.0:6000\ndata: /srv/kura\nthreads: 3\n"
+                  "tls: {certificate: /c.pem, key: /k.pem}\nauth: {htpasswd: /h, realm: r}\n"
+                  "log: {access: true}\n"));
   EXPECT_EQ(c.registry.host, "0.0.0.0");
   EXPECT_EQ(c.registry.port, 6000);
   EXPECT_EQ(c.data_dir, "/srv/kura");
@@ -43,8 +43,9 @@ TEST(ConfigTest, RefusesUnknownKeysAndBadValues) {
   EXPECT_THROW(LoadConfig(WriteConfig("endpoints: [{listen: 1.2.3.4:5, endpoint: vpc}]\n")),
                ConfigError);
   EXPECT_THROW(LoadConfig(WriteConfig("domain: Not_A_Domain\n")), ConfigError);
-  EXPECT_THROW(LoadConfig(WriteConfig("admin: {listen: 1.2.3.4:5, accounts: {A: {token: short}}}\n")),
-               ConfigError);
+  EXPECT_THROW(
+      LoadConfig(WriteConfig("admin: {listen: 1.2.3.4:5, accounts: {A: {token: short}}}\n")),
+      ConfigError);
 }
 
 TEST(ConfigTest, UploadLimits) {
@@ -54,9 +55,9 @@ TEST(ConfigTest, UploadLimits) {
   auto c = LoadConfig(WriteConfig("limits: {uploads: 7, uploads_per_instance: 3}\n"));
   EXPECT_EQ(c.max_uploads, 7u);
   EXPECT_EQ(c.max_uploads_per_instance, 3u);
-  for (const char* bad : {"limits: {uploads: 0}\n", "limits: {uploads: -1}\n",
-                          "limits: {uploads: many}\n", "limits: {uploads_per_instance: 100001}\n",
-                          "limits: {upload: 3}\n", "limits: 5\n"}) {
+  for (const char* bad :
+       {"limits: {uploads: 0}\n", "limits: {uploads: -1}\n", "limits: {uploads: many}\n",
+        "limits: {uploads_per_instance: 100001}\n", "limits: {upload: 3}\n", "limits: 5\n"}) {
     EXPECT_THROW(LoadConfig(WriteConfig(bad)), ConfigError) << bad;
   }
 }
@@ -118,6 +119,45 @@ TEST(ConfigTest, ListenForms) {
   SetListen(c, ":5002");
   EXPECT_EQ(c.host, "0.0.0.0");
   EXPECT_THROW(SetListen(c, "host:"), ConfigError);
+}
+
+TEST(ConfigTest, ReadsTheSharedStoresHealthAndProxyKeys) {
+  auto c = LoadConfig(WriteConfig(
+      "metadata: {postgres: 'postgresql://kura@db/kura'}\n"
+      "blobs: {s3: {endpoint: 'http://127.0.0.1:7480', bucket: kura, prefix: reg, region: r1,"
+      " access_key: K, secret_key: S}}\n"
+      "health: {listen: 127.0.0.1:5002}\n"
+      "proxy_protocol: [127.0.0.2/32]\n"));
+  EXPECT_EQ(c.postgres, "postgresql://kura@db/kura");
+  ASSERT_TRUE(c.s3);
+  EXPECT_EQ(c.s3->endpoint, "http://127.0.0.1:7480");
+  EXPECT_EQ(c.s3->bucket, "kura");
+  EXPECT_EQ(c.s3->prefix, "reg/");  // a prefix names a folder
+  EXPECT_EQ(c.s3->region, "r1");
+  EXPECT_EQ(c.s3->access_key, "K");
+  EXPECT_EQ(c.s3->secret_key, "S");
+  EXPECT_TRUE(c.health_enabled);
+  EXPECT_EQ(c.health.port, 5002);
+  EXPECT_EQ(c.health.role, ListenerRole::kHealth);
+  ASSERT_EQ(c.registry.proxy_senders.size(), 1u);
+}
+
+TEST(ConfigTest, RefusesBadSharedStoresHealthAndProxyKeys) {
+  for (const char* bad : {
+           "metadata: {}\n",
+           "metadata: {postgres: ''}\n",
+           "metadata: {sqlite: x}\n",
+           "blobs: {}\n",
+           "blobs: {s3: {endpoint: 'ftp://x', bucket: b}}\n",
+           "blobs: {s3: {endpoint: 'http://x'}}\n",
+           "blobs: {s3: {endpoint: 'http://x', bucket: b, colour: red}}\n",
+           "health: {}\n",
+           "health: {listen: nonsense}\n",
+           "proxy_protocol: 127.0.0.1/32\n",
+           "proxy_protocol: [not-a-cidr]\n",
+       }) {
+    EXPECT_THROW(LoadConfig(WriteConfig(bad)), ConfigError) << bad;
+  }
 }
 
 }  // namespace
