@@ -5,7 +5,7 @@ LISTEN  ?= 127.0.0.1:5000
 DATA    ?= ./var
 KURA    := $(BUILD)/kura
 
-.PHONY: all setup setup-test build run test unit http e2e lab bench bench-cluster fuzz format \
+.PHONY: all setup setup-test build run test unit http e2e lab bench bench-cluster bench-world fuzz format \
 	clean cluster cluster-down
 
 all: build
@@ -56,6 +56,11 @@ bench: setup-test build
 # kura over PostgreSQL + S3 (1 node, then 3 behind haproxy) against distribution's S3 driver, on
 # a Ceph gateway and a durable PostgreSQL of its own; then the default stores (bench/embedded.sh).
 # About 20 minutes; the page goes to bench/results/<date>-cluster.md.
+# The World at 10 and 100,000 instances on SQLite and PostgreSQL (bench/world_scale.sh); a few
+# minutes; the page goes to bench/results/<date>-world-scale.md.
+bench-world: setup-test $(BUILD)/build.ninja
+	bench/world_scale.sh $(BUILD)
+
 bench-cluster: setup-test $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target kura
 	bench/cluster.sh $(KURA)

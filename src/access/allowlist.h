@@ -44,6 +44,9 @@ class Allowlist {
   // The entries in the order given to the constructor.
   const std::vector<AllowlistEntry>& entries() const;
   size_t size() const { return entries().size(); }
+  // True if `other` is this allowlist or a copy of it (not merely equal): what lets a World
+  // change skip the allowlists it did not touch.
+  bool IsCopyOf(const Allowlist& other) const { return index_ == other.index_; }
   bool empty() const { return entries().empty(); }
 
  private:

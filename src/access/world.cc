@@ -10,8 +10,7 @@ namespace {
 
 template <typename T>
 const T* FindIn(const World::Table<T>& table, std::string_view key) {
-  auto it = table.find(key);
-  return it == table.end() ? nullptr : &it->second;
+  return table.Find(key);
 }
 
 // True if name is zone or a name under it.
@@ -57,7 +56,7 @@ Status World::AddAccount(Account account) {
     return Status::AlreadyExists("account " + account.id + " already exists");
   }
   std::string id = account.id;
-  accounts_.emplace(std::move(id), std::move(account));
+  accounts_.Set(std::move(id), std::move(account));
   return Status::Ok();
 }
 
@@ -70,7 +69,7 @@ Status World::AddRegion(Region region) {
     return Status::AlreadyExists("region " + region.id + " already exists");
   }
   std::string id = region.id;
-  regions_.emplace(std::move(id), std::move(region));
+  regions_.Set(std::move(id), std::move(region));
   return Status::Ok();
 }
 
@@ -102,7 +101,7 @@ Status World::AddNetwork(Network network) {
     }
   }
   NetworkKey key = network.key();
-  networks_.emplace(std::move(key), std::move(network));
+  networks_.Set(std::move(key), std::move(network));
   return Status::Ok();
 }
 
@@ -125,14 +124,16 @@ Status World::AddSubnet(Subnet subnet) {
     return Status::InvalidArgument(prefix + subnet.cidr.ToString() +
                                    " is not inside a CIDR of network " + network->id);
   }
-  for (const auto& [id, other] : subnets_) {
-    if (other.network == subnet.network && other.cidr.Overlaps(subnet.cidr)) {
-      return Status::InvalidArgument(prefix + subnet.cidr.ToString() + " overlaps subnet " + id +
-                                     " (" + other.cidr.ToString() + ")");
+  for (auto it = subnets_by_network_.lower_bound(NetworkSubnet{subnet.network, ""});
+       it != subnets_by_network_.end() && it.key().network == subnet.network; ++it) {
+    if (it.value().Overlaps(subnet.cidr)) {
+      return Status::InvalidArgument(prefix + subnet.cidr.ToString() + " overlaps subnet " +
+                                     it.key().subnet + " (" + it.value().ToString() + ")");
     }
   }
+  subnets_by_network_.Set({subnet.network, subnet.id}, subnet.cidr);
   std::string id = subnet.id;
-  subnets_.emplace(std::move(id), std::move(subnet));
+  subnets_.Set(std::move(id), std::move(subnet));
   return Status::Ok();
 }
 
@@ -150,8 +151,9 @@ Status World::AddHost(Host host) {
   if (IsTaken(*subnet, host.private_ip)) {
     return Status::AlreadyExists(prefix + host.private_ip.ToString() + " is already taken");
   }
+  taken_addresses_.Set({subnet->id, host.private_ip.value()}, 0);
   std::string id = host.id;
-  hosts_.emplace(std::move(id), std::move(host));
+  hosts_.Set(std::move(id), std::move(host));
   return Status::Ok();
 }
 
@@ -169,7 +171,7 @@ Status World::AddTransitNetwork(TransitNetwork transit) {
     }
   }
   std::string id = transit.id;
-  transit_networks_.emplace(std::move(id), std::move(transit));
+  transit_networks_.Set(std::move(id), std::move(transit));
   return Status::Ok();
 }
 
@@ -201,7 +203,7 @@ Status World::CreateInstance(InstanceName name, AccountId account, RegionId regi
   instance.incarnation = std::move(incarnation);
   // Personal: open to all, for good. Enterprise: created closed, opened on purpose.
   instance.internet.enabled = edition == Edition::kPersonal;
-  instances_.emplace(std::move(name), std::move(instance));
+  instances_.Set(std::move(name), std::move(instance));
   return Status::Ok();
 }
 
@@ -224,11 +226,12 @@ Status World::DeleteInstance(std::string_view name) {
   if (instance == nullptr) {
     return Status::NotFound("cannot delete instance " + std::string(name) + ": no such instance");
   }
-  while (!instance->vpc.bindings.empty()) {
-    Status unbound = Unbind(name, instance->vpc.bindings.front().network);
+  // Found again after each Unbind: a change to the instance replaces its value.
+  for (; !instance->vpc.bindings.empty(); instance = FindInstance(name)) {
+    Status unbound = Unbind(name, NetworkId(instance->vpc.bindings.front().network));
     if (!unbound.ok()) return unbound;
   }
-  instances_.erase(instances_.find(name));
+  instances_.Erase(name);
   return Status::Ok();
 }
 
@@ -385,14 +388,14 @@ Status World::Bind(std::string_view instance_name, const NetworkKey& network_key
       return Status::AlreadyExists(prefix + "zone " + zone_id +
                                    " exists but is not attached to the network");
     }
-    zone = &zones_[zone_id];
-    zone->id = zone_id;
-    zone->name = hostname;
-    zone->attached_networks.push_back(network->key());
+    zones_.Set(zone_id, PrivateDnsZone{zone_id, hostname, {}, {network->key()}});
+    attached_zones_.Set({network->key(), hostname}, zone_id);
+    zone = zones_.Mutable(zone_id);
   }
   std::erase_if(zone->records, [&](const DnsRecord& r) { return r.name == hostname; });
   zone->records.push_back({hostname, *free});
 
+  taken_addresses_.Set({subnet->id, free->value()}, 0);
   VpcBinding added{network->id, subnet->id, *free};
   instance->vpc.bindings.push_back(added);
   if (binding != nullptr) *binding = std::move(added);
@@ -415,8 +418,14 @@ Status World::Unbind(std::string_view instance_name, std::string_view network_id
     std::erase_if(zone->records, [&](const DnsRecord& r) {
       return r.name == hostname && r.address == bound->private_ip;
     });
-    if (zone->records.empty()) zones_.erase(zones_.find(zone->id));
+    if (zone->records.empty()) {
+      for (const NetworkKey& attached : zone->attached_networks) {
+        attached_zones_.Erase(AttachedName{attached, zone->name});
+      }
+      zones_.Erase(ZoneId(zone->id));
+    }
   }
+  taken_addresses_.Erase(TakenAddress{bound->subnet, bound->private_ip.value()});
   bindings.erase(bound);
   return Status::Ok();
 }
@@ -434,24 +443,24 @@ Status World::CreatePrivateZone(ZoneId id, std::string name) {
   PrivateDnsZone zone;
   zone.id = id;
   zone.name = std::move(name);
-  zones_.emplace(std::move(id), std::move(zone));
+  zones_.Set(std::move(id), std::move(zone));
   return Status::Ok();
 }
 
 Status World::AttachZone(std::string_view zone_id, const NetworkKey& network_id) {
   const std::string prefix =
       "cannot attach zone " + std::string(zone_id) + " to network " + network_id.id + ": ";
-  auto it = zones_.find(zone_id);
-  if (it == zones_.end()) return Status::NotFound(prefix + "no such zone");
+  const PrivateDnsZone* found = zones_.Find(zone_id);
+  if (found == nullptr) return Status::NotFound(prefix + "no such zone");
   if (!networks_.contains(network_id)) {
     return Status::NotFound(prefix + "no such network in account " + network_id.account);
   }
-  PrivateDnsZone& zone = it->second;
-  if (const PrivateDnsZone* same = AttachedZoneNamed(network_id, zone.name)) {
-    return Status::AlreadyExists(prefix + "zone " + same->id + " of the same name " + zone.name +
+  if (const ZoneId* same = attached_zones_.Find(AttachedName{network_id, found->name})) {
+    return Status::AlreadyExists(prefix + "zone " + *same + " of the same name " + found->name +
                                  " is already attached");
   }
-  zone.attached_networks.emplace_back(network_id);
+  attached_zones_.Set({network_id, found->name}, found->id);
+  zones_.Mutable(zone_id)->attached_networks.emplace_back(network_id);
   return Status::Ok();
 }
 
@@ -459,12 +468,12 @@ Status World::SetRecord(std::string_view zone_id, DnsRecord record) {
   record.name = LowerCaseName(record.name);
   const std::string prefix =
       "cannot set record " + record.name + " in zone " + std::string(zone_id) + ": ";
-  auto it = zones_.find(zone_id);
-  if (it == zones_.end()) return Status::NotFound(prefix + "no such zone");
-  PrivateDnsZone& zone = it->second;
-  if (!IsValidDomain(record.name) || !IsWithin(record.name, zone.name)) {
-    return Status::InvalidArgument(prefix + "the name is not " + zone.name + " or under it");
+  const PrivateDnsZone* found = zones_.Find(zone_id);
+  if (found == nullptr) return Status::NotFound(prefix + "no such zone");
+  if (!IsValidDomain(record.name) || !IsWithin(record.name, found->name)) {
+    return Status::InvalidArgument(prefix + "the name is not " + found->name + " or under it");
   }
+  PrivateDnsZone& zone = *zones_.Mutable(zone_id);
   std::erase_if(zone.records, [&](const DnsRecord& r) { return r.name == record.name; });
   zone.records.push_back(std::move(record));
   return Status::Ok();
@@ -474,11 +483,14 @@ Status World::RemoveRecord(std::string_view zone_id, std::string_view name) {
   const std::string lower = LowerCaseName(name);
   const std::string prefix =
       "cannot remove record " + lower + " from zone " + std::string(zone_id) + ": ";
-  auto it = zones_.find(zone_id);
-  if (it == zones_.end()) return Status::NotFound(prefix + "no such zone");
-  if (std::erase_if(it->second.records, [&](const DnsRecord& r) { return r.name == lower; }) == 0) {
+  const PrivateDnsZone* found = zones_.Find(zone_id);
+  if (found == nullptr) return Status::NotFound(prefix + "no such zone");
+  if (std::none_of(found->records.begin(), found->records.end(),
+                   [&](const DnsRecord& r) { return r.name == lower; })) {
     return Status::NotFound(prefix + "no such record");
   }
+  std::erase_if(zones_.Mutable(zone_id)->records,
+                [&](const DnsRecord& r) { return r.name == lower; });
   return Status::Ok();
 }
 
@@ -491,8 +503,7 @@ const Region* World::FindRegion(std::string_view id) const {
   return FindIn(regions_, id);
 }
 const Network* World::FindNetwork(const NetworkKey& key) const {
-  auto it = networks_.find(key);
-  return it == networks_.end() ? nullptr : &it->second;
+  return networks_.Find(key);
 }
 const Subnet* World::FindSubnet(std::string_view id) const {
   return FindIn(subnets_, id);
@@ -539,11 +550,13 @@ std::optional<ArrivalNetwork> World::ArrivalThrough(const NetworkKey& network_ke
 PrivateDnsAnswer World::ResolvePrivate(const NetworkKey& network, std::string_view hostname) const {
   const std::string name = LowerCaseName(hostname);
   PrivateDnsAnswer answer;
-  for (const auto& [id, zone] : zones_) {
-    bool attached = std::find(zone.attached_networks.begin(), zone.attached_networks.end(),
-                              network) != zone.attached_networks.end();
-    if (!attached || !IsWithin(name, zone.name)) continue;
-    if (answer.zone == nullptr || zone.name.size() > answer.zone->name.size()) answer.zone = &zone;
+  // The longest zone name first: the name itself, then each parent.
+  for (size_t start = 0; start != std::string::npos && answer.zone == nullptr;) {
+    if (const ZoneId* id = attached_zones_.Find(AttachedName{network, name.substr(start)})) {
+      answer.zone = zones_.Find(*id);
+    }
+    start = name.find('.', start);
+    if (start != std::string::npos) ++start;
   }
   if (answer.zone != nullptr) {
     for (const DnsRecord& record : answer.zone->records) {
@@ -556,45 +569,24 @@ PrivateDnsAnswer World::ResolvePrivate(const NetworkKey& network, std::string_vi
 // ---- Private helpers.
 
 Instance* World::MutableInstance(std::string_view name) {
-  auto it = instances_.find(name);
-  return it == instances_.end() ? nullptr : &it->second;
+  return instances_.Mutable(name);
 }
 
 PrivateDnsZone* World::AttachedZoneNamed(const NetworkKey& network, std::string_view name) {
-  for (auto& [id, zone] : zones_) {
-    if (zone.name == name && std::find(zone.attached_networks.begin(), zone.attached_networks.end(),
-                                       network) != zone.attached_networks.end()) {
-      return &zone;
-    }
-  }
-  return nullptr;
-}
-
-std::vector<core::Uint128> World::TakenAddresses(const Subnet& subnet) const {
-  std::vector<core::Uint128> taken;
-  for (const auto& [id, host] : hosts_) {
-    if (host.subnet == subnet.id) taken.push_back(host.private_ip.value());
-  }
-  for (const auto& [name, instance] : instances_) {
-    for (const VpcBinding& binding : instance.vpc.bindings) {
-      if (binding.subnet == subnet.id) taken.push_back(binding.private_ip.value());
-    }
-  }
-  std::sort(taken.begin(), taken.end());
-  return taken;
+  const ZoneId* id = attached_zones_.Find(AttachedName{network, std::string(name)});
+  return id == nullptr ? nullptr : zones_.Mutable(*id);
 }
 
 bool World::IsTaken(const Subnet& subnet, const core::IpAddress& address) const {
-  std::vector<core::Uint128> taken = TakenAddresses(subnet);
-  return std::binary_search(taken.begin(), taken.end(), address.value());
+  return taken_addresses_.contains(TakenAddress{subnet.id, address.value()});
 }
 
 std::optional<core::IpAddress> World::FirstFreeAddress(const Subnet& subnet) const {
   UsableRange range = UsableAddresses(subnet.cidr);
   core::Uint128 candidate = range.first;
-  for (const core::Uint128& taken : TakenAddresses(subnet)) {
-    if (taken < candidate) continue;
-    if (taken != candidate) break;  // a gap: candidate is free
+  for (auto it = taken_addresses_.lower_bound(TakenAddress{subnet.id, candidate});
+       it != taken_addresses_.end() && it.key().subnet == subnet.id; ++it) {
+    if (it.key().address != candidate) break;  // a gap: candidate is free
     if (candidate == range.last) return std::nullopt;
     candidate = candidate.Next();
   }

@@ -6,8 +6,10 @@
 //
 // Sharing: a World is a value. Changing one is not thread-safe; reading one (every const method)
 // is, and takes no lock. The live server holds a std::shared_ptr<const World> snapshot and, on a
-// change, copies it, applies the change to the copy and swaps the pointer in atomically. A copy
-// costs O(number of things); allowlists are shared between copies, not copied.
+// change, copies it, applies the change to the copy and swaps the pointer in atomically. Its
+// tables are persistent maps (core/persistent_map.h): a copy costs O(1) and shares everything
+// with the original, and an operation costs O(log n) in the number of things, however many
+// instances there are (the indexes below keep every lookup an operation needs off a scan).
 //
 // Every mutating method returns a Status: ok, or a code and one line naming what was refused and
 // why, e.g. "cannot bind network vpc-b to instance acme: network belongs to account B, instance to
@@ -17,7 +19,6 @@
 #define KURA_ACCESS_WORLD_H_
 
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@
 #include "access/policy.h"
 #include "access/status.h"
 #include "core/cidr.h"
+#include "core/persistent_map.h"
 
 namespace kura::access {
 
@@ -46,9 +48,9 @@ struct PrivateDnsAnswer {
 class World {
  public:
   template <typename T>
-  using Table = std::map<std::string, T, std::less<>>;
+  using Table = core::PersistentMap<std::string, T>;
   // Networks by (account, id): ids are unique within an account only.
-  using NetworkTable = std::map<NetworkKey, Network, std::less<>>;
+  using NetworkTable = core::PersistentMap<NetworkKey, Network>;
 
   // domain: the DNS suffix of every endpoint hostname ("kura.test" gives
   // "acme-registry.ap-northeast-1.kura.test"). Must satisfy IsValidDomain (hostnames.h); the
@@ -185,8 +187,6 @@ class World {
   Instance* MutableInstance(std::string_view name);
   // The attached zone of network named exactly name, or nullptr.
   PrivateDnsZone* AttachedZoneNamed(const NetworkKey& network, std::string_view name);
-  // The addresses of subnet held by hosts and bindings, sorted.
-  std::vector<core::Uint128> TakenAddresses(const Subnet& subnet) const;
   // True if address is held by a host or a binding in subnet.
   bool IsTaken(const Subnet& subnet, const core::IpAddress& address) const;
   // The lowest usable address of subnet that is not taken (see Bind), or nullopt.
@@ -203,6 +203,29 @@ class World {
   Table<TransitNetwork> transit_networks_;
   Table<PrivateDnsZone> zones_;
   Table<Instance> instances_;
+
+  // Indexes, kept by the operations above.
+  // An address of a subnet held by a host or a binding.
+  struct TakenAddress {
+    SubnetId subnet;
+    core::Uint128 address;
+    friend auto operator<=>(const TakenAddress&, const TakenAddress&) = default;
+  };
+  core::PersistentMap<TakenAddress, char> taken_addresses_;
+  // The zone attached to a network under a name (a network has at most one of each name).
+  struct AttachedName {
+    NetworkKey network;
+    std::string name;
+    friend auto operator<=>(const AttachedName&, const AttachedName&) = default;
+  };
+  core::PersistentMap<AttachedName, ZoneId> attached_zones_;
+  // The subnets of each network, for the overlap check.
+  struct NetworkSubnet {
+    NetworkKey network;
+    SubnetId subnet;
+    friend auto operator<=>(const NetworkSubnet&, const NetworkSubnet&) = default;
+  };
+  core::PersistentMap<NetworkSubnet, core::Cidr> subnets_by_network_;
 };
 
 }  // namespace kura::access

@@ -1,5 +1,7 @@
 #include "admin/exposure_state.h"
 
+#include "admin/world_document.h"
+#include "admin/world_rows.h"
 #include "store/meta_store.h"
 
 namespace kura::admin {
@@ -19,11 +21,11 @@ struct SnapshotCache {
 
 }  // namespace
 
-ExposureState::ExposureState(access::World initial, uint64_t revision, WorldStorage storage)
-    : id_(next_state_id++),
-      storage_(std::move(storage)),
-      world_(std::make_shared<const access::World>(std::move(initial))),
-      revision_(revision) {}
+ExposureState::ExposureState(store::AdminStore& store, std::string domain)
+    : id_(next_state_id++), store_(store), domain_(std::move(domain)) {
+  std::lock_guard lock(mu_);
+  ReloadLocked();
+}
 
 std::shared_ptr<const access::World> ExposureState::Snapshot() const {
   thread_local SnapshotCache cache;
@@ -34,6 +36,11 @@ std::shared_ptr<const access::World> ExposureState::Snapshot() const {
   return cache.world;
 }
 
+uint64_t ExposureState::revision() const {
+  std::lock_guard lock(mu_);
+  return revision_;
+}
+
 void ExposureState::Publish(std::shared_ptr<const access::World> world, uint64_t revision) {
   world_ = std::move(world);
   revision_ = revision;
@@ -41,9 +48,35 @@ void ExposureState::Publish(std::shared_ptr<const access::World> world, uint64_t
 }
 
 void ExposureState::ReloadLocked() {
-  auto saved = storage_.load();
-  if (!saved) return;
-  Publish(std::make_shared<const access::World>(std::move(saved->first)), saved->second);
+  for (int attempt = 0; attempt < kChangeAttempts; ++attempt) {
+    store::WorldRows saved = store_.LoadWorldRows();
+    if (!saved.legacy_document) {
+      Publish(std::make_shared<const access::World>(WorldFromRows(saved.rows, domain_)),
+              saved.revision);
+      return;
+    }
+    // Saved by a kura that kept the World as one document: it becomes rows, once (the first
+    // node to save them wins; the others read them).
+    access::World world = WorldFromDocument(*saved.legacy_document, domain_);
+    if (store_.SaveWorldChanges(WorldToRows(world), saved.revision)) {
+      Publish(std::make_shared<const access::World>(std::move(world)), saved.revision + 1);
+      return;
+    }
+  }
+  throw store::StoreError("the World kept changing on other nodes while it was loaded");
+}
+
+void ExposureState::CatchUpLocked() {
+  store::WorldRows changes = store_.LoadWorldChanges(revision_);
+  if (changes.complete) {
+    if (changes.revision == revision_) return;
+    auto next = std::make_shared<access::World>(*world_);
+    if (ApplyWorldRowChanges(*next, changes.rows)) {
+      Publish(std::move(next), changes.revision);
+      return;
+    }
+  }
+  ReloadLocked();
 }
 
 access::Status ExposureState::Change(const std::function<access::Status(access::World&)>& change) {
@@ -52,20 +85,25 @@ access::Status ExposureState::Change(const std::function<access::Status(access::
     auto next = std::make_shared<access::World>(*world_);
     access::Status status = change(*next);
     if (!status.ok()) return status;
-    if (storage_.save(*next, revision_)) {
+    std::vector<store::WorldRow> rows = WorldRowChanges(*world_, *next);
+    if (rows.empty()) {
+      Publish(std::move(next), revision_);
+      return status;
+    }
+    if (store_.SaveWorldChanges(rows, revision_)) {
       Publish(std::move(next), revision_ + 1);
       return status;
     }
-    ReloadLocked();  // another node saved first: apply the change to the World as it is now
+    CatchUpLocked();  // another node saved first: apply the change to the World as it is now
   }
   throw store::StoreError("the World kept changing on other nodes; the change was not made");
 }
 
 bool ExposureState::Refresh() {
-  uint64_t saved = storage_.revision();
+  uint64_t saved = store_.WorldRevision();
   std::lock_guard lock(mu_);
   if (saved == revision_) return false;
-  ReloadLocked();
+  CatchUpLocked();
   return true;
 }
 

@@ -1,13 +1,15 @@
 // The live exposure World shared by the admin API (which changes it) and every endpoint listener
 // (which reads it on every request). Readers take an immutable snapshot without a lock on the
-// fast path; a change copies the World, applies one World operation to the copy, saves it, and
-// publishes it, so it takes effect on the next request without a restart.
+// fast path; a change copies the World (O(1): its tables are persistent maps, world.h), applies
+// one World operation to the copy, saves the rows it changed (world_rows.h), and publishes it, so
+// it takes effect on the next request without a restart.
 //
 // Several nodes share one saved World (store/admin_store.h). A change is saved only if no other
 // node saved since this node's World was read (a compare-and-set on the revision); otherwise the
-// node reloads, applies the change again to the World as it is now, and retries, so two changes
-// made at once on two nodes both hold. Refresh, called every few hundred milliseconds, picks up
-// the changes other nodes made.
+// node applies what the others changed, applies its change again to the World as it is now, and
+// retries, so two changes made at once on two nodes both hold. Refresh, called every few hundred
+// milliseconds, picks up the changes other nodes made: just the rows they wrote, replayed
+// through the World's operations, so it costs what those changes cost, not what the World weighs.
 #pragma once
 
 #include <atomic>
@@ -15,35 +17,28 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 
 #include "access/world.h"
+#include "store/admin_store.h"
 
 namespace kura::admin {
 
-// Where the World is saved: load it with its revision, save it if the revision did not move.
-struct WorldStorage {
-  // The saved World and its revision; nullopt before the first save.
-  std::function<std::optional<std::pair<access::World, uint64_t>>()> load;
-  // Saves `world` as the revision after `expected`; false when another save came first.
-  std::function<bool(const access::World& world, uint64_t expected)> save;
-  // The current revision, cheaply (for Refresh).
-  std::function<uint64_t()> revision;
-};
-
 class ExposureState {
  public:
-  // `initial` is the World as saved at `revision` (0 when it was never saved).
-  ExposureState(access::World initial, uint64_t revision, WorldStorage storage);
+  // Loads the World saved in `store` under `domain` (hostnames.h; an empty World if none was
+  // saved). A World saved by an earlier kura as one document is saved as rows first. Throws
+  // StoreError, or DocumentError for rows that cannot be restored.
+  ExposureState(store::AdminStore& store, std::string domain);
   ExposureState(const ExposureState&) = delete;
   ExposureState& operator=(const ExposureState&) = delete;
 
   // The current World. Cheap: a per-thread cached pointer, refreshed only after a change.
   std::shared_ptr<const access::World> Snapshot() const;
 
-  // Applies `change` to a copy of the current World. When it returns ok the copy is saved and
-  // becomes current; otherwise nothing changes. Changes are serialised on this node; against
+  // Applies `change` to a copy of the current World. When it returns ok the rows it changed are
+  // saved (none when it changed nothing) and the copy becomes current; otherwise nothing
+  // changes. Changes are serialised on this node; against
   // another node's, see above. Throws what saving throws (StoreError), and StoreError when the
   // World kept moving under every retry.
   access::Status Change(const std::function<access::Status(access::World&)>& change);
@@ -52,12 +47,19 @@ class ExposureState {
   // what loading throws.
   bool Refresh();
 
+  // The revision the current World is.
+  uint64_t revision() const;
+
  private:
   void Publish(std::shared_ptr<const access::World> world, uint64_t revision);  // mu_ held
-  void ReloadLocked();                                                          // mu_ held
+  // Every row, read again.
+  void ReloadLocked();  // mu_ held
+  // What other nodes saved since revision_, applied; or, if that cannot be done, ReloadLocked.
+  void CatchUpLocked();  // mu_ held
 
   const uint64_t id_;  // tells per-thread caches of different states apart
-  WorldStorage storage_;
+  store::AdminStore& store_;
+  const std::string domain_;
   mutable std::mutex mu_;  // guards world_ and revision_, serialises changes
   std::shared_ptr<const access::World> world_;
   uint64_t revision_ = 0;  // the saved revision world_ is

@@ -16,24 +16,29 @@ namespace {
 // never were.
 using RekeyByIncarnation = std::function<bool(const std::map<std::string, std::string>&)>;
 
-ReconcileResult Reconcile(access::World& world, store::MetaStore& meta,
+ReconcileResult Reconcile(ExposureState& exposure, store::MetaStore& meta,
                           store::AdminStore& admin_store, const RekeyByIncarnation& rekey) {
   ReconcileResult result;
-  std::vector<std::string> unnamed;
-  for (const auto& [name, instance] : world.instances()) {
-    if (instance.incarnation.empty()) unnamed.push_back(name);
-  }
-  for (const std::string& name : unnamed) {
-    access::Status s = world.AssignIncarnation(name, auth::RandomSecret());
-    if (!s.ok()) throw std::runtime_error(s.message());
-    ++result.incarnations_assigned;
-  }
   // Saved before any row is re-keyed: a crash in between re-keys with the same incarnations.
-  if (result.incarnations_assigned > 0) admin_store.SaveWorld(WorldToDocument(world));
+  access::Status assigned = exposure.Change([&](access::World& world) {
+    std::vector<std::string> unnamed;
+    for (const auto& [name, instance] : world.instances()) {
+      if (instance.incarnation.empty()) unnamed.push_back(name);
+    }
+    result.incarnations_assigned = 0;
+    for (const std::string& name : unnamed) {
+      access::Status s = world.AssignIncarnation(name, auth::RandomSecret());
+      if (!s.ok()) return s;
+      ++result.incarnations_assigned;
+    }
+    return access::Status::Ok();
+  });
+  if (!assigned.ok()) throw std::runtime_error(assigned.message());
 
+  const std::shared_ptr<const access::World> world = exposure.Snapshot();
   std::map<std::string, std::string> incarnation_of;
   std::set<std::string, std::less<>> live = {std::string(store::kPlainRegistryKey)};
-  for (const auto& [name, instance] : world.instances()) {
+  for (const auto& [name, instance] : world->instances()) {
     incarnation_of[name] = instance.incarnation;
     live.insert(instance.incarnation);
   }
@@ -45,9 +50,9 @@ ReconcileResult Reconcile(access::World& world, store::MetaStore& meta,
   // that instance is gone.
   std::vector<std::string> meta_keys = meta.ListInstanceKeys();
   std::vector<std::string> admin_keys = admin_store.ListInstanceKeys();
-  if (std::optional<std::string> saved = admin_store.LoadWorld()) {
-    access::World now = WorldFromDocument(*saved, world.domain());
-    for (const auto& [name, instance] : now.instances()) live.insert(instance.incarnation);
+  exposure.Refresh();
+  for (const auto& [name, instance] : exposure.Snapshot()->instances()) {
+    live.insert(instance.incarnation);
   }
 
   std::set<std::string> purged;
@@ -67,9 +72,9 @@ ReconcileResult Reconcile(access::World& world, store::MetaStore& meta,
 
 }  // namespace
 
-ReconcileResult ReconcileInstanceStores(access::World& world, store::SqliteMetaStore& meta,
+ReconcileResult ReconcileInstanceStores(ExposureState& exposure, store::SqliteMetaStore& meta,
                                         store::SqliteAdminStore& admin_store) {
-  return Reconcile(world, meta, admin_store,
+  return Reconcile(exposure, meta, admin_store,
                    [&](const std::map<std::string, std::string>& incarnation_of) {
                      if (!meta.KeyedByInstanceName() && !admin_store.KeyedByInstanceName()) {
                        return false;
@@ -80,9 +85,9 @@ ReconcileResult ReconcileInstanceStores(access::World& world, store::SqliteMetaS
                    });
 }
 
-ReconcileResult ReconcileInstanceStores(access::World& world, store::MetaStore& meta,
+ReconcileResult ReconcileInstanceStores(ExposureState& exposure, store::MetaStore& meta,
                                         store::AdminStore& admin_store) {
-  return Reconcile(world, meta, admin_store, nullptr);
+  return Reconcile(exposure, meta, admin_store, nullptr);
 }
 
 }  // namespace kura::admin

@@ -12,7 +12,7 @@
 
 #include <string>
 
-#include "access/world.h"
+#include "admin/exposure_state.h"
 #include "store/admin_store.h"
 #include "store/meta_store.h"
 #include "store/sqlite_admin_store.h"
@@ -27,20 +27,20 @@ struct ReconcileResult {
 };
 
 // Run at start-up, before any request:
-//  1. every instance of `world` without an incarnation gets a fresh one, and `world` is saved
-//     (a World saved before incarnations existed, or written by `kura lab`);
+//  1. every instance of the World without an incarnation gets a fresh one, saved (a World saved
+//     before incarnations existed, or written by `kura lab`);
 //  2. stores whose rows are keyed by instance name (a database of an earlier kura) are re-keyed
 //     by incarnation; the plain registry's rows, under "default", go to store::kPlainRegistryKey
 //     unless an instance named default holds them (it did, then, see them);
-//  3. every instance key with rows that no instance of `world` holds (what a crash in the
+//  3. every instance key with rows that no instance of the World holds (what a crash in the
 //     middle of a delete leaves) is retired and its rows deleted.
 // Throws StoreError (or DocumentError) if the stores cannot be read or written.
-ReconcileResult ReconcileInstanceStores(access::World& world, store::SqliteMetaStore& meta,
+ReconcileResult ReconcileInstanceStores(ExposureState& exposure, store::SqliteMetaStore& meta,
                                         store::SqliteAdminStore& admin_store);
 
 // Steps 1 and 3 only, for stores that were never keyed by instance name (PostgreSQL: kura wrote
 // none before incarnations existed).
-ReconcileResult ReconcileInstanceStores(access::World& world, store::MetaStore& meta,
+ReconcileResult ReconcileInstanceStores(ExposureState& exposure, store::MetaStore& meta,
                                         store::AdminStore& admin_store);
 
 }  // namespace kura::admin

@@ -6,6 +6,7 @@
 
 #include "access/world.h"
 #include "admin/world_document.h"
+#include "admin/world_rows.h"
 #include "cli/stores.h"
 #include "registry/consistency_check.h"
 #include "registry/metadata_rows.h"
@@ -31,10 +32,26 @@ struct FsckOptions {
 std::set<std::string> LiveInstanceKeys(const std::string& db_path) {
   std::set<std::string> keys{std::string(store::kPlainRegistryKey)};
   store::SqliteDatabase db(db_path, "");
-  store::Statement table(db.Connection(),
-                         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                         "name = 'exposure_world'");
-  if (!table.Step()) return keys;  // no instance was ever saved
+  auto has_table = [&](const char* name) {
+    store::Statement table(db.Connection(),
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    table.Bind(name);
+    return table.Step();
+  };
+  if (has_table("world_state")) {
+    store::Statement state(db.Connection(), "SELECT 1 FROM world_state");
+    if (state.Step()) {
+      std::vector<store::WorldRow> rows;
+      store::Statement s(db.Connection(),
+                         "SELECT key, body FROM world_rows WHERE kind = 'instance' AND "
+                         "body IS NOT NULL");
+      while (s.Step()) rows.push_back({"instance", s.Text(0), s.Text(1)});
+      for (std::string& key : admin::IncarnationsOfRows(rows)) keys.insert(std::move(key));
+      return keys;
+    }
+  }
+  if (!has_table("exposure_world")) return keys;  // no instance was ever saved
+  // A World saved by an earlier kura, as one document.
   store::Statement saved(db.Connection(), "SELECT document FROM exposure_world WHERE id = 1");
   if (saved.Step()) {
     access::World world = admin::WorldFromDocument(saved.Text(0), "kura.test");
@@ -46,10 +63,12 @@ std::set<std::string> LiveInstanceKeys(const std::string& db_path) {
 // The same keys, from the World saved in a PostgreSQL database.
 std::set<std::string> LiveInstanceKeys(store::AdminStore& admin) {
   std::set<std::string> keys{std::string(store::kPlainRegistryKey)};
-  if (std::optional<std::string> saved = admin.LoadWorld()) {
-    access::World world = admin::WorldFromDocument(*saved, "kura.test");
+  store::WorldRows saved = admin.LoadWorldRows();
+  if (saved.legacy_document) {
+    access::World world = admin::WorldFromDocument(*saved.legacy_document, "kura.test");
     for (const auto& [name, instance] : world.instances()) keys.insert(instance.incarnation);
   }
+  for (std::string& key : admin::IncarnationsOfRows(saved.rows)) keys.insert(std::move(key));
   return keys;
 }
 

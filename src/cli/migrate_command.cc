@@ -115,7 +115,7 @@ int Run(const MigrateOptions& options, std::ostream& out) {
   pg.max_connections = 1;
   pg.statement_timeout = std::chrono::minutes(30);
   std::shared_ptr<store::PgDatabase> target = store::PgDatabase::Open(config.postgres, pg);
-  CheckWorldsAgree(source, *target);
+  CheckWorldsAgree(source, *target, config.domain);
 
   // A dry run must not even create the bucket: it only looks, through a client of its own.
   const store::S3Config s3 = S3ConfigOf(config);
@@ -166,6 +166,7 @@ int Run(const MigrateOptions& options, std::ostream& out) {
   MetadataCopyOptions copy;
   copy.dry_run = options.dry_run;
   copy.now = static_cast<int64_t>(std::time(nullptr));
+  copy.domain = config.domain;
   copy.blob_in_target = [&](const std::string& digest) {
     if (blobs.in_target.contains(digest)) return true;
     std::optional<core::Digest> parsed = core::ParseDigest(digest);

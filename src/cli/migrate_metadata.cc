@@ -7,6 +7,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "admin/world_document.h"
+#include "admin/world_rows.h"
 #include "store/meta_store.h"
 #include "store/pg_instance_keys.h"
 
@@ -42,6 +44,41 @@ std::string WorldsDifferMessage(int64_t target_revision) {
          ") other than this installation's: kura migrate moves an installation into a cluster "
          "that has none (or the same, from an earlier run of kura migrate); two Worlds cannot "
          "be merged";
+}
+
+// The rows of a saved World: as saved, or read from the document an earlier kura saved.
+std::vector<store::WorldRow> RowsOf(const MigrationSource::World& world, const std::string& domain) {
+  if (!world.document) return world.rows;
+  return admin::WorldToRows(admin::WorldFromDocument(*world.document, domain));
+}
+
+struct TargetWorld {
+  std::vector<store::WorldRow> rows;
+  int64_t revision = 0;
+};
+
+// The World the target holds (its rows, or those of its document), or nullopt. `lock`: the
+// state is locked against a save by a running node until the transaction ends.
+std::optional<TargetWorld> TargetWorldOf(PgConnection& c, const std::string& domain, bool lock) {
+  PgResult state =
+      lock ? PgQuery(c, "SELECT revision FROM world_state WHERE id = 1 FOR UPDATE").Run()
+           : PgQuery(c, "SELECT revision FROM world_state WHERE id = 1").Run();
+  if (state.rows() > 0) {
+    TargetWorld there{{}, state.Int(0, 0)};
+    PgResult r = PgQuery(c,
+                         "SELECT kind, key, body FROM world_rows WHERE body IS NOT NULL "
+                         "ORDER BY kind, key")
+                     .Run();
+    for (int i = 0; i < r.rows(); ++i) there.rows.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2)});
+    return there;
+  }
+  PgResult legacy =
+      lock ? PgQuery(c, "SELECT document, revision FROM exposure_world WHERE id = 1 FOR UPDATE")
+                 .Run()
+           : PgQuery(c, "SELECT document, revision FROM exposure_world WHERE id = 1").Run();
+  if (legacy.rows() == 0) return std::nullopt;
+  return TargetWorld{admin::WorldToRows(admin::WorldFromDocument(legacy.Text(0, 0), domain)),
+                     legacy.Int(0, 1)};
 }
 
 void Count(TableCopy& table, const PgResult& inserted) {
@@ -141,22 +178,19 @@ class MetadataCopy {
       report_.world = "none saved in the source";
       return false;
     }
-    PgResult there =
-        PgQuery(c_, "SELECT document, revision FROM exposure_world WHERE id = 1 FOR UPDATE").Run();
-    if (there.rows() > 0) {
-      if (there.Text(0, 0) != world->document)
-        throw std::runtime_error(WorldsDifferMessage(there.Int(0, 1)));
-      report_.world =
-          "the same on the target already (revision " + std::to_string(there.Int(0, 1)) + ")";
+    const std::vector<store::WorldRow> rows = RowsOf(*world, options_.domain);
+    if (std::optional<TargetWorld> there = TargetWorldOf(c_, options_.domain, true)) {
+      if (there->rows != rows) throw std::runtime_error(WorldsDifferMessage(there->revision));
+      report_.world = "the same on the target already (revision " +
+                      std::to_string(there->revision) + ")";
       return true;
     }
     // The source's revision, at least 1: nodes running on the target (at revision 0, nothing
     // saved) see it move within a poll and load this World.
     const int64_t revision = std::max<int64_t>(world->revision, 1);
     PgResult inserted = PgQuery(c_,
-                                "INSERT INTO exposure_world(id, document, revision) "
-                                "VALUES(1, $1, $2) ON CONFLICT (id) DO NOTHING")
-                            .Bind(world->document)
+                                "INSERT INTO world_state(id, revision, removals_kept_after) "
+                                "VALUES(1, $1, $1) ON CONFLICT (id) DO NOTHING")
                             .Bind(revision)
                             .Run();
     if (inserted.Affected() == 0) {
@@ -164,8 +198,23 @@ class MetadataCopy {
           "a node running on the cluster saved an exposure World during the migration: stop "
           "the cluster's nodes and run kura migrate again");
     }
+    std::vector<std::string> kinds, keys, bodies;
+    for (const store::WorldRow& row : rows) {
+      kinds.push_back(row.kind);
+      keys.push_back(row.key);
+      bodies.push_back(row.body.value_or(""));
+    }
+    PgQuery(c_,
+            "INSERT INTO world_rows(kind, key, body, revision) "
+            "SELECT k, n, b, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, b)")
+        .BindTextArray(kinds)
+        .BindTextArray(keys)
+        .BindTextArray(bodies)
+        .Bind(revision)
+        .Run();
     report_.world = std::string(options_.dry_run ? "would be copied" : "copied") + " at revision " +
-                    std::to_string(revision) + " (the target had none)";
+                    std::to_string(revision) + " (" + std::to_string(rows.size()) +
+                    " rows; the target had none)";
     return true;
   }
 
@@ -406,6 +455,18 @@ bool MigrationSource::KeyedByInstanceName() {
 }
 
 std::optional<MigrationSource::World> MigrationSource::SavedWorld() {
+  if (HasTable("world_state")) {
+    Statement state(c_, "SELECT revision FROM world_state WHERE id = 1");
+    if (state.Step()) {
+      World world;
+      world.revision = state.Int(0);
+      Statement s(c_,
+                  "SELECT kind, key, body FROM world_rows WHERE body IS NOT NULL "
+                  "ORDER BY kind, key");
+      while (s.Step()) world.rows.push_back({s.Text(0), s.Text(1), s.Text(2)});
+      return world;
+    }
+  }
   if (!HasTable("exposure_world")) return std::nullopt;
   // A database of a kura before World revisions has none: its World is revision 1, as the
   // admin store reads it.
@@ -413,11 +474,11 @@ std::optional<MigrationSource::World> MigrationSource::SavedWorld() {
   if (!column.Step()) {
     Statement s(c_, "SELECT document FROM exposure_world WHERE id = 1");
     if (!s.Step()) return std::nullopt;
-    return World{s.Text(0), 1};
+    return World{{}, s.Text(0), 1};
   }
   Statement s(c_, "SELECT document, revision FROM exposure_world WHERE id = 1");
   if (!s.Step()) return std::nullopt;
-  return World{s.Text(0), s.Int(1)};
+  return World{{}, s.Text(0), s.Int(1)};
 }
 
 int64_t MigrationSource::UploadSessions() {
@@ -426,14 +487,14 @@ int64_t MigrationSource::UploadSessions() {
   return s.Step() ? s.Int(0) : 0;
 }
 
-void CheckWorldsAgree(MigrationSource& source, store::PgDatabase& target) {
+void CheckWorldsAgree(MigrationSource& source, store::PgDatabase& target,
+                      const std::string& domain) {
   std::optional<MigrationSource::World> world = source.SavedWorld();
   if (!world) return;
+  const std::vector<store::WorldRow> rows = RowsOf(*world, domain);
   target.Read([&](PgConnection& c) {
-    PgResult there = PgQuery(c, "SELECT document, revision FROM exposure_world WHERE id = 1").Run();
-    if (there.rows() > 0 && there.Text(0, 0) != world->document) {
-      throw std::runtime_error(WorldsDifferMessage(there.Int(0, 1)));
-    }
+    std::optional<TargetWorld> there = TargetWorldOf(c, domain, false);
+    if (there && there->rows != rows) throw std::runtime_error(WorldsDifferMessage(there->revision));
   });
 }
 

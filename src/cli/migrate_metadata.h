@@ -10,9 +10,10 @@
 //     repository_blobs row only when the target holds its blob.
 //   credentials: permanent passwords when the target has none for that user (a password changed
 //     on the cluster stays changed), temporary ones unless expired.
-//   the exposure World: copied with its revision when the target has none, so that nodes already
-//     running on the target see the revision move and load it; the same document is left as is;
-//     another document is refused (CheckWorldsAgree): two Worlds cannot be merged.
+//   the exposure World: its rows (admin/world_rows.h; a World saved as one document by an
+//     earlier kura is read as rows) copied with its revision when the target has none, so that
+//     nodes already running on the target see the revision move and load it; the same rows are
+//     left as they are; another World is refused (CheckWorldsAgree): two cannot be merged.
 //   secrets (the registry token key, "registry-token-hmac"): they go with the World, so that
 //     tokens signed before the migration still verify: when the source has a World, its secrets
 //     replace the target's (which a node started on the empty target made, and never signed a
@@ -31,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store/admin_store.h"
 #include "store/pg_db.h"
 #include "store/sqlite_db.h"
 
@@ -48,9 +50,11 @@ class MigrationSource {
   // before incarnation keys, not yet opened by a later `kura serve`, which re-keys it).
   bool KeyedByInstanceName();
 
-  // The saved World document and its revision; nullopt when none was saved.
+  // The saved World and its revision: its rows, or the one document a kura that kept it so
+  // saved (not read by a later `kura serve` since); nullopt when none was saved.
   struct World {
-    std::string document;
+    std::vector<store::WorldRow> rows;
+    std::optional<std::string> document;
     int64_t revision = 0;
   };
   std::optional<World> SavedWorld();
@@ -68,7 +72,9 @@ class MigrationSource {
 // Throws std::runtime_error, saying why, when the target holds a World other than the source's
 // (the migration would lose one of them). Called before anything is copied, and again inside the
 // metadata transaction.
-void CheckWorldsAgree(MigrationSource& source, store::PgDatabase& target);
+// `domain` is the cluster's (server/config.h): a document is read as rows under it.
+void CheckWorldsAgree(MigrationSource& source, store::PgDatabase& target,
+                      const std::string& domain);
 
 // Rows of one table.
 struct TableCopy {
@@ -93,6 +99,7 @@ struct MetadataCopyOptions {
   // Whether the target's blob store holds the blob `digest`.
   std::function<bool(const std::string& digest)> blob_in_target;
   int64_t now = 0;  // seconds since the epoch: temporary passwords expired by then are dropped
+  std::string domain = "kura.test";  // the cluster's: a World document is read under it
 };
 
 // Copies the source's rows into the target in one transaction. Throws StoreError (or

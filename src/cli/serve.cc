@@ -42,20 +42,18 @@ constexpr int64_t kUploadIdleSeconds = 24 * 3600;
 // change takes effect everywhere within this (and a reload).
 constexpr auto kWorldPollInterval = std::chrono::milliseconds(200);
 
-// The saved World and its revision (a new World and 0 before the first save), holding the
-// configured accounts: accounts named in the configuration are always present.
-std::pair<access::World, uint64_t> LoadWorld(store::AdminStore& store,
-                                             const server::ServerConfig& config) {
-  std::optional<store::AdminStore::SavedWorld> saved = store.LoadWorldAt();
-  access::World world = saved ? admin::WorldFromDocument(saved->document, config.domain)
-                              : access::World(config.domain);
-  for (const auto& a : config.admin_accounts) {
-    if (!world.FindAccount(a.id)) {
+// The accounts named in the configuration are always in the World (saved, so that every tool
+// reading the saved World sees them).
+void AddConfiguredAccounts(admin::ExposureState& exposure, const server::ServerConfig& config) {
+  access::Status added = exposure.Change([&](access::World& world) {
+    for (const auto& a : config.admin_accounts) {
+      if (world.FindAccount(a.id)) continue;
       access::Status s = world.AddAccount({a.id, a.id});
-      if (!s.ok()) throw std::runtime_error(s.message());
+      if (!s.ok()) return s;
     }
-  }
-  return {std::move(world), saved ? saved->revision : 0};
+    return access::Status::Ok();
+  });
+  if (!added.ok()) throw std::runtime_error(added.message());
 }
 
 }  // namespace
@@ -76,11 +74,13 @@ int Serve(const server::ServerConfig& config) {
     store::MetaStore& meta = *metadata.meta;
     store::AdminStore& admin_store = *metadata.admin;
     const bool shared_metadata = !config.postgres.empty();
-    access::World world = LoadWorld(admin_store, config).first;
+    // The instances side: the exposure World.
+    admin::ExposureState exposure(admin_store, config.domain);
+    AddConfiguredAccounts(exposure, config);
     // A VPC listener names its network's owner (config.h); that account must exist.
     for (const server::ListenerConfig& endpoint : config.endpoints) {
       if (endpoint.role == server::ListenerRole::kVpc &&
-          !world.FindAccount(endpoint.network_account)) {
+          !exposure.Snapshot()->FindAccount(endpoint.network_account)) {
         throw std::runtime_error("the vpc endpoint listener on " + endpoint.host + ":" +
                                  std::to_string(endpoint.port) + " names network_account " +
                                  endpoint.network_account +
@@ -91,8 +91,9 @@ int Serve(const server::ServerConfig& config) {
     // crash in the middle of a delete leaves), and nothing keyed by an instance name.
     admin::ReconcileResult reconciled =
         metadata.sqlite_meta
-            ? admin::ReconcileInstanceStores(world, *metadata.sqlite_meta, *metadata.sqlite_admin)
-            : admin::ReconcileInstanceStores(world, meta, admin_store);
+            ? admin::ReconcileInstanceStores(exposure, *metadata.sqlite_meta,
+                                             *metadata.sqlite_admin)
+            : admin::ReconcileInstanceStores(exposure, meta, admin_store);
     if (reconciled.migrated) {
       std::cerr << "kura: instance data re-keyed by incarnation (database of an earlier kura)\n";
     }
@@ -114,17 +115,7 @@ int Serve(const server::ServerConfig& config) {
         config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
     boost::asio::io_context io(static_cast<int>(threads));
 
-    // The instances side: the exposure World, credentials, tokens, the admin API.
-    // Loaded again after the reconciliation, which may have saved it, so that its revision and
-    // its content agree.
-    auto [current, revision] = LoadWorld(admin_store, config);
-    admin::ExposureState exposure(
-        std::move(current), revision,
-        admin::WorldStorage{[&] { return std::optional(LoadWorld(admin_store, config)); },
-                            [&](const access::World& w, uint64_t expected) {
-                              return admin_store.SaveWorldAt(admin::WorldToDocument(w), expected);
-                            },
-                            [&] { return admin_store.WorldRevision(); }});
+    // Credentials, tokens, the admin API.
     std::string token_key = admin_store.Secret("registry-token-hmac", auth::RandomSecret);
     std::optional<server::AuditLog> audit;
     if (!config.endpoints.empty()) audit.emplace(config.audit_log);

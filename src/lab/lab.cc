@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "admin/world_document.h"
+#include "admin/world_rows.h"
 #include "analyzer/analyzer.h"
 #include "analyzer/topology_index.h"
 #include "auth/password.h"
@@ -181,7 +181,7 @@ void WriteServerState(const topology::Topology& t, const fs::path& data) {
       if (!s.ok()) throw LabError(s.message());
     }
   }
-  store.SaveWorld(admin::WorldToDocument(world));
+  admin::ReplaceSavedWorld(store, world);
   for (const auto& [name, setup] : t.instances) {
     const std::string& key = world.FindInstance(name)->incarnation;
     for (const auto& cred : setup.credentials) {

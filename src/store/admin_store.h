@@ -1,5 +1,5 @@
-// The state of the instances side: the exposure World (as one JSON document, replaced whole on
-// every change), instance credentials (password hashes only, never passwords), namespaces, and
+// The state of the instances side: the exposure World (one row per thing, each change writing
+// just the rows it changed), instance credentials (password hashes only, never passwords), namespaces, and
 // server secrets.
 //
 // Credentials and namespaces are keyed by the instance key, its incarnation, never by its name
@@ -33,6 +33,26 @@ struct StoredCredential {
   int64_t expires_at = 0;  // seconds since the epoch; 0 for a password that does not expire
 };
 
+// One row of the saved World: a thing of kind `kind` ("instance", "allow", ...) named `key`,
+// and its body (JSON), or no body for a thing that was removed.
+struct WorldRow {
+  std::string kind;
+  std::string key;
+  std::optional<std::string> body;
+
+  friend bool operator==(const WorldRow&, const WorldRow&) = default;
+};
+
+struct WorldRows {
+  std::vector<WorldRow> rows;
+  uint64_t revision = 0;
+  bool complete = true;
+  std::optional<std::string> legacy_document;
+};
+
+// How many revisions of removals a store keeps (see AdminStore::LoadWorldChanges).
+inline constexpr uint64_t kWorldChangesKept = 1000;
+
 struct StoredNamespace {
   std::string name;
   bool is_public = false;
@@ -42,28 +62,33 @@ class AdminStore {
  public:
   virtual ~AdminStore() = default;
 
-  // The saved World document, or nullopt before the first save.
-  virtual std::optional<std::string> LoadWorld() = 0;
-  // Replaces the World document and increases WorldRevision, together.
-  virtual void SaveWorld(std::string_view document) = 0;
-  // A number that increases on every SaveWorld, by any node sharing the database: 0 before the
-  // first save. One indexed read, cheap enough to poll every few hundred milliseconds; a node
-  // reloads the World when it moved. Read it before LoadWorld: a save in between is then seen
-  // at the next poll (the World is loaded once more, never missed).
-  virtual uint64_t WorldRevision() = 0;
+  // ---- The exposure World, row by row (admin/world_rows.h says what the rows are).
+  //
+  // Every save is a revision: a number that grows by one with each save, by any node sharing
+  // the database (0 before the first). A row remembers the revision that last wrote it; a
+  // removed row stays as a tombstone (no body) for a while, so that a node can ask for just
+  // what changed since the revision it has. Tombstones older than kWorldChangesKept revisions
+  // are dropped; a node further behind than that loads every row again.
 
-  // The saved World document and the revision it was saved at, read together; nullopt before
-  // the first save.
-  struct SavedWorld {
-    std::string document;
-    uint64_t revision = 0;
-  };
-  virtual std::optional<SavedWorld> LoadWorldAt() = 0;
-  // Saves the World document as revision expected_revision + 1 if WorldRevision is still
-  // `expected_revision` (0: nothing saved yet), in one transaction; returns false, saving
+  // The current revision. One indexed read, cheap enough to poll every few hundred
+  // milliseconds.
+  virtual uint64_t WorldRevision() = 0;
+  // Every live row (in (kind, key) order) and the revision they are, read together. A database
+  // written by a kura that saved the World as one document, and not saved since, has no rows:
+  // then `legacy_document` holds that document, and `revision` its revision.
+  virtual WorldRows LoadWorldRows() = 0;
+  // The rows written after `revision` (removed ones without a body), in (kind, key) order, and
+  // the revision they bring the World to. `complete` is false when some of those changes are
+  // no longer kept (the caller is too far behind): load every row instead.
+  virtual WorldRows LoadWorldChanges(uint64_t revision) = 0;
+  // Writes `changes` (a row without a body removes the row) as revision expected_revision + 1,
+  // if WorldRevision is still `expected_revision`, in one transaction; returns false, writing
   // nothing, when another save came first. How two nodes changing the World at once both keep
-  // their change: the loser reloads, applies its change again and retries (ExposureState).
-  virtual bool SaveWorldAt(std::string_view document, uint64_t expected_revision) = 0;
+  // their change: the loser loads what changed, applies its change again and retries
+  // (admin/exposure_state.h). The first save of a database that holds a legacy document
+  // replaces it. A kind or key may not be empty; a key of one kind is given at most once.
+  virtual bool SaveWorldChanges(const std::vector<WorldRow>& changes,
+                                uint64_t expected_revision) = 0;
 
   // Sets the permanent password hash of `user` of `instance`, replacing the previous one.
   virtual void SetPassword(std::string_view instance, std::string_view user,

@@ -1,58 +1,149 @@
 #include "store/pg_admin_store.h"
 
+#include <algorithm>
+
 #include "store/pg_instance_keys.h"
 
 namespace kura::store {
 
 PgAdminStore::PgAdminStore(std::shared_ptr<PgDatabase> db) : db_(std::move(db)) {}
 
-std::optional<std::string> PgAdminStore::LoadWorld() {
-  return db_->Read([&](PgConnection& c) -> std::optional<std::string> {
-    PgResult r = PgQuery(c, "SELECT document FROM exposure_world WHERE id = 1").Run();
-    if (r.rows() == 0) return std::nullopt;
-    return r.Text(0, 0);
-  });
+namespace {
+
+// The revision: of the rows once saved, else of the legacy document, else 0.
+uint64_t RevisionOf(PgConnection& c) {
+  PgResult r = PgQuery(c,
+                       "SELECT coalesce((SELECT revision FROM world_state WHERE id = 1), "
+                       "(SELECT revision FROM exposure_world WHERE id = 1), 0)")
+                   .Run();
+  return static_cast<uint64_t>(r.Int(0, 0));
 }
 
-void PgAdminStore::SaveWorld(std::string_view document) {
-  db_->Transact([&](PgConnection& c) {
-    // Two nodes saving at once: the second waits for the first's row and adds one to its
-    // revision, so every save moves it.
-    PgQuery(c,
-            "INSERT INTO exposure_world(id, document, revision) VALUES(1, $1, 1) "
-            "ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document, "
-            "revision = exposure_world.revision + 1")
-        .Bind(document)
-        .Run();
-  });
+void ReadRows(const PgResult& r, std::vector<WorldRow>& rows) {
+  rows.reserve(rows.size() + static_cast<size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    WorldRow row{r.Text(i, 0), r.Text(i, 1), std::nullopt};
+    if (!r.IsNull(i, 2)) row.body = r.Text(i, 2);
+    rows.push_back(std::move(row));
+  }
 }
 
-std::optional<AdminStore::SavedWorld> PgAdminStore::LoadWorldAt() {
-  return db_->Read([&](PgConnection& c) -> std::optional<SavedWorld> {
-    PgResult r = PgQuery(c, "SELECT document, revision FROM exposure_world WHERE id = 1").Run();
-    if (r.rows() == 0) return std::nullopt;
-    return SavedWorld{r.Text(0, 0), static_cast<uint64_t>(r.Int(0, 1))};
-  });
-}
+}  // namespace
 
-bool PgAdminStore::SaveWorldAt(std::string_view document, uint64_t expected_revision) {
-  return db_->Transact([&](PgConnection& c) -> bool {
-    if (expected_revision == 0) {
-      PgResult r = PgQuery(c,
-                           "INSERT INTO exposure_world(id, document, revision) VALUES(1, $1, 1) "
-                           "ON CONFLICT (id) DO NOTHING RETURNING revision")
-                       .Bind(document)
-                       .Run();
-      return r.rows() == 1;
+WorldRows PgAdminStore::LoadWorldRows() {
+  // A transaction: the rows and the revision are of one snapshot (REPEATABLE READ is not
+  // needed, the statements below read world_state under the row lock a save takes).
+  return db_->Transact([&](PgConnection& c) -> WorldRows {
+    WorldRows out;
+    PgResult state = PgQuery(c, "SELECT revision FROM world_state WHERE id = 1 FOR SHARE").Run();
+    if (state.rows() > 0) {
+      out.revision = static_cast<uint64_t>(state.Int(0, 0));
+      ReadRows(PgQuery(c,
+                       "SELECT kind, key, body FROM world_rows WHERE body IS NOT NULL "
+                       "ORDER BY kind, key")
+                   .Run(),
+               out.rows);
+      return out;
     }
-    // The row lock makes two conditional saves take turns: the second sees the first's revision.
-    PgResult r = PgQuery(c,
-                         "UPDATE exposure_world SET document = $1, revision = revision + 1 "
-                         "WHERE id = 1 AND revision = $2 RETURNING revision")
-                     .Bind(document)
-                     .Bind(static_cast<int64_t>(expected_revision))
-                     .Run();
-    return r.rows() == 1;
+    PgResult legacy =
+        PgQuery(c, "SELECT document, revision FROM exposure_world WHERE id = 1 FOR SHARE").Run();
+    if (legacy.rows() > 0) {
+      out.legacy_document = legacy.Text(0, 0);
+      out.revision = static_cast<uint64_t>(legacy.Int(0, 1));
+    }
+    return out;
+  });
+}
+
+WorldRows PgAdminStore::LoadWorldChanges(uint64_t revision) {
+  return db_->Transact([&](PgConnection& c) -> WorldRows {
+    WorldRows out;
+    PgResult state =
+        PgQuery(c, "SELECT revision, removals_kept_after FROM world_state WHERE id = 1 FOR SHARE")
+            .Run();
+    if (state.rows() == 0) {
+      out.revision = RevisionOf(c);
+      out.complete = out.revision == revision;
+      return out;
+    }
+    out.revision = static_cast<uint64_t>(state.Int(0, 0));
+    out.complete =
+        revision >= static_cast<uint64_t>(state.Int(0, 1)) && revision <= out.revision;
+    if (out.complete && revision < out.revision) {
+      ReadRows(PgQuery(c,
+                       "SELECT kind, key, body FROM world_rows WHERE revision > $1 "
+                       "ORDER BY kind, key")
+                   .Bind(static_cast<int64_t>(revision))
+                   .Run(),
+               out.rows);
+    }
+    return out;
+  });
+}
+
+bool PgAdminStore::SaveWorldChanges(const std::vector<WorldRow>& changes,
+                                    uint64_t expected_revision) {
+  std::vector<std::string> kinds, keys, bodies, removed_kinds, removed_keys;
+  for (const WorldRow& row : changes) {
+    if (row.kind.empty() || row.key.empty()) throw StoreError("a World row needs a kind and a key");
+    if (row.body) {
+      if (row.body->empty()) throw StoreError("a World row's body may not be empty");
+      kinds.push_back(row.kind);
+      keys.push_back(row.key);
+      bodies.push_back(*row.body);
+    } else {
+      removed_kinds.push_back(row.kind);
+      removed_keys.push_back(row.key);
+    }
+  }
+  return db_->Transact([&](PgConnection& c) -> bool {
+    // Saves take turns on the state row (or, before the first save of rows, on the legacy
+    // document's row, or on the lock below): the second sees the first's revision.
+    c.Exec("SELECT pg_advisory_xact_lock(7022365231355834626)");
+    if (RevisionOf(c) != expected_revision) return false;
+    const auto revision = static_cast<int64_t>(expected_revision + 1);
+    const int64_t kept_after =
+        std::max<int64_t>(0, revision - static_cast<int64_t>(kWorldChangesKept));
+    PgResult state = PgQuery(c,
+                             "UPDATE world_state SET revision = $1, removals_kept_after = "
+                             "greatest(removals_kept_after, $2) WHERE id = 1")
+                         .Bind(revision)
+                         .Bind(kept_after)
+                         .Run();
+    if (state.Affected() == 0) {
+      // The first save of rows replaces a legacy document; removals are known from here on.
+      PgQuery(c, "DELETE FROM exposure_world").Run();
+      PgQuery(c, "INSERT INTO world_state(id, revision, removals_kept_after) VALUES(1, $1, $2)")
+          .Bind(revision)
+          .Bind(static_cast<int64_t>(expected_revision))
+          .Run();
+    }
+    if (!kinds.empty()) {
+      PgQuery(c,
+              "INSERT INTO world_rows(kind, key, body, revision) "
+              "SELECT k, n, b, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, b) "
+              "ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, "
+              "revision = EXCLUDED.revision")
+          .BindTextArray(kinds)
+          .BindTextArray(keys)
+          .BindTextArray(bodies)
+          .Bind(revision)
+          .Run();
+    }
+    if (!removed_kinds.empty()) {
+      PgQuery(c,
+              "INSERT INTO world_rows(kind, key, body, revision) "
+              "SELECT k, n, NULL, $3 FROM unnest($1::text[], $2::text[]) AS t(k, n) "
+              "ON CONFLICT (kind, key) DO UPDATE SET body = NULL, revision = EXCLUDED.revision")
+          .BindTextArray(removed_kinds)
+          .BindTextArray(removed_keys)
+          .Bind(revision)
+          .Run();
+    }
+    PgQuery(c, "DELETE FROM world_rows WHERE revision <= $1 AND body IS NULL")
+        .Bind(kept_after)
+        .Run();
+    return true;
   });
 }
 
@@ -100,10 +191,7 @@ void PgAdminStore::ClearLoginFailures(std::string_view key) {
 }
 
 uint64_t PgAdminStore::WorldRevision() {
-  return db_->Read([&](PgConnection& c) -> uint64_t {
-    PgResult r = PgQuery(c, "SELECT revision FROM exposure_world WHERE id = 1").Run();
-    return r.rows() > 0 ? static_cast<uint64_t>(r.Int(0, 0)) : 0;
-  });
+  return db_->Read([&](PgConnection& c) -> uint64_t { return RevisionOf(c); });
 }
 
 void PgAdminStore::SetPassword(std::string_view instance, std::string_view user,

@@ -18,10 +18,9 @@ class PgAdminStore final : public AdminStore {
   PgAdminStore(const PgAdminStore&) = delete;
   PgAdminStore& operator=(const PgAdminStore&) = delete;
 
-  std::optional<std::string> LoadWorld() override;
-  void SaveWorld(std::string_view document) override;
-  std::optional<SavedWorld> LoadWorldAt() override;
-  bool SaveWorldAt(std::string_view document, uint64_t expected_revision) override;
+  WorldRows LoadWorldRows() override;
+  WorldRows LoadWorldChanges(uint64_t revision) override;
+  bool SaveWorldChanges(const std::vector<WorldRow>& changes, uint64_t expected_revision) override;
   LoginFailures RecordLoginFailure(std::string_view key, int64_t window_seconds) override;
   LoginFailures FindLoginFailures(std::string_view key) override;
   void ClearLoginFailures(std::string_view key) override;

@@ -70,6 +70,17 @@ CREATE INDEX uploads_by_touched_at ON uploads(touched_at);
 CREATE TABLE login_failures(
   key text COLLATE "C" PRIMARY KEY, failures integer NOT NULL, window_end bigint NOT NULL);
 )sql"},
+    {4, "the exposure World row by row", R"sql(
+-- One row per thing of the World (admin/world_rows.h); a removed one keeps its row without a
+-- body for a while, so that a node can read just what changed since its revision.
+CREATE TABLE world_rows(
+  kind text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, body text,
+  revision bigint NOT NULL, PRIMARY KEY(kind, key));
+CREATE INDEX world_rows_by_revision ON world_rows(revision);
+CREATE TABLE world_state(
+  id integer PRIMARY KEY CHECK (id = 1), revision bigint NOT NULL,
+  removals_kept_after bigint NOT NULL);
+)sql"},
 };
 
 // Migrations run one node at a time (pg_advisory_xact_lock; instance keys use the two-key form,

@@ -1,5 +1,9 @@
 #include "store/sqlite_admin_store.h"
 
+#include <sqlite3.h>
+
+#include <algorithm>
+
 #include "store/instance_keys.h"
 #include "store/meta_store.h"
 
@@ -10,6 +14,13 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS exposure_world(
   id INTEGER PRIMARY KEY CHECK (id = 1), document TEXT NOT NULL,
   revision INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS world_rows(
+  kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT, revision INTEGER NOT NULL,
+  PRIMARY KEY(kind, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS world_rows_by_revision ON world_rows(revision);
+CREATE TABLE IF NOT EXISTS world_state(
+  id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL,
+  removals_kept_after INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS credentials(
   instance TEXT NOT NULL, user TEXT NOT NULL, hash TEXT NOT NULL, expires_at INTEGER NOT NULL,
   PRIMARY KEY(instance, user, hash)) WITHOUT ROWID;
@@ -61,41 +72,120 @@ std::vector<std::string> SqliteAdminStore::ListInstanceKeys() {
   return keys;
 }
 
-std::optional<std::string> SqliteAdminStore::LoadWorld() {
-  Statement s(db_.Connection(), "SELECT document FROM exposure_world WHERE id = 1");
-  if (!s.Step()) return std::nullopt;
-  return s.Text(0);
+namespace {
+
+// The revision: of the rows once saved, else of the legacy document, else 0.
+uint64_t RevisionOf(SqliteConnection& c) {
+  Statement rows(c, "SELECT revision FROM world_state WHERE id = 1");
+  if (rows.Step()) return static_cast<uint64_t>(rows.Int(0));
+  Statement legacy(c, "SELECT revision FROM exposure_world WHERE id = 1");
+  return legacy.Step() ? static_cast<uint64_t>(legacy.Int(0)) : 0;
 }
 
-void SqliteAdminStore::SaveWorld(std::string_view document) {
-  Statement(db_.Connection(),
-            "INSERT INTO exposure_world(id, document, revision) VALUES(1, ?, 1) "
-            "ON CONFLICT(id) DO UPDATE SET document = excluded.document, "
-            "revision = exposure_world.revision + 1")
-      .Bind(document)
-      .Run();
-}
-
-std::optional<AdminStore::SavedWorld> SqliteAdminStore::LoadWorldAt() {
-  Statement s(db_.Connection(), "SELECT document, revision FROM exposure_world WHERE id = 1");
-  if (!s.Step()) return std::nullopt;
-  return SavedWorld{s.Text(0), static_cast<uint64_t>(s.Int(1))};
-}
-
-bool SqliteAdminStore::SaveWorldAt(std::string_view document, uint64_t expected_revision) {
-  SqliteConnection& c = db_.Connection();
-  if (expected_revision == 0) {
-    Statement insert(c,
-                     "INSERT INTO exposure_world(id, document, revision) VALUES(1, ?, 1) "
-                     "ON CONFLICT(id) DO NOTHING");
-    insert.Bind(document).Run();
-    return insert.Changes() == 1;
+void ReadRows(Statement& s, std::vector<WorldRow>& rows) {
+  while (s.Step()) {
+    WorldRow row{s.Text(0), s.Text(1), std::nullopt};
+    if (!s.IsNull(2)) row.body = s.Text(2);
+    rows.push_back(std::move(row));
   }
-  Statement update(c,
-                   "UPDATE exposure_world SET document = ?, revision = revision + 1 "
-                   "WHERE id = 1 AND revision = ?");
-  update.Bind(document).Bind(static_cast<int64_t>(expected_revision)).Run();
-  return update.Changes() == 1;
+}
+
+}  // namespace
+
+WorldRows SqliteAdminStore::LoadWorldRows() {
+  SqliteConnection& c = db_.Connection();
+  // One read transaction: the rows and the revision agree.
+  c.Exec("BEGIN");
+  WorldRows out;
+  try {
+    Statement state(c, "SELECT revision FROM world_state WHERE id = 1");
+    if (state.Step()) {
+      out.revision = static_cast<uint64_t>(state.Int(0));
+      Statement s(c,
+                  "SELECT kind, key, body FROM world_rows WHERE body IS NOT NULL "
+                  "ORDER BY kind, key");
+      ReadRows(s, out.rows);
+    } else {
+      Statement legacy(c, "SELECT document, revision FROM exposure_world WHERE id = 1");
+      if (legacy.Step()) {
+        out.legacy_document = legacy.Text(0);
+        out.revision = static_cast<uint64_t>(legacy.Int(1));
+      }
+    }
+  } catch (...) {
+    sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  c.Exec("COMMIT");
+  return out;
+}
+
+WorldRows SqliteAdminStore::LoadWorldChanges(uint64_t revision) {
+  SqliteConnection& c = db_.Connection();
+  c.Exec("BEGIN");
+  WorldRows out;
+  try {
+    Statement state(c, "SELECT revision, removals_kept_after FROM world_state WHERE id = 1");
+    if (!state.Step()) {
+      out.revision = RevisionOf(c);
+      out.complete = out.revision == revision;
+    } else {
+      out.revision = static_cast<uint64_t>(state.Int(0));
+      out.complete = revision >= static_cast<uint64_t>(state.Int(1)) && revision <= out.revision;
+      if (out.complete) {
+        Statement s(c,
+                    "SELECT kind, key, body FROM world_rows WHERE revision > ? "
+                    "ORDER BY kind, key");
+        s.Bind(static_cast<int64_t>(revision));
+        ReadRows(s, out.rows);
+      }
+    }
+  } catch (...) {
+    sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  c.Exec("COMMIT");
+  return out;
+}
+
+bool SqliteAdminStore::SaveWorldChanges(const std::vector<WorldRow>& changes,
+                                        uint64_t expected_revision) {
+  SqliteConnection& c = db_.Connection();
+  Transaction tx(c);
+  if (RevisionOf(c) != expected_revision) return false;
+  const auto revision = static_cast<int64_t>(expected_revision + 1);
+  {
+    Statement first(c, "SELECT 1 FROM world_state WHERE id = 1");
+    if (!first.Step()) {
+      // The first save of rows: a legacy document (converted into `changes` by the caller) is
+      // replaced by them, and removals are known from here on.
+      Statement(c, "DELETE FROM exposure_world").Run();
+      Statement(c, "INSERT INTO world_state(id, revision, removals_kept_after) VALUES(1, ?, ?)")
+          .Bind(revision)
+          .Bind(static_cast<int64_t>(expected_revision))
+          .Run();
+    }
+  }
+  for (const WorldRow& row : changes) {
+    if (row.kind.empty() || row.key.empty()) throw StoreError("a World row needs a kind and a key");
+    Statement s(c,
+                "INSERT INTO world_rows(kind, key, body, revision) VALUES(?, ?, ?, ?) "
+                "ON CONFLICT(kind, key) DO UPDATE SET body = excluded.body, "
+                "revision = excluded.revision");
+    if (row.body && row.body->empty()) throw StoreError("a World row's body may not be empty");
+    s.Bind(row.kind).Bind(row.key).BindNullable(row.body ? *row.body : "").Bind(revision).Run();
+  }
+  // Tombstones too old to be asked for: a node that far behind loads every row.
+  const int64_t kept_after = std::max<int64_t>(0, revision - static_cast<int64_t>(kWorldChangesKept));
+  Statement(c, "DELETE FROM world_rows WHERE revision <= ? AND body IS NULL").Bind(kept_after).Run();
+  Statement(c,
+            "UPDATE world_state SET revision = ?, "
+            "removals_kept_after = max(removals_kept_after, ?) WHERE id = 1")
+      .Bind(revision)
+      .Bind(kept_after)
+      .Run();
+  tx.Commit();
+  return true;
 }
 
 AdminStore::LoginFailures SqliteAdminStore::RecordLoginFailure(std::string_view key,
@@ -136,8 +226,7 @@ void SqliteAdminStore::ClearLoginFailures(std::string_view key) {
 }
 
 uint64_t SqliteAdminStore::WorldRevision() {
-  Statement s(db_.Connection(), "SELECT revision FROM exposure_world WHERE id = 1");
-  return s.Step() ? static_cast<uint64_t>(s.Int(0)) : 0;
+  return RevisionOf(db_.Connection());
 }
 
 void SqliteAdminStore::SetPassword(std::string_view instance, std::string_view user,

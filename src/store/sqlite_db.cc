@@ -147,6 +147,10 @@ std::string Statement::Text(int col) {
   return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();
 }
 
+bool Statement::IsNull(int col) {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
+
 std::string Statement::Blob(int col) {
   auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
   return p ? std::string(p, sqlite3_column_bytes(stmt_, col)) : std::string();

@@ -79,6 +79,7 @@ class Statement {
   bool Step();
   void Run() { Step(); }
   std::string Text(int col);
+  bool IsNull(int col);
   std::string Blob(int col);
   int64_t Int(int col);
   // Rows changed by the last Run.

@@ -208,13 +208,14 @@ def db_path(srv):
 
 
 def world_instances(srv):
+    """The instances of the World saved in the data directory (one row each), by name."""
     db = sqlite3.connect(db_path(srv), timeout=10)
     try:
-        doc = json.loads(db.execute("SELECT document FROM exposure_world WHERE id = 1")
-                         .fetchone()[0])
+        rows = db.execute("SELECT key, body FROM world_rows WHERE kind = 'instance' "
+                          "AND body IS NOT NULL").fetchall()
     finally:
         db.close()
-    return {i["name"]: i for i in doc["instances"]}
+    return {key: dict(json.loads(body), name=key) for key, body in rows}
 
 
 def row_counts(srv):
@@ -253,10 +254,11 @@ def test_crash_after_the_world_commit_of_a_delete_leaves_nothing_to_inherit(srv)
     srv.kill()
     db = sqlite3.connect(db_path(srv), timeout=10)
     try:
-        doc = json.loads(db.execute("SELECT document FROM exposure_world WHERE id = 1")
-                         .fetchone()[0])
-        doc["instances"] = [i for i in doc["instances"] if i["name"] != "acme"]
-        db.execute("UPDATE exposure_world SET document = ? WHERE id = 1", (json.dumps(doc),))
+        # What the delete's World commit writes: acme's rows removed, the revision moved.
+        db.execute("UPDATE world_rows SET body = NULL, revision = revision + 1 "
+                   "WHERE (kind = 'instance' AND key = 'acme') OR "
+                   "(kind IN ('allow', 'binding') AND key LIKE 'acme %')")
+        db.execute("UPDATE world_state SET revision = revision + 1")
         db.commit()
     finally:
         db.close()

@@ -446,14 +446,14 @@ class InstanceServer(ServerProcess):
         try:
             row = db.execute("SELECT value FROM secrets WHERE name = ?",
                              ("registry-token-hmac",)).fetchone()
-            world = db.execute("SELECT document FROM exposure_world WHERE id = 1").fetchone()
+            world = db.execute("SELECT body FROM world_rows WHERE kind = 'instance' AND key = ? "
+                               "AND body IS NOT NULL", (instance,)).fetchone()
         finally:
             db.close()
         assert row, "no registry-token-hmac secret in kura.db"
-        assert world, "no exposure world in kura.db"
+        assert world, "no instance %s in the World saved in kura.db" % instance
         master = row[0].encode("latin-1") if isinstance(row[0], str) else bytes(row[0])
-        doc = json.loads(world[0])
-        incarnation = next(i["incarnation"] for i in doc["instances"] if i["name"] == instance)
+        incarnation = json.loads(world[0])["incarnation"]
         if not incarnation:
             return master
         return hmac.new(master, incarnation.encode(), hashlib.sha256).digest()

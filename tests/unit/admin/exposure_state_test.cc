@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "admin/world_document.h"
+#include "admin/world_rows.h"
 #include "store/sqlite_admin_store.h"
 #include "test_paths.h"
 
@@ -23,25 +24,13 @@ class ExposureStateTest : public ::testing::Test {
     access::World world("kura.test");
     ASSERT_TRUE(world.AddAccount({"A", "A"}).ok());
     ASSERT_TRUE(world.AddRegion({"ap-northeast-1", "Tokyo"}).ok());
-    ASSERT_TRUE(node_a_->SaveWorldAt(WorldToDocument(world), 0));
+    ASSERT_TRUE(node_a_->SaveWorldChanges(WorldToRows(world), 0));
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // The state a node keeps over `store`, loaded from it.
-  std::unique_ptr<ExposureState> StateOf(store::AdminStore& store) {
-    auto load = [&store]() -> std::optional<std::pair<access::World, uint64_t>> {
-      auto saved = store.LoadWorldAt();
-      if (!saved) return std::nullopt;
-      return std::pair{WorldFromDocument(saved->document, "kura.test"), saved->revision};
-    };
-    auto initial = load();
-    return std::make_unique<ExposureState>(
-        std::move(initial->first), initial->second,
-        WorldStorage{load,
-                     [&store](const access::World& w, uint64_t expected) {
-                       return store.SaveWorldAt(WorldToDocument(w), expected);
-                     },
-                     [&store] { return store.WorldRevision(); }});
+  static std::unique_ptr<ExposureState> StateOf(store::AdminStore& store) {
+    return std::make_unique<ExposureState>(store, "kura.test");
   }
 
   static access::Status Create(access::World& w, const std::string& name) {
@@ -59,7 +48,7 @@ TEST_F(ExposureStateTest, ChangesMadeOnTwoNodesAtOnceBothHold) {
   ASSERT_TRUE(a->Change([](access::World& w) { return Create(w, "alpha"); }).ok());
   // b's World predates a's change: its save loses, and it applies its change again on top.
   ASSERT_TRUE(b->Change([](access::World& w) { return Create(w, "beta"); }).ok());
-  access::World saved = WorldFromDocument(*node_a_->LoadWorld(), "kura.test");
+  access::World saved = WorldFromRows(node_a_->LoadWorldRows().rows, "kura.test");
   EXPECT_TRUE(saved.FindInstance("alpha"));
   EXPECT_TRUE(saved.FindInstance("beta"));
   EXPECT_TRUE(b->Snapshot()->FindInstance("alpha"));
@@ -80,6 +69,63 @@ TEST_F(ExposureStateTest, AChangeRefusedOnTheNewerWorldIsNotSaved) {
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(node_a_->WorldRevision(), revision);
   EXPECT_TRUE(b->Snapshot()->FindInstance("same"));  // b now holds the saved World
+}
+
+TEST_F(ExposureStateTest, AChangeThatChangesNothingIsNotSaved) {
+  auto a = StateOf(*node_a_);
+  const uint64_t revision = node_a_->WorldRevision();
+  // Enabling a personal instance's Internet endpoint is a no-op (world.h).
+  ASSERT_TRUE(a->Change([](access::World& w) {
+                 return w.CreateInstance("p", "A", "ap-northeast-1", access::Edition::kPersonal,
+                                         "inc-p");
+               }).ok());
+  EXPECT_EQ(node_a_->WorldRevision(), revision + 1);
+  ASSERT_TRUE(a->Change([](access::World& w) { return w.SetInternetEnabled("p", true); }).ok());
+  EXPECT_EQ(node_a_->WorldRevision(), revision + 1);
+}
+
+TEST_F(ExposureStateTest, RefreshAppliesJustWhatAnotherNodeChanged) {
+  auto a = StateOf(*node_a_);
+  auto b = StateOf(*node_b_);
+  ASSERT_TRUE(a->Change([](access::World& w) { return Create(w, "alpha"); }).ok());
+  ASSERT_TRUE(a->Change([](access::World& w) {
+                 return w.AllowCidr("alpha", {*core::Cidr::Parse("203.0.113.0/24"), "office"});
+               }).ok());
+  ASSERT_TRUE(a->Change([](access::World& w) { return w.SetInternetEnabled("alpha", true); }).ok());
+  EXPECT_TRUE(b->Refresh());
+  const access::Instance* alpha = b->Snapshot()->FindInstance("alpha");
+  ASSERT_TRUE(alpha);
+  EXPECT_TRUE(alpha->internet.enabled);
+  ASSERT_EQ(alpha->internet.allowlist.size(), 1u);
+  EXPECT_EQ(alpha->internet.allowlist.entries()[0].description, "office");
+  EXPECT_EQ(b->revision(), a->revision());
+  ASSERT_TRUE(a->Change([](access::World& w) { return w.DeleteInstance("alpha"); }).ok());
+  EXPECT_TRUE(b->Refresh());
+  EXPECT_FALSE(b->Snapshot()->FindInstance("alpha"));
+  EXPECT_EQ(WorldToRows(*b->Snapshot()), WorldToRows(*a->Snapshot()));
+}
+
+TEST_F(ExposureStateTest, AWorldSavedAsOneDocumentIsSavedAsRowsOnLoad) {
+  access::World world("kura.test");
+  ASSERT_TRUE(world.AddAccount({"B", "B"}).ok());
+  ASSERT_TRUE(world.AddRegion({"r1", "r1"}).ok());
+  ASSERT_TRUE(world.CreateInstance("old", "B", "r1", access::Edition::kEnterprise, "inc-old").ok());
+  const std::filesystem::path path = dir_ / "legacy.db";
+  {
+    store::SqliteAdminStore store(path.string());
+    store::SqliteDatabase db(path.string(), "");
+    store::Statement(db.Connection(),
+                     "INSERT INTO exposure_world(id, document, revision) VALUES(1, ?, 5)")
+        .Bind(WorldToDocument(world))
+        .Run();
+  }
+  store::SqliteAdminStore store(path.string());
+  auto state = StateOf(store);
+  EXPECT_TRUE(state->Snapshot()->FindInstance("old"));
+  EXPECT_EQ(state->revision(), 6u);
+  store::WorldRows saved = store.LoadWorldRows();
+  EXPECT_FALSE(saved.legacy_document);
+  EXPECT_EQ(saved.rows, WorldToRows(world));
 }
 
 }  // namespace

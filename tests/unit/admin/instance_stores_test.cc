@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "admin/world_document.h"
+#include "admin/world_rows.h"
 #include "store/name_keyed_database.h"
 #include "store/store_backends.h"
 #include "test_paths.h"
@@ -24,6 +24,12 @@ access::World TwoInstances() {
   EXPECT_TRUE(world.CreateInstance("acme", "A", "r1", access::Edition::kPersonal, "inc-acme").ok());
   EXPECT_TRUE(world.CreateInstance("beta", "A", "r1", access::Edition::kPersonal).ok());
   return world;
+}
+
+// `world` saved in `admin`, and the state a node loads from it.
+std::unique_ptr<ExposureState> Saved(store::AdminStore& admin, const access::World& world) {
+  ReplaceSavedWorld(admin, world);
+  return std::make_unique<ExposureState>(admin, "kura.test");
 }
 
 class ReconcileTest : public ::testing::Test {
@@ -48,8 +54,8 @@ TEST_F(ReconcileTest, KeysNoInstanceHoldsAreRetiredAndPurged) {
   admin.SetPassword("inc-acme", "dev", "hash");
   meta.LinkBlob({std::string(store::kPlainRegistryKey), "library/app"}, kBlob, 1);
 
-  access::World world = TwoInstances();
-  ReconcileResult r = ReconcileInstanceStores(world, meta, admin);
+  auto exposure = Saved(admin, TwoInstances());
+  ReconcileResult r = ReconcileInstanceStores(*exposure, meta, admin);
   EXPECT_EQ(r.keys_purged, 1);
   EXPECT_FALSE(r.migrated);
   EXPECT_FALSE(meta.RepositoryExists({"inc-old", "team/app"}));
@@ -71,40 +77,43 @@ TEST(ReconcilePostgres, KeysNoInstanceHoldsArePurgedOnStoresNeverKeyedByName) {
   meta->LinkBlob({"inc-old", "team/app"}, kBlob, 1);
   admin->SetPassword("inc-old", "dev", "hash");
   meta->LinkBlob({"inc-acme", "team/app"}, kBlob, 1);
-  access::World world = TwoInstances();
-  ReconcileResult r = ReconcileInstanceStores(world, *meta, *admin);  // the generic overload
+  auto exposure = Saved(*admin, TwoInstances());
+  ReconcileResult r = ReconcileInstanceStores(*exposure, *meta, *admin);  // the generic overload
   EXPECT_EQ(r.keys_purged, 1);
   EXPECT_EQ(r.incarnations_assigned, 1);
   EXPECT_FALSE(r.migrated);
   EXPECT_FALSE(meta->RepositoryExists({"inc-old", "team/app"}));
   EXPECT_TRUE(admin->FindCredentials("inc-old", "dev", 0).empty());
   EXPECT_TRUE(meta->RepositoryExists({"inc-acme", "team/app"}));
-  EXPECT_TRUE(admin->LoadWorld());
+  EXPECT_EQ(WorldFromRows(admin->LoadWorldRows().rows, "kura.test").FindInstance("beta")->incarnation,
+            exposure->Snapshot()->FindInstance("beta")->incarnation);
 }
 
 TEST_F(ReconcileTest, InstancesWithoutIncarnationGetOneAndTheWorldIsSaved) {
   store::SqliteMetaStore meta(path_);
   store::SqliteAdminStore admin(path_);
-  access::World world = TwoInstances();
-  ReconcileResult r = ReconcileInstanceStores(world, meta, admin);
+  auto exposure = Saved(admin, TwoInstances());
+  ReconcileResult r = ReconcileInstanceStores(*exposure, meta, admin);
   EXPECT_EQ(r.incarnations_assigned, 1);
-  const std::string beta = world.FindInstance("beta")->incarnation;
+  const std::string beta = exposure->Snapshot()->FindInstance("beta")->incarnation;
   EXPECT_TRUE(access::IsValidIncarnation(beta));
-  EXPECT_EQ(world.FindInstance("acme")->incarnation, "inc-acme");
-  access::World saved = WorldFromDocument(*admin.LoadWorld(), "kura.test");
+  EXPECT_EQ(exposure->Snapshot()->FindInstance("acme")->incarnation, "inc-acme");
+  access::World saved = WorldFromRows(admin.LoadWorldRows().rows, "kura.test");
   EXPECT_EQ(saved.FindInstance("beta")->incarnation, beta);
   // Again: nothing to do.
-  r = ReconcileInstanceStores(world, meta, admin);
+  const uint64_t revision = admin.WorldRevision();
+  r = ReconcileInstanceStores(*exposure, meta, admin);
   EXPECT_EQ(r.incarnations_assigned, 0);
-  EXPECT_EQ(world.FindInstance("beta")->incarnation, beta);
+  EXPECT_EQ(exposure->Snapshot()->FindInstance("beta")->incarnation, beta);
+  EXPECT_EQ(admin.WorldRevision(), revision);
 }
 
 TEST_F(ReconcileTest, NameKeyedDatabaseIsMigratedWithTheWorldsIncarnations) {
   store::WriteNameKeyedDatabase(path_);
   store::SqliteMetaStore meta(path_);
   store::SqliteAdminStore admin(path_);
-  access::World world = TwoInstances();  // acme and beta; "gone" is not in it
-  ReconcileResult r = ReconcileInstanceStores(world, meta, admin);
+  auto exposure = Saved(admin, TwoInstances());  // acme and beta; "gone" is not in it
+  ReconcileResult r = ReconcileInstanceStores(*exposure, meta, admin);
   EXPECT_TRUE(r.migrated);
   EXPECT_TRUE(meta.RepositoryExists({"inc-acme", "team/app"}));
   EXPECT_EQ(admin.FindCredentials("inc-acme", "dev", 0).size(), 1u);

@@ -80,8 +80,12 @@ TEST_F(MigrateSourceTest, ReadsADatabaseOfThisKuraWithoutChangingIt) {
     store::SqliteMetaStore meta(path);
     store::SqliteAdminStore admin(path);
     meta.LinkBlob({"inc-1", "team/app"}, "sha256:aa", 3);
-    admin.SaveWorld("{\"world\": 1}");
-    admin.SaveWorld("{\"world\": 2}");
+    // A World an earlier kura saved as one document, at revision 2.
+    store::SqliteDatabase db(path, "");
+    store::Statement(db.Connection(),
+                     "INSERT INTO exposure_world(id, document, revision) VALUES(1, ?, 2)")
+        .Bind("{\"world\": 2}")
+        .Run();
     store::UploadSession upload;
     upload.id = "u1";
     upload.repo = {"inc-1", "team/app"};
@@ -94,6 +98,7 @@ TEST_F(MigrateSourceTest, ReadsADatabaseOfThisKuraWithoutChangingIt) {
     std::optional<MigrationSource::World> world = source.SavedWorld();
     ASSERT_TRUE(world);
     EXPECT_EQ(world->document, "{\"world\": 2}");
+    EXPECT_TRUE(world->rows.empty());
     EXPECT_EQ(world->revision, 2);
     EXPECT_EQ(source.UploadSessions(), 1);
     EXPECT_TRUE(source.HasTable("repository_blobs"));

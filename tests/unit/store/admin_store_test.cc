@@ -42,29 +42,96 @@ class AdminStoreTest : public ::testing::Test {
 
 TYPED_TEST_SUITE(AdminStoreTest, StoreBackends, BackendName);
 
+WorldRow Row(std::string kind, std::string key, std::optional<std::string> body) {
+  return {std::move(kind), std::move(key), std::move(body)};
+}
+
 // Two nodes saving at once from the same revision: exactly one save is taken; the other learns
-// it lost and nothing of its document is stored.
+// it lost and nothing of its rows is stored.
 TYPED_TEST(AdminStoreTest, AConditionalSaveOfTheWorldLosesToAnEarlierOne) {
-  EXPECT_FALSE(this->store_->LoadWorldAt());
-  ASSERT_TRUE(this->store_->SaveWorldAt("{\"v\":1}", 0));
-  EXPECT_FALSE(this->store_->SaveWorldAt("{\"v\":\"late first\"}", 0));
-  auto saved = this->store_->LoadWorldAt();
-  ASSERT_TRUE(saved);
-  EXPECT_EQ(saved->document, "{\"v\":1}");
-  EXPECT_EQ(saved->revision, this->store_->WorldRevision());
+  WorldRows empty = this->store_->LoadWorldRows();
+  EXPECT_TRUE(empty.rows.empty());
+  EXPECT_EQ(empty.revision, 0u);
+  EXPECT_FALSE(empty.legacy_document);
+  ASSERT_TRUE(this->store_->SaveWorldChanges({Row("account", "A", "{\"v\":1}")}, 0));
+  EXPECT_FALSE(this->store_->SaveWorldChanges({Row("account", "late", "{}")}, 0));
+  WorldRows saved = this->store_->LoadWorldRows();
+  EXPECT_EQ(saved.rows, std::vector<WorldRow>{Row("account", "A", "{\"v\":1}")});
+  EXPECT_EQ(saved.revision, 1u);
+  EXPECT_EQ(saved.revision, this->store_->WorldRevision());
   std::unique_ptr<AdminStore> other = this->db_->OpenAdmin();
   std::atomic<int> won{0};
   std::vector<std::thread> nodes;
   for (int t = 0; t < 4; ++t) {
     nodes.emplace_back([&, t] {
       AdminStore& store = t % 2 ? *other : *this->store_;
-      if (store.SaveWorldAt("{\"t\":" + std::to_string(t) + "}", saved->revision)) ++won;
+      if (store.SaveWorldChanges({Row("account", "t" + std::to_string(t), "{}")}, saved.revision)) {
+        ++won;
+      }
     });
   }
   for (auto& n : nodes) n.join();
   EXPECT_EQ(won.load(), 1);
-  EXPECT_EQ(this->store_->WorldRevision(), saved->revision + 1);
-  EXPECT_EQ(this->store_->LoadWorldAt()->revision, saved->revision + 1);
+  EXPECT_EQ(this->store_->WorldRevision(), saved.revision + 1);
+  WorldRows now = this->store_->LoadWorldRows();
+  EXPECT_EQ(now.revision, saved.revision + 1);
+  EXPECT_EQ(now.rows.size(), 2u);
+}
+
+// A node reads just what changed since its revision: rows written after it, removed ones without
+// a body; the live rows are the latest of each key, in (kind, key) order.
+TYPED_TEST(AdminStoreTest, ChangesSinceARevisionAreTheRowsWrittenAfterIt) {
+  AdminStore& store = *this->store_;
+  ASSERT_TRUE(store.SaveWorldChanges({Row("instance", "b", "{\"n\":1}"),
+                                      Row("account", "A", "{}"), Row("instance", "a", "{}")},
+                                     0));
+  ASSERT_TRUE(store.SaveWorldChanges({Row("instance", "b", "{\"n\":2}")}, 1));
+  ASSERT_TRUE(store.SaveWorldChanges({Row("instance", "a", std::nullopt)}, 2));
+  std::unique_ptr<AdminStore> other = this->db_->OpenAdmin();  // another node reads them
+  WorldRows all = other->LoadWorldRows();
+  EXPECT_EQ(all.revision, 3u);
+  EXPECT_EQ(all.rows, (std::vector<WorldRow>{Row("account", "A", "{}"),
+                                             Row("instance", "b", "{\"n\":2}")}));
+  WorldRows since1 = other->LoadWorldChanges(1);
+  EXPECT_TRUE(since1.complete);
+  EXPECT_EQ(since1.revision, 3u);
+  EXPECT_EQ(since1.rows, (std::vector<WorldRow>{Row("instance", "a", std::nullopt),
+                                                Row("instance", "b", "{\"n\":2}")}));
+  WorldRows since2 = other->LoadWorldChanges(2);
+  EXPECT_EQ(since2.rows, std::vector<WorldRow>{Row("instance", "a", std::nullopt)});
+  WorldRows none = other->LoadWorldChanges(3);
+  EXPECT_TRUE(none.complete);
+  EXPECT_TRUE(none.rows.empty());
+  // A revision the store never reached is no base to build on.
+  EXPECT_FALSE(other->LoadWorldChanges(7).complete);
+  // Re-adding a removed row brings it back.
+  ASSERT_TRUE(store.SaveWorldChanges({Row("instance", "a", "{\"again\":1}")}, 3));
+  EXPECT_EQ(other->LoadWorldRows().rows.size(), 3u);
+}
+
+TYPED_TEST(AdminStoreTest, ARowWithoutKindOrKeyIsRefusedAndNothingIsSaved) {
+  EXPECT_THROW(this->store_->SaveWorldChanges({Row("", "a", "{}")}, 0), StoreError);
+  EXPECT_THROW(this->store_->SaveWorldChanges({Row("account", "", "{}")}, 0), StoreError);
+  EXPECT_THROW(this->store_->SaveWorldChanges({Row("account", "a", "")}, 0), StoreError);
+  EXPECT_EQ(this->store_->WorldRevision(), 0u);
+  EXPECT_TRUE(this->store_->LoadWorldRows().rows.empty());
+}
+
+// Tombstones are kept for kWorldChangesKept revisions: a node further behind is told to load
+// every row, and never misses a removal.
+TYPED_TEST(AdminStoreTest, ANodeTooFarBehindIsToldToLoadEverything) {
+  AdminStore& store = *this->store_;
+  ASSERT_TRUE(store.SaveWorldChanges({Row("instance", "gone", "{}")}, 0));
+  ASSERT_TRUE(store.SaveWorldChanges({Row("instance", "gone", std::nullopt)}, 1));
+  // Many saves later: the removal is no longer kept.
+  uint64_t revision = 2;
+  for (; revision < 2 + kWorldChangesKept; ++revision) {
+    ASSERT_TRUE(store.SaveWorldChanges({Row("account", "hot", std::to_string(revision))},
+                                       revision));
+  }
+  EXPECT_EQ(store.WorldRevision(), revision);
+  EXPECT_FALSE(store.LoadWorldChanges(1).complete);
+  EXPECT_TRUE(store.LoadWorldChanges(revision - 5).complete);
 }
 
 TYPED_TEST(AdminStoreTest, FailedLoginsAreCountedPerKeyAcrossStores) {
@@ -91,37 +158,29 @@ TYPED_TEST(AdminStoreTest, AnEndedLoginWindowStartsAgain) {
   EXPECT_EQ(this->store_->RecordLoginFailure("user:x", 60).failures, 1);
 }
 
-TYPED_TEST(AdminStoreTest, TheWorldIsReplacedWholeAndItsRevisionMovesOnEverySave) {
-  EXPECT_FALSE(this->store_->LoadWorld());
-  EXPECT_EQ(this->store_->WorldRevision(), 0u);
-  this->store_->SaveWorld("{}");
-  const uint64_t first = this->store_->WorldRevision();
-  EXPECT_GT(first, 0u);
-  EXPECT_EQ(this->store_->LoadWorld(), "{}");
-  this->store_->SaveWorld("{}");  // the same document again still moves it
-  EXPECT_GT(this->store_->WorldRevision(), first);
-}
-
-TYPED_TEST(AdminStoreTest, ASaveByAnotherNodeMovesTheRevisionHere) {
-  std::unique_ptr<AdminStore> other = this->db_->OpenAdmin();
-  this->store_->SaveWorld("{\"n\":1}");
-  const uint64_t seen = other->WorldRevision();
-  other->SaveWorld("{\"n\":2}");
-  EXPECT_GT(this->store_->WorldRevision(), seen);
-  EXPECT_EQ(this->store_->LoadWorld(), "{\"n\":2}");
-}
-
-TYPED_TEST(AdminStoreTest, ConcurrentSavesEachMoveTheRevision) {
+TYPED_TEST(AdminStoreTest, ConcurrentSavesEachMoveTheRevisionOnce) {
   std::unique_ptr<AdminStore> other = this->db_->OpenAdmin();
   AdminStore* nodes[] = {this->store_.get(), other.get()};
   std::vector<std::thread> threads;
+  std::atomic<int> saves{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 10; ++i) nodes[t % 2]->SaveWorld("{\"t\":" + std::to_string(t) + "}");
+      // Each thread saves 10 rows of its own, retrying from the revision it reads.
+      for (int i = 0; i < 10;) {
+        AdminStore& node = *nodes[t % 2];
+        const uint64_t at = node.WorldRevision();
+        if (node.SaveWorldChanges(
+                {Row("account", std::to_string(t) + "-" + std::to_string(i), "{}")}, at)) {
+          ++i;
+          ++saves;
+        }
+      }
     });
   }
   for (auto& th : threads) th.join();
+  EXPECT_EQ(saves.load(), 40);
   EXPECT_EQ(this->store_->WorldRevision(), 40u);
+  EXPECT_EQ(this->store_->LoadWorldRows().rows.size(), 40u);
 }
 
 TYPED_TEST(AdminStoreTest, APermanentPasswordIsReplacedTemporaryOnesExpire) {
@@ -219,7 +278,9 @@ TYPED_TEST(AdminStoreTest, DeletedInstanceKeyRefusesWritesOfBothStoresOfOneDatab
   EXPECT_THROW(admin.DeleteInstanceState(kPlainRegistryKey), StoreError);
 }
 
-TEST(SqliteAdminStore, AWorldSavedBeforeRevisionsHasOne) {
+// A World an earlier kura saved as one document (before revisions: revision 1) is handed out
+// as that document until the first save of rows, which replaces it.
+TEST(SqliteAdminStore, AWorldSavedAsOneDocumentIsReadUntilRowsReplaceIt) {
   const std::string path = kura::testing::ScratchPath("admin-old-world", ".db").string();
   std::filesystem::remove(path);
   {
@@ -229,11 +290,20 @@ INSERT INTO exposure_world VALUES(1, '{"old":true}');
 )sql");
   }
   SqliteAdminStore admin(path);
-  EXPECT_EQ(admin.LoadWorld(), "{\"old\":true}");
-  const uint64_t before = admin.WorldRevision();
-  EXPECT_GT(before, 0u);
-  admin.SaveWorld("{}");
-  EXPECT_GT(admin.WorldRevision(), before);
+  WorldRows saved = admin.LoadWorldRows();
+  EXPECT_EQ(saved.legacy_document, "{\"old\":true}");
+  EXPECT_EQ(saved.revision, 1u);
+  EXPECT_EQ(admin.WorldRevision(), 1u);
+  EXPECT_FALSE(admin.LoadWorldChanges(0).complete);
+  EXPECT_FALSE(admin.SaveWorldChanges({Row("account", "A", "{}")}, 0));  // not the revision
+  ASSERT_TRUE(admin.SaveWorldChanges({Row("account", "A", "{}")}, 1));
+  WorldRows now = admin.LoadWorldRows();
+  EXPECT_FALSE(now.legacy_document);
+  EXPECT_EQ(now.revision, 2u);
+  EXPECT_EQ(now.rows, std::vector<WorldRow>{Row("account", "A", "{}")});
+  // A node that read the document must load every row: what it had is gone.
+  EXPECT_FALSE(admin.LoadWorldChanges(0).complete);
+  EXPECT_TRUE(admin.LoadWorldChanges(1).complete);
   std::filesystem::remove(path);
 }
 

@@ -1,0 +1,62 @@
+// The World as rows: how the admin side saves it in the admin store (store/admin_store.h), one
+// row per thing, so that a change writes the few rows it changed and a node sharing the store
+// reads just those.
+//
+//   kind       key                  body (JSON)
+//   account    id                   {name}
+//   region     id                   {name}
+//   network    account/id           {id, account, region, cidrs}
+//   subnet     id                   {network: {account, id}, cidr}
+//   host       id                   {subnet, private_ip, public_ip?}
+//   transit    id                   {networks: [{account, id}]}
+//   instance   name                 {account, region, edition, incarnation, internet_enabled}
+//   allow      name SP cidr         {cidr, description, position}
+//   binding    name SP network      {network, subnet, private_ip}
+//   zone       id                   {name, records: [{name, address}], attached_networks}
+//
+// An allowlist entry's `position` is its index in Allowlist::entries(), so the order the entries
+// were given in survives. Adding or editing an entry writes one row; removing one also rewrites
+// the positions of the entries after it (an allowlist is rebuilt whole in memory on every change
+// anyway, allowlist.h).
+//
+// Reading rows replays the World's own operations, as a document did, so rows can never smuggle
+// in a state the rules of EXPOSURE.md forbid.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "access/world.h"
+#include "store/admin_store.h"
+
+namespace kura::admin {
+
+// Every row of `world`, in (kind, key) order.
+std::vector<store::WorldRow> WorldToRows(const access::World& world);
+
+// The rows that differ between `before` and `after` (a row without a body: the thing is gone),
+// for the admin store to save `after` over `before`. Costs O(k log n) for k changed things of n,
+// since the two Worlds share all they did not change (world.h).
+std::vector<store::WorldRow> WorldRowChanges(const access::World& before,
+                                             const access::World& after);
+
+// Rebuilds a World under `domain` from every row of one. Throws DocumentError
+// (world_document.h) naming the first row that cannot be restored.
+access::World WorldFromRows(const std::vector<store::WorldRow>& rows, const std::string& domain);
+
+// Applies rows another node saved (AdminStore::LoadWorldChanges) to `world`, through the
+// World's operations. Returns false, leaving `world` in an unspecified state, when a change
+// cannot be made that way (something the admin API never does, such as a network's blocks
+// changing): the caller then loads every row.
+bool ApplyWorldRowChanges(access::World& world, const std::vector<store::WorldRow>& changes);
+
+// Saves `world` in place of whatever World `store` holds (what `kura lab` writes into a data
+// directory): its rows, and the removal of every saved row it lacks. Throws StoreError if another
+// writer keeps saving at the same time.
+void ReplaceSavedWorld(store::AdminStore& store, const access::World& world);
+
+// The incarnation of every instance in the rows of a World (what `kura fsck` needs to know which
+// instance keys are live), without restoring the World.
+std::vector<std::string> IncarnationsOfRows(const std::vector<store::WorldRow>& rows);
+
+}  // namespace kura::admin
