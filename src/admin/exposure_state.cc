@@ -49,10 +49,11 @@ void ExposureState::Publish(std::shared_ptr<const access::World> world, uint64_t
 
 void ExposureState::ReloadLocked() {
   for (int attempt = 0; attempt < kChangeAttempts; ++attempt) {
-    store::WorldRows saved = store_.LoadWorldRows();
+    WorldRestorer restorer(domain_);
+    store::WorldRows saved =
+        store_.ReadWorldRows(WorldRowKinds(), [&](const store::WorldRow& row) { restorer.Add(row); });
     if (!saved.legacy_document) {
-      Publish(std::make_shared<const access::World>(WorldFromRows(saved.rows, domain_)),
-              saved.revision);
+      Publish(std::make_shared<const access::World>(restorer.Finish()), saved.revision);
       return;
     }
     // Saved by a kura that kept the World as one document: it becomes rows, once (the first

@@ -180,13 +180,194 @@ InstanceFields InstanceOf(const json& i) {
           i.at("internet_enabled").get<bool>()};
 }
 
-struct PositionedEntry {
-  size_t position;
-  access::AllowlistEntry entry;
-};
+using PositionedEntry = PositionedAllowlistEntry;
 
 PositionedEntry AllowOf(const json& a) {
   return {a.at("position").get<size_t>(), {CidrOf(a.at("cidr")), a.at("description")}};
+}
+
+// The fast path of start-up, which reads a row per allowlist entry (a million for 100,000
+// instances): a body that is one flat JSON object of strings, unsigned integers and booleans,
+// as the writers above make it, read without building a json value. Anything else (nesting,
+// floats, whitespace, a duplicated key) is left to nlohmann::json: nullopt.
+struct FlatValue {
+  enum Type { kString, kNumber, kBool } type = kString;
+  std::string text;
+  uint64_t number = 0;
+  bool flag = false;
+};
+using FlatObject = std::vector<std::pair<std::string, FlatValue>>;
+
+bool ReadHex4(std::string_view s, size_t& i, uint32_t& out) {
+  if (i + 4 > s.size()) return false;
+  out = 0;
+  for (int k = 0; k < 4; ++k) {
+    const char c = s[i++];
+    out <<= 4;
+    if (c >= '0' && c <= '9') {
+      out |= static_cast<uint32_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      out |= static_cast<uint32_t>(c - 'a' + 10);
+    } else if (c >= 'A' && c <= 'F') {
+      out |= static_cast<uint32_t>(c - 'A' + 10);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+void AppendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+// A JSON string at s[i] (the opening quote); false for anything this reader does not take.
+bool ReadString(std::string_view s, size_t& i, std::string& out) {
+  if (i >= s.size() || s[i] != '"') return false;
+  ++i;
+  while (i < s.size()) {
+    // A run without escapes is copied at once.
+    size_t run = i;
+    while (run < s.size() && s[run] != '"' && s[run] != '\\' &&
+           static_cast<unsigned char>(s[run]) >= 0x20) {
+      ++run;
+    }
+    out.append(s, i, run - i);
+    i = run;
+    if (i >= s.size()) return false;
+    const char c = s[i++];
+    if (c == '"') return true;
+    if (static_cast<unsigned char>(c) < 0x20) return false;
+    if (c != '\\') {
+      out += c;
+      continue;
+    }
+    if (i >= s.size()) return false;
+    switch (s[i++]) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '/': out += '/'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'u': {
+        uint32_t cp = 0;
+        if (!ReadHex4(s, i, cp)) return false;
+        if (cp >= 0xdc00 && cp <= 0xdfff) return false;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+          uint32_t low = 0;
+          if (i + 2 > s.size() || s[i] != '\\' || s[i + 1] != 'u') return false;
+          i += 2;
+          if (!ReadHex4(s, i, low) || low < 0xdc00 || low > 0xdfff) return false;
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        }
+        AppendUtf8(out, cp);
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return false;
+}
+
+std::optional<FlatObject> ParseFlat(std::string_view s) {
+  FlatObject out;
+  size_t i = 0;
+  if (s.size() < 2 || s[i++] != '{') return std::nullopt;
+  if (s[i] == '}') return i + 1 == s.size() ? std::optional(out) : std::nullopt;
+  while (true) {
+    std::string key;
+    if (!ReadString(s, i, key) || i >= s.size() || s[i++] != ':' || i >= s.size()) {
+      return std::nullopt;
+    }
+    for (const auto& [have, value] : out) {
+      if (have == key) return std::nullopt;
+    }
+    FlatValue value;
+    if (s[i] == '"') {
+      if (!ReadString(s, i, value.text)) return std::nullopt;
+    } else if (s.compare(i, 4, "true") == 0) {
+      value.type = FlatValue::kBool;
+      value.flag = true;
+      i += 4;
+    } else if (s.compare(i, 5, "false") == 0) {
+      value.type = FlatValue::kBool;
+      i += 5;
+    } else if (s[i] >= '0' && s[i] <= '9') {
+      value.type = FlatValue::kNumber;
+      if (s[i] == '0' && i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '9') return std::nullopt;
+      for (int digits = 0; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++digits) {
+        if (digits == 18) return std::nullopt;  // leave the long ones to nlohmann
+        value.number = value.number * 10 + static_cast<uint64_t>(s[i++] - '0');
+      }
+    } else {
+      return std::nullopt;
+    }
+    out.emplace_back(std::move(key), std::move(value));
+    if (i >= s.size()) return std::nullopt;
+    const char next = s[i++];
+    if (next == '}') return i == s.size() ? std::optional(std::move(out)) : std::nullopt;
+    if (next != ',') return std::nullopt;
+  }
+}
+
+const FlatValue* Field(const FlatObject& object, std::string_view key, FlatValue::Type type) {
+  for (const auto& [have, value] : object) {
+    if (have == key) return value.type == type ? &value : nullptr;
+  }
+  return nullptr;
+}
+
+// An allow row's entry: the fast path, else nlohmann (which then says what is wrong).
+PositionedEntry AllowOfRow(const WorldRow& row) {
+  if (row.body) {
+    if (std::optional<FlatObject> flat = ParseFlat(*row.body); flat && flat->size() == 3) {
+      const FlatValue* cidr = Field(*flat, "cidr", FlatValue::kString);
+      const FlatValue* description = Field(*flat, "description", FlatValue::kString);
+      const FlatValue* position = Field(*flat, "position", FlatValue::kNumber);
+      if (cidr && description && position) {
+        if (std::optional<core::Cidr> parsed = core::Cidr::Parse(cidr->text)) {
+          return {position->number, {*parsed, description->text}};
+        }
+      }
+    }
+  }
+  return AllowOf(Parse(row));
+}
+
+InstanceFields InstanceOfRow(const WorldRow& row) {
+  if (row.body) {
+    if (std::optional<FlatObject> flat = ParseFlat(*row.body); flat && flat->size() == 5) {
+      const FlatValue* account = Field(*flat, "account", FlatValue::kString);
+      const FlatValue* region = Field(*flat, "region", FlatValue::kString);
+      const FlatValue* edition = Field(*flat, "edition", FlatValue::kString);
+      const FlatValue* incarnation = Field(*flat, "incarnation", FlatValue::kString);
+      const FlatValue* enabled = Field(*flat, "internet_enabled", FlatValue::kBool);
+      if (account && region && edition && incarnation && enabled) {
+        if (std::optional<access::Edition> e = access::ParseEdition(edition->text)) {
+          return {account->text, region->text, *e, incarnation->text, enabled->flag};
+        }
+      }
+    }
+  }
+  return InstanceOf(Parse(row));
 }
 
 std::vector<access::AllowlistEntry> InOrder(std::vector<PositionedEntry> entries) {
@@ -237,7 +418,12 @@ using RowsByKind = std::map<std::string, std::vector<const WorldRow*>, std::less
 
 RowsByKind ByKind(const std::vector<WorldRow>& rows) {
   RowsByKind out;
-  for (const WorldRow& row : rows) out[row.kind].push_back(&row);
+  std::vector<const WorldRow*>* last = nullptr;
+  for (const WorldRow& row : rows) {
+    // Rows come grouped by kind: one map lookup per kind, not per row.
+    if (last == nullptr || (*last)[0]->kind != row.kind) last = &out[row.kind];
+    last->push_back(&row);
+  }
   return out;
 }
 
@@ -319,71 +505,90 @@ std::vector<WorldRow> WorldRowChanges(const access::World& before, const access:
   return out;
 }
 
-access::World WorldFromRows(const std::vector<WorldRow>& rows, const std::string& domain) {
-  access::World w(domain);
-  const RowsByKind by_kind = ByKind(rows);
-  const WorldRow* current = nullptr;
+const std::vector<std::string_view>& WorldRowKinds() {
+  static const std::vector<std::string_view> kinds = {
+      "account", "region", "network", "subnet", "host", "transit", "instance", "allow",
+      "binding", "zone"};
+  return kinds;
+}
+
+WorldRestorer::WorldRestorer(const std::string& domain) : world_(domain) {}
+
+void WorldRestorer::Add(const WorldRow& row) {
   try {
-    for (const WorldRow* row : RowsOf(by_kind, "account")) {
-      current = row;
-      Check(w.AddAccount({row->key, Parse(*row).at("name")}));
-    }
-    for (const WorldRow* row : RowsOf(by_kind, "region")) {
-      current = row;
-      Check(w.AddRegion({row->key, Parse(*row).at("name")}));
-    }
-    for (const WorldRow* row : RowsOf(by_kind, "network")) {
-      current = row;
-      Check(w.AddNetwork(NetworkOf(Parse(*row))));
-    }
-    for (const WorldRow* row : RowsOf(by_kind, "subnet")) {
-      current = row;
-      Check(w.AddSubnet(SubnetOf(row->key, Parse(*row))));
-    }
-    for (const WorldRow* row : RowsOf(by_kind, "host")) {
-      current = row;
-      Check(w.AddHost(HostOf(row->key, Parse(*row))));
-    }
-    for (const WorldRow* row : RowsOf(by_kind, "transit")) {
-      current = row;
-      Check(w.AddTransitNetwork(TransitOf(row->key, Parse(*row))));
-    }
-    std::map<std::string, bool> internet_enabled;
-    for (const WorldRow* row : RowsOf(by_kind, "instance")) {
-      current = row;
-      InstanceFields f = InstanceOf(Parse(*row));
-      Check(w.CreateInstance(row->key, f.account, f.region, f.edition, f.incarnation));
-      if (f.edition == access::Edition::kEnterprise) internet_enabled[row->key] = f.internet_enabled;
-    }
-    // Allow rows come grouped by instance (their keys start with its name).
-    std::map<std::string, std::vector<PositionedEntry>> allowlists;
-    for (const WorldRow* row : RowsOf(by_kind, "allow")) {
-      current = row;
-      allowlists[SplitInstanceRowKey(row->key).first].push_back(AllowOf(Parse(*row)));
-    }
-    for (auto& [name, entries] : allowlists) Check(w.ReplaceAllowlist(name, InOrder(std::move(entries))));
-    for (const auto& [name, enabled] : internet_enabled) Check(w.SetInternetEnabled(name, enabled));
-    for (const WorldRow* row : RowsOf(by_kind, "binding")) {
-      current = row;
-      const std::string name = SplitInstanceRowKey(row->key).first;
-      const access::Instance* instance = w.FindInstance(name);
-      if (instance == nullptr) throw DocumentError("a binding of no instance: " + row->key);
-      json b = Parse(*row);
-      Check(w.Bind(name, {instance->account, b.at("network")}, b.at("subnet").get<std::string>(),
-                   nullptr, AddressOf(b.at("private_ip"))));
-    }
-    // Zones last: Bind made the zones of bindings; the rows are the truth for every zone.
-    for (const WorldRow* row : RowsOf(by_kind, "zone")) {
-      current = row;
-      if (!RestoreZone(w, row->key, Parse(*row))) {
-        throw DocumentError("the saved zone " + row->key + " differs from what its bindings made");
-      }
-    }
+    AddRow(row);
   } catch (const json::exception& e) {
-    throw DocumentError("the saved World row " + (current ? current->kind + " " + current->key : "") +
-                        " is malformed: " + e.what());
+    throw DocumentError("the saved World row " + row.kind + " " + row.key + " is malformed: " +
+                        e.what());
   }
-  return w;
+}
+
+void WorldRestorer::AddRow(const WorldRow& row) {
+  access::World& w = world_;
+  if (row.kind != "allow") FlushAllowlist();
+  if (row.kind == "account") {
+    Check(w.AddAccount({row.key, Parse(row).at("name")}));
+  } else if (row.kind == "region") {
+    Check(w.AddRegion({row.key, Parse(row).at("name")}));
+  } else if (row.kind == "network") {
+    Check(w.AddNetwork(NetworkOf(Parse(row))));
+  } else if (row.kind == "subnet") {
+    Check(w.AddSubnet(SubnetOf(row.key, Parse(row))));
+  } else if (row.kind == "host") {
+    Check(w.AddHost(HostOf(row.key, Parse(row))));
+  } else if (row.kind == "transit") {
+    Check(w.AddTransitNetwork(TransitOf(row.key, Parse(row))));
+  } else if (row.kind == "instance") {
+    InstanceFields f = InstanceOfRow(row);
+    Check(w.CreateInstance(row.key, f.account, f.region, f.edition, f.incarnation));
+    if (f.edition == access::Edition::kEnterprise) {
+      Check(w.SetInternetEnabled(row.key, f.internet_enabled));
+    }
+  } else if (row.kind == "allow") {
+    // An instance's allow rows are consecutive in key order (their keys start with its name).
+    const size_t space = row.key.find(' ');
+    if (space == std::string::npos) throw DocumentError("a saved World row has a bad key: " + row.key);
+    const std::string_view name = std::string_view(row.key).substr(0, space);
+    if (name != allowlist_of_) {
+      FlushAllowlist();
+      allowlist_of_ = name;
+    }
+    allowlist_.push_back(AllowOfRow(row));
+  } else if (row.kind == "binding") {
+    const std::string name = SplitInstanceRowKey(row.key).first;
+    const access::Instance* instance = w.FindInstance(name);
+    if (instance == nullptr) throw DocumentError("a binding of no instance: " + row.key);
+    json b = Parse(row);
+    Check(w.Bind(name, {instance->account, b.at("network")}, b.at("subnet").get<std::string>(),
+                 nullptr, AddressOf(b.at("private_ip"))));
+  } else if (row.kind == "zone") {
+    // Zones last: Bind made the zones of bindings; the rows are the truth for every zone.
+    if (!RestoreZone(w, row.key, Parse(row))) {
+      throw DocumentError("the saved zone " + row.key + " differs from what its bindings made");
+    }
+  }
+  // A kind this kura does not know (written by a later one) is left out.
+}
+
+void WorldRestorer::FlushAllowlist() {
+  if (allowlist_of_.empty()) return;
+  Check(world_.ReplaceAllowlist(allowlist_of_, InOrder(std::move(allowlist_))));
+  allowlist_.clear();
+  allowlist_of_.clear();
+}
+
+access::World WorldRestorer::Finish() {
+  FlushAllowlist();
+  return std::move(world_);
+}
+
+access::World WorldFromRows(const std::vector<WorldRow>& rows, const std::string& domain) {
+  const RowsByKind by_kind = ByKind(rows);
+  WorldRestorer restorer(domain);
+  for (std::string_view kind : WorldRowKinds()) {
+    for (const WorldRow* row : RowsOf(by_kind, kind)) restorer.Add(*row);
+  }
+  return restorer.Finish();
 }
 
 bool ApplyWorldRowChanges(access::World& w, const std::vector<WorldRow>& changes) {
@@ -449,7 +654,7 @@ bool ApplyWorldRowChanges(access::World& w, const std::vector<WorldRow>& changes
         Check(w.DeleteInstance(name));
         continue;
       }
-      InstanceFields f = InstanceOf(Parse(*row));
+      InstanceFields f = InstanceOfRow(*row);
       if (!have->incarnation.empty() && have->incarnation != f.incarnation) {
         Check(w.DeleteInstance(name));  // deleted and created again under the same name
       } else if (have->account != f.account || have->region != f.region ||
@@ -459,7 +664,7 @@ bool ApplyWorldRowChanges(access::World& w, const std::vector<WorldRow>& changes
     }
     for (const auto& [name, row] : instance_rows) {
       if (!row->body) continue;
-      InstanceFields f = InstanceOf(Parse(*row));
+      InstanceFields f = InstanceOfRow(*row);
       const access::Instance* have = w.FindInstance(name);
       if (have == nullptr) {
         Check(w.CreateInstance(name, f.account, f.region, f.edition, f.incarnation));
@@ -489,7 +694,7 @@ bool ApplyWorldRowChanges(access::World& w, const std::vector<WorldRow>& changes
       for (const WorldRow* row : rows) {
         const std::string cidr = SplitInstanceRowKey(row->key).second;
         if (row->body) {
-          entries.insert_or_assign(cidr, AllowOf(Parse(*row)));
+          entries.insert_or_assign(cidr, AllowOfRow(*row));
         } else {
           entries.erase(cidr);
         }

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "access/world.h"
@@ -39,6 +40,33 @@ std::vector<store::WorldRow> WorldToRows(const access::World& world);
 // since the two Worlds share all they did not change (world.h).
 std::vector<store::WorldRow> WorldRowChanges(const access::World& before,
                                              const access::World& after);
+
+// The kinds of rows in the order a World is restored from them (what each needs exists first).
+const std::vector<std::string_view>& WorldRowKinds();
+
+// An allowlist entry and its position (an allow row's body).
+struct PositionedAllowlistEntry {
+  size_t position;
+  access::AllowlistEntry entry;
+};
+
+// Rebuilds a World from rows given one at a time, kind by kind in WorldRowKinds() order, each
+// kind's in key order, so that start-up never holds a million rows at once. Add throws
+// DocumentError naming the first row that cannot be restored.
+class WorldRestorer {
+ public:
+  explicit WorldRestorer(const std::string& domain);
+  void Add(const store::WorldRow& row);
+  access::World Finish();
+
+ private:
+  void AddRow(const store::WorldRow& row);
+  void FlushAllowlist();
+
+  access::World world_;
+  std::string allowlist_of_;  // the instance whose allow rows are being gathered
+  std::vector<PositionedAllowlistEntry> allowlist_;
+};
 
 // Rebuilds a World under `domain` from every row of one. Throws DocumentError
 // (world_document.h) naming the first row that cannot be restored.

@@ -69,7 +69,10 @@ std::optional<uint32_t> ParseV4(std::string_view text, std::string* why) {
       *why = "octet " + std::string(part) + " has a leading zero";
       return std::nullopt;
     }
-    if (part.size() > 3 || std::stoi(std::string(part)) > 255) {
+    // At most three digits, all checked above: the value, without a string to parse.
+    int octet = 0;
+    for (char c : part.substr(0, 3)) octet = octet * 10 + (c - '0');
+    if (part.size() > 3 || octet > 255) {
       *why = "octet " + std::string(part) + " is greater than 255";
       return std::nullopt;
     }
@@ -77,7 +80,7 @@ std::optional<uint32_t> ParseV4(std::string_view text, std::string* why) {
       *why = "more than four octets";
       return std::nullopt;
     }
-    value = (value << 8) | static_cast<uint32_t>(std::stoi(std::string(part)));
+    value = (value << 8) | static_cast<uint32_t>(octet);
     if (end == std::string_view::npos) break;
     pos = end + 1;
   }

@@ -77,6 +77,12 @@ class AdminStore {
   // written by a kura that saved the World as one document, and not saved since, has no rows:
   // then `legacy_document` holds that document, and `revision` its revision.
   virtual WorldRows LoadWorldRows() = 0;
+  // The same, for start-up: the live rows of each of `kinds`, kind by kind in that order, each
+  // kind's in key order, handed to `visit` as they are read and not kept (100,000 instances are a
+  // million rows, never all in memory at once); the result's `rows` stays empty. What `visit`
+  // throws ends the read and is thrown.
+  virtual WorldRows ReadWorldRows(const std::vector<std::string_view>& kinds,
+                                  const std::function<void(const WorldRow&)>& visit) = 0;
   // The rows written after `revision` (removed ones without a body), in (kind, key) order, and
   // the revision they bring the World to. `complete` is false when some of those changes are
   // no longer kept (the caller is too far behind): load every row instead.

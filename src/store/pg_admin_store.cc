@@ -55,6 +55,39 @@ WorldRows PgAdminStore::LoadWorldRows() {
   });
 }
 
+WorldRows PgAdminStore::ReadWorldRows(const std::vector<std::string_view>& kinds,
+                                      const std::function<void(const WorldRow&)>& visit) {
+  return db_->Transact([&](PgConnection& c) -> WorldRows {
+    WorldRows out;
+    PgResult state = PgQuery(c, "SELECT revision FROM world_state WHERE id = 1 FOR SHARE").Run();
+    if (state.rows() > 0) {
+      out.revision = static_cast<uint64_t>(state.Int(0, 0));
+      WorldRow row;
+      for (std::string_view kind : kinds) {
+        row.kind = kind;
+        PgResult r = PgQuery(c,
+                             "SELECT key, body FROM world_rows WHERE kind = $1 AND "
+                             "body IS NOT NULL ORDER BY key")
+                         .Bind(kind)
+                         .Run();
+        for (int i = 0; i < r.rows(); ++i) {
+          row.key = r.Text(i, 0);
+          row.body = r.Text(i, 1);
+          visit(row);
+        }
+      }
+      return out;
+    }
+    PgResult legacy =
+        PgQuery(c, "SELECT document, revision FROM exposure_world WHERE id = 1 FOR SHARE").Run();
+    if (legacy.rows() > 0) {
+      out.legacy_document = legacy.Text(0, 0);
+      out.revision = static_cast<uint64_t>(legacy.Int(0, 1));
+    }
+    return out;
+  });
+}
+
 WorldRows PgAdminStore::LoadWorldChanges(uint64_t revision) {
   return db_->Transact([&](PgConnection& c) -> WorldRows {
     WorldRows out;
@@ -75,7 +108,7 @@ WorldRows PgAdminStore::LoadWorldChanges(uint64_t revision) {
                        "ORDER BY kind, key")
                    .Bind(static_cast<int64_t>(revision))
                    .Run(),
-               out.rows);
+               out.rows);  // few rows: sorted after the index on revision found them
     }
     return out;
   });

@@ -19,6 +19,8 @@ class PgAdminStore final : public AdminStore {
   PgAdminStore& operator=(const PgAdminStore&) = delete;
 
   WorldRows LoadWorldRows() override;
+  WorldRows ReadWorldRows(const std::vector<std::string_view>& kinds,
+                          const std::function<void(const WorldRow&)>& visit) override;
   WorldRows LoadWorldChanges(uint64_t revision) override;
   bool SaveWorldChanges(const std::vector<WorldRow>& changes, uint64_t expected_revision) override;
   LoginFailures RecordLoginFailure(std::string_view key, int64_t window_seconds) override;

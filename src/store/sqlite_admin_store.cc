@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "store/instance_keys.h"
 #include "store/meta_store.h"
@@ -82,6 +83,12 @@ uint64_t RevisionOf(SqliteConnection& c) {
   return legacy.Step() ? static_cast<uint64_t>(legacy.Int(0)) : 0;
 }
 
+void SortRows(std::vector<WorldRow>& rows) {
+  std::sort(rows.begin(), rows.end(), [](const WorldRow& a, const WorldRow& b) {
+    return std::tie(a.kind, a.key) < std::tie(b.kind, b.key);
+  });
+}
+
 void ReadRows(Statement& s, std::vector<WorldRow>& rows) {
   while (s.Step()) {
     WorldRow row{s.Text(0), s.Text(1), std::nullopt};
@@ -120,6 +127,43 @@ WorldRows SqliteAdminStore::LoadWorldRows() {
   return out;
 }
 
+WorldRows SqliteAdminStore::ReadWorldRows(const std::vector<std::string_view>& kinds,
+                                          const std::function<void(const WorldRow&)>& visit) {
+  SqliteConnection& c = db_.Connection();
+  c.Exec("BEGIN");
+  WorldRows out;
+  try {
+    Statement state(c, "SELECT revision FROM world_state WHERE id = 1");
+    if (state.Step()) {
+      out.revision = static_cast<uint64_t>(state.Int(0));
+      WorldRow row;
+      for (std::string_view kind : kinds) {
+        row.kind = kind;
+        Statement s(c,
+                    "SELECT key, body FROM world_rows WHERE kind = ? AND body IS NOT NULL "
+                    "ORDER BY key");
+        s.Bind(kind);
+        while (s.Step()) {
+          row.key = s.Text(0);
+          row.body = s.Text(1);
+          visit(row);
+        }
+      }
+    } else {
+      Statement legacy(c, "SELECT document, revision FROM exposure_world WHERE id = 1");
+      if (legacy.Step()) {
+        out.legacy_document = legacy.Text(0);
+        out.revision = static_cast<uint64_t>(legacy.Int(1));
+      }
+    }
+  } catch (...) {
+    sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  c.Exec("COMMIT");
+  return out;
+}
+
 WorldRows SqliteAdminStore::LoadWorldChanges(uint64_t revision) {
   SqliteConnection& c = db_.Connection();
   c.Exec("BEGIN");
@@ -133,11 +177,11 @@ WorldRows SqliteAdminStore::LoadWorldChanges(uint64_t revision) {
       out.revision = static_cast<uint64_t>(state.Int(0));
       out.complete = revision >= static_cast<uint64_t>(state.Int(1)) && revision <= out.revision;
       if (out.complete) {
-        Statement s(c,
-                    "SELECT kind, key, body FROM world_rows WHERE revision > ? "
-                    "ORDER BY kind, key");
+        // By the revision index; sorted here (ORDER BY kind, key would walk the whole table).
+        Statement s(c, "SELECT kind, key, body FROM world_rows WHERE revision > ?");
         s.Bind(static_cast<int64_t>(revision));
         ReadRows(s, out.rows);
+        SortRows(out.rows);
       }
     }
   } catch (...) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "admin/world_document.h"
+#include "nlohmann/json.hpp"
 
 namespace kura::admin {
 namespace {
@@ -99,6 +100,69 @@ TEST(WorldRowsTest, RemovingAnEntryKeepsTheOrderOfTheRest) {
   access::World replica = w;
   ASSERT_TRUE(ApplyWorldRowChanges(replica, WorldRowChanges(w, removed)));
   EXPECT_EQ(WorldToRows(replica), WorldToRows(removed));
+}
+
+// Start-up reads allowlist rows with a reader of its own (nlohmann::json for anything else): it
+// must read every description exactly as written, whatever characters it holds, and leave a body
+// it does not take (spaces, another key order) to nlohmann, which reads it the same.
+TEST(WorldRowsTest, EveryDescriptionReadsBackAsWritten) {
+  std::mt19937 rng(7);
+  access::World w = Cloud();
+  ASSERT_TRUE(w.CreateInstance("acme", "A", "r1", access::Edition::kEnterprise, "inc-1").ok());
+  std::vector<std::string> descriptions = {"", "\"quoted\" \\ back", "tab\tnew\nline\x01\x1f",
+                                           "caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x98\x80", "/slash/"};
+  for (int k = 0; k < 200; ++k) {
+    std::string d;
+    for (int c = 0; c < 12; ++c) {
+      uint32_t cp = rng() % 4 == 0 ? rng() % 0x20 : 0x20 + rng() % 0x2ff00;
+      if (cp >= 0xd800 && cp <= 0xdfff) cp = 'x';
+      // UTF-8 by hand.
+      if (cp < 0x80) {
+        d += static_cast<char>(cp);
+      } else if (cp < 0x800) {
+        d += static_cast<char>(0xc0 | (cp >> 6));
+        d += static_cast<char>(0x80 | (cp & 0x3f));
+      } else if (cp < 0x10000) {
+        d += static_cast<char>(0xe0 | (cp >> 12));
+        d += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+        d += static_cast<char>(0x80 | (cp & 0x3f));
+      } else {
+        d += static_cast<char>(0xf0 | (cp >> 18));
+        d += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+        d += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+        d += static_cast<char>(0x80 | (cp & 0x3f));
+      }
+    }
+    descriptions.push_back(d);
+  }
+  std::vector<access::AllowlistEntry> entries;
+  for (size_t k = 0; k < descriptions.size(); ++k) {
+    const std::string cidr = "10.2." + std::to_string(k / 250) + "." + std::to_string(k % 250) + "/32";
+    entries.push_back({C(cidr.c_str()), descriptions[k]});
+  }
+  ASSERT_TRUE(w.ReplaceAllowlist("acme", entries).ok());
+  access::World restored = WorldFromRows(WorldToRows(w), "kura.test");
+  EXPECT_EQ(restored.FindInstance("acme")->internet.allowlist.entries(), entries);
+
+  // Bodies written otherwise (by hand, or a later kura): the same entry.
+  std::vector<WorldRow> rows = WorldToRows(Cloud());
+  rows.push_back({"instance", "beta",
+                  R"({"account":"A","region":"r1","edition":"enterprise","incarnation":"inc-b","internet_enabled":true})"});
+  rows.push_back({"allow", "beta 192.0.2.0/24",
+                  R"({ "position": 1, "description": "caf\u00e9 \ud83d\ude00", "cidr": "192.0.2.0/24" })"});
+  rows.push_back({"allow", "beta 192.0.3.0/24",
+                  R"({"cidr":"192.0.3.0/24","description":"first","position":0})"});
+  access::World by_hand = WorldFromRows(rows, "kura.test");
+  const auto& got = by_hand.FindInstance("beta")->internet.allowlist.entries();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].description, "first");
+  EXPECT_EQ(got[1].description, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+  EXPECT_TRUE(by_hand.FindInstance("beta")->internet.enabled);
+  // A lone surrogate or a bad escape is refused, by whichever reader sees it.
+  rows.back().body = R"({"cidr":"192.0.3.0/24","description":"\ud800","position":0})";
+  EXPECT_THROW(WorldFromRows(rows, "kura.test"), DocumentError);
+  rows.back().body = R"({"cidr":"192.0.3.0/24","description":"\q","position":0})";
+  EXPECT_THROW(WorldFromRows(rows, "kura.test"), DocumentError);
 }
 
 TEST(WorldRowsTest, RowsThatBreakTheRulesAreRefused) {
