@@ -229,6 +229,9 @@ struct S3Client::Request {
   std::optional<ByteRange> range;
   size_t answer_cap = kAnswerCap;
   bool idempotent = true;
+  // Set: the whole attempt must end within it, and the low-speed limit is off (a copy on the
+  // store's side sends nothing until it is done).
+  std::optional<std::chrono::milliseconds> deadline;
 };
 
 struct S3Client::Response {
@@ -560,8 +563,12 @@ S3Client::Outcome S3Client::CallOnce(const Request& r, const std::string& payloa
   set_long(CURLOPT_TCP_KEEPALIVE, 1);
   set_long(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
   set_long(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout.count()));
-  set_long(CURLOPT_LOW_SPEED_LIMIT, config_.low_speed_bytes);
-  set_long(CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.low_speed_time.count()));
+  if (r.deadline) {
+    set_long(CURLOPT_TIMEOUT_MS, static_cast<long>(r.deadline->count()));
+  } else {
+    set_long(CURLOPT_LOW_SPEED_LIMIT, config_.low_speed_bytes);
+    set_long(CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.low_speed_time.count()));
+  }
   set_long(CURLOPT_MAXAGE_CONN, kMaxIdleSeconds);
   set_long(CURLOPT_BUFFERSIZE, kReceiveBuffer);
   set_long(CURLOPT_UPLOAD_BUFFERSIZE, kSendBuffer);
@@ -816,6 +823,49 @@ std::string S3Client::UploadPart(std::string_view key, std::string_view upload_i
                   "S3 PUT " + config_.bucket + "/" + r.full_key + " (part): no ETag", 200);
   }
   return response.etag;
+}
+
+std::string S3Client::UploadPartCopy(std::string_view key, std::string_view upload_id,
+                                     int part_number, std::string_view from_key, ByteRange range,
+                                     std::string_view source_etag) {
+  if (part_number < 1 || part_number > 10000 || upload_id.empty() || !range.last ||
+      *range.last < range.first) {
+    throw S3Error(S3ErrorKind::kRejected,
+                  "S3 part number " + std::to_string(part_number) +
+                      " is not in 1..10000, the upload id is empty, or the range is not first-last");
+  }
+  Request r;
+  r.method = "PUT";
+  r.full_key = FullKey(key);
+  r.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}};
+  r.headers.push_back("x-amz-copy-source: /" + UriEncode(config_.bucket, false) + "/" +
+                      UriEncode(FullKey(from_key), true));
+  r.headers.push_back("x-amz-copy-source-range: bytes=" + std::to_string(range.first) + "-" +
+                      std::to_string(*range.last));
+  if (!source_etag.empty()) {
+    r.headers.push_back("x-amz-copy-source-if-match: \"" + UnquoteEtag(source_etag) + "\"");
+  }
+  r.body = std::string_view();
+  const uint64_t bytes = *range.last - range.first + 1;
+  const uint64_t rate = std::max<uint64_t>(config_.copy_bytes_per_second, 1);
+  // 1 ms at least: 0 would be no deadline at all for libcurl.
+  r.deadline = std::max(
+      std::chrono::milliseconds(1),
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.low_speed_time) +
+          std::chrono::milliseconds(bytes / rate * 1000 + bytes % rate * 1000 / rate));
+  Response response = Call(r);
+  // Like CopyObject: a 200 may carry the copy's failure in its body.
+  if (std::optional<std::string> etag = ParseResultEtag(response.body, "CopyPartResult")) {
+    if (!etag->empty()) return *etag;
+  }
+  std::optional<S3ErrorBody> error = ParseS3Error(response.body);
+  std::string what = "S3 PUT " + config_.bucket + "/" + r.full_key + " (part " +
+                     std::to_string(part_number) + " copied from " + FullKey(from_key) + ")";
+  if (!error) throw S3Error(S3ErrorKind::kBadAnswer, what + ": no ETag in <CopyPartResult>", 200);
+  Throw(S3Error(
+      RetryableAnswer(500, error->code) ? S3ErrorKind::kUnavailable : KindOf(200, error->code),
+      what + ": 200 " + error->code + ": " + error->message, 200, error->code, error->message,
+      error->request_id));
 }
 
 bool S3Client::UploadExists(const std::string& full_key, std::string_view upload_id) {
