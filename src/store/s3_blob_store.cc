@@ -746,10 +746,19 @@ bool S3BlobStore::HoldsUpload(const std::string& id, uint64_t offset, const std:
   const uint64_t tail = offset % kPart;
   if (parts > 0) {
     if (state.empty()) return false;
-    std::map<int, uint64_t> sizes;
-    for (const S3Part& p : Checked([&] { return client_.ListParts(DataKey(id), state); })) {
-      sizes[p.number] = p.size;
+    std::optional<std::vector<S3Part>> listed;
+    try {
+      listed = client_.ListParts(DataKey(id), state);
+    } catch (const S3Error& e) {
+      if (e.kind() != S3ErrorKind::kNotFound) Rethrow(e);
     }
+    if (!listed) {
+      // Assembled by a commit that has not finished (its copy failed): the object holds them.
+      std::optional<ObjectInfo> info = Checked([&] { return client_.HeadObject(DataKey(id)); });
+      return info && info->size == offset;
+    }
+    std::map<int, uint64_t> sizes;
+    for (const S3Part& p : *listed) sizes[p.number] = p.size;
     for (int n = 1; n <= static_cast<int>(parts); ++n) {
       if (!sizes.count(n) || sizes[n] != kPart) return false;
     }
