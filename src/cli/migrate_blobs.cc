@@ -127,9 +127,9 @@ class BlobCopy {
       return Refuse(blob, std::string("cannot open it: ") + std::strerror(errno));
     }
     const uint64_t size = static_cast<uint64_t>(st.st_size);
-    if (size > store::S3BlobStore::kMaxCommitBytes) {
+    if (size > store::S3BlobStore::kMaxBlobBytes) {
       return Refuse(blob, "it holds " + HumanBytes(size) +
-                              ": blobs over 5 GiB cannot be stored in S3 by this version of kura");
+                              ": an S3 upload holds 10,000 parts of 8 MiB at most (78.125 GiB)");
     }
     // A failure of the target is not this blob's: it ends the copy (Run rethrows it).
     std::optional<core::Digest> got;

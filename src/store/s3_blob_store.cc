@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <condition_variable>
@@ -16,6 +17,9 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -26,8 +30,7 @@ namespace kura::store {
 namespace {
 
 constexpr uint64_t kPart = S3BlobStore::kPartBytes;
-// S3 copies at most this much in one CopyObject.
-constexpr uint64_t kMaxCopyBytes = S3BlobStore::kMaxCommitBytes;
+constexpr int kMaxParts = 10000;  // S3's limit, of an upload as of a copy
 
 // An S3 failure as the BlobStore contract names it.
 [[noreturn]] void Rethrow(const S3Error& e) {
@@ -61,6 +64,43 @@ std::string MultipartKey(const std::string& id) {
 }
 std::string TailKey(const std::string& id, uint64_t offset) {
   return UploadPrefix(id) + "tail-" + std::to_string(offset);
+}
+std::string CopyKey(const std::string& id) {
+  return UploadPrefix(id) + "copy";
+}
+
+// What uploads/<id>/copy holds while a commit copies the upload in parts: the multipart upload
+// of the blob's key, the size of its parts (but the last) and the key, one a line.
+struct CopyRecord {
+  std::string upload;
+  uint64_t part_bytes = 0;
+  std::string key;
+};
+
+std::string EncodeCopyRecord(const CopyRecord& r) {
+  return r.upload + "\n" + std::to_string(r.part_bytes) + "\n" + r.key;
+}
+
+std::optional<CopyRecord> DecodeCopyRecord(std::string_view text) {
+  size_t first = text.find('\n');
+  size_t second = first == std::string_view::npos ? first : text.find('\n', first + 1);
+  if (second == std::string_view::npos) return std::nullopt;
+  CopyRecord r;
+  r.upload = std::string(text.substr(0, first));
+  std::string_view number = text.substr(first + 1, second - first - 1);
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), r.part_bytes);
+  r.key = std::string(text.substr(second + 1));
+  if (ec != std::errc() || end != number.data() + number.size() || r.part_bytes == 0 ||
+      r.upload.empty() || r.key.empty()) {
+    return std::nullopt;
+  }
+  return r;
+}
+
+// The size of the parts (but the last) of a copy of `size` bytes in parts.
+uint64_t CopyPartBytes(const S3BlobStoreOptions& options, uint64_t size) {
+  uint64_t part = std::min(options.copy_part_bytes, options.max_copy_bytes);
+  return std::max(part, (size + kMaxParts - 1) / kMaxParts);
 }
 
 // The threads that upload parts, shared by every upload: a few, never one per upload.
@@ -194,6 +234,10 @@ class S3Appender final : public UploadAppender {
       // Named first, so that an upload's bytes can always be found to be removed.
       multipart_ = Checked([&] { return client_.CreateMultipartUpload(DataKey(id_)); });
       Checked([&] { return client_.PutObject(MultipartKey(id_), multipart_); });
+    }
+    if (next_part_ > kMaxParts) {
+      throw StoreError("upload " + id_ + ": an S3 upload holds 10,000 parts of " +
+                       std::to_string(kPart >> 20) + " MiB at most (78.125 GiB)");
     }
     size_t buffer = current_;
     int part = next_part_++;
@@ -447,7 +491,14 @@ std::string S3BlobStore::BlobKey(const core::Digest& digest) {
   return key;
 }
 
-S3BlobStore::S3BlobStore(S3Config config) : client_(std::move(config)) {
+S3BlobStore::S3BlobStore(S3Config config, S3BlobStoreOptions options)
+    : client_(std::move(config)), options_(options) {
+  if (options_.max_copy_bytes < kMinPartBytes || options_.copy_part_bytes < kMinPartBytes ||
+      options_.copy_part_bytes > kMaxPartBytes || options_.copy_parallelism < 1) {
+    throw std::invalid_argument(
+        "S3 blob store: max_copy_bytes and copy_part_bytes must be 5 MiB at least, "
+        "copy_part_bytes 5 GiB at most, copy_parallelism 1 at least");
+  }
   Checked([&] { client_.CreateBucketIfMissing(); });
 }
 
@@ -480,6 +531,8 @@ void S3BlobStore::Commit(const std::string& id, uint64_t size, const std::string
   }
   const uint64_t parts = size / kPart;
   const uint64_t tail = size % kPart;
+  std::string from;  // the object of the upload's bytes, to copy to `to`
+  std::string etag;  // its ETag
   if (parts == 0) {
     if (tail == 0) {
       Checked([&] { return client_.PutObject(to, {}); });
@@ -490,51 +543,173 @@ void S3BlobStore::Commit(const std::string& id, uint64_t size, const std::string
         throw StoreError("upload " + id + " does not hold the " + std::to_string(size) +
                          " bytes recorded");
       }
-      Checked([&] { return client_.CopyObject(TailKey(id, size), to); });
+      from = TailKey(id, size);
+      etag = info->etag;
     }
   } else {
     if (state.empty()) throw StoreError("upload " + id + " names no multipart upload");
-    std::vector<CompletedPart> complete;
-    std::map<int, S3Part> stored;
-    for (S3Part& p : Checked([&] { return client_.ListParts(DataKey(id), state); })) {
-      stored[p.number] = std::move(p);
+    from = DataKey(id);
+    std::optional<std::vector<S3Part>> listed;
+    try {
+      listed = client_.ListParts(DataKey(id), state);
+    } catch (const S3Error& e) {
+      if (e.kind() != S3ErrorKind::kNotFound) Rethrow(e);
     }
-    if (tail > 0) {
-      std::optional<std::string> bytes =
-          Checked([&] { return client_.GetObjectBytes(TailKey(id, size)); });
-      if (!bytes || bytes->size() != tail) {
-        throw StoreError("upload " + id + ": its last " + std::to_string(tail) +
-                         " bytes are missing from the object store");
+    if (!listed) {
+      // The multipart upload is gone: an earlier attempt of this commit assembled it (a commit
+      // sent again after a failure of the copy), and the object it made holds the bytes.
+      std::optional<ObjectInfo> info = Checked([&] { return client_.HeadObject(DataKey(id)); });
+      if (!info || info->size != size) {
+        throw StoreError("upload " + id + ": its multipart upload is gone, and no object of its " +
+                         std::to_string(size) + " bytes was assembled from it");
       }
-      int number = static_cast<int>(parts) + 1;
-      std::string etag =
-          Checked([&] { return client_.UploadPart(DataKey(id), state, number, *bytes); });
-      stored[number] = S3Part{number, etag, tail};
-    }
-    // Only the parts the recorded size counts: parts past them are an unrecorded append's.
-    uint64_t total = 0;
-    for (int n = 1; n <= static_cast<int>(parts) + (tail > 0 ? 1 : 0); ++n) {
-      auto it = stored.find(n);
-      uint64_t want = n <= static_cast<int>(parts) ? kPart : tail;
-      if (it == stored.end() || it->second.size != want) {
-        throw StoreError("upload " + id + " lacks part " + std::to_string(n) +
-                         " of the bytes recorded");
+      etag = info->etag;
+    } else {
+      std::vector<CompletedPart> complete;
+      std::map<int, S3Part> stored;
+      for (S3Part& p : *listed) stored[p.number] = std::move(p);
+      if (tail > 0) {
+        std::optional<std::string> bytes =
+            Checked([&] { return client_.GetObjectBytes(TailKey(id, size)); });
+        if (!bytes || bytes->size() != tail) {
+          throw StoreError("upload " + id + ": its last " + std::to_string(tail) +
+                           " bytes are missing from the object store");
+        }
+        int number = static_cast<int>(parts) + 1;
+        std::string part_etag =
+            Checked([&] { return client_.UploadPart(DataKey(id), state, number, *bytes); });
+        stored[number] = S3Part{number, part_etag, tail};
       }
-      complete.push_back({n, it->second.etag});
-      total += want;
+      // Only the parts the recorded size counts: parts past them are an unrecorded append's.
+      uint64_t total = 0;
+      for (int n = 1; n <= static_cast<int>(parts) + (tail > 0 ? 1 : 0); ++n) {
+        auto it = stored.find(n);
+        uint64_t want = n <= static_cast<int>(parts) ? kPart : tail;
+        if (it == stored.end() || it->second.size != want) {
+          throw StoreError("upload " + id + " lacks part " + std::to_string(n) +
+                           " of the bytes recorded");
+        }
+        complete.push_back({n, it->second.etag});
+        total += want;
+      }
+      if (total != size) throw StoreError("upload " + id + " does not add up to its size");
+      etag = Checked([&] { return client_.CompleteMultipartUpload(DataKey(id), state, complete); });
     }
-    if (total != size) throw StoreError("upload " + id + " does not add up to its size");
-    Checked([&] { return client_.CompleteMultipartUpload(DataKey(id), state, complete); });
-    if (size > kMaxCopyBytes) {
-      throw StoreError("blobs over 5 GiB cannot be stored in S3 by this version of kura");
+  }
+  if (!from.empty()) {
+    try {
+      CopyToBlob(id, from, etag, size, to);
+    } catch (const std::exception&) {
+      // Another attempt of this commit, on another node, may have finished first: every way an
+      // object gets to a blob's key puts it there whole.
+      std::optional<ObjectInfo> there = Checked([&] { return client_.HeadObject(to); });
+      if (!there || there->size != size) throw;
     }
-    Checked([&] { return client_.CopyObject(DataKey(id), to); });
   }
   std::optional<ObjectInfo> stored = Checked([&] { return client_.HeadObject(to); });
   if (!stored || stored->size != size) {
     throw StoreError("blob " + digest.str() + " was not stored whole");
   }
   RemoveUpload(id, state);
+}
+
+void S3BlobStore::CopyToBlob(const std::string& id, const std::string& from,
+                             const std::string& etag, uint64_t size, const std::string& to) {
+  if (size <= options_.max_copy_bytes) {
+    Checked([&] { return client_.CopyObject(from, to); });
+    return;
+  }
+  CopyInParts(id, from, etag, size, to);
+}
+
+void S3BlobStore::CopyInParts(const std::string& id, const std::string& from,
+                              const std::string& etag, uint64_t size, const std::string& to) {
+  const uint64_t part_bytes = CopyPartBytes(options_, size);
+  const int count = static_cast<int>((size + part_bytes - 1) / part_bytes);
+  auto range_of = [&](int n) {
+    uint64_t first = static_cast<uint64_t>(n - 1) * part_bytes;
+    return ByteRange(first, std::min(size, first + part_bytes) - 1);
+  };
+
+  // An earlier attempt's copy (this commit sent again): its parts are kept when it is still open
+  // and cut the same way.
+  std::string upload;
+  std::map<int, S3Part> copied;
+  std::optional<std::string> text = Checked([&] { return client_.GetObjectBytes(CopyKey(id)); });
+  std::optional<CopyRecord> record = text ? DecodeCopyRecord(*text) : std::nullopt;
+  if (record && record->key == to && record->part_bytes == part_bytes) {
+    try {
+      for (S3Part& p : client_.ListParts(to, record->upload)) copied[p.number] = std::move(p);
+      upload = record->upload;
+    } catch (const S3Error& e) {
+      if (e.kind() != S3ErrorKind::kNotFound) Rethrow(e);  // gone (aborted): start again
+    }
+  } else if (record) {
+    Checked([&] { client_.AbortMultipartUpload(record->key, record->upload); });
+  }
+  if (upload.empty()) {
+    upload = Checked([&] { return client_.CreateMultipartUpload(to); });
+    // Recorded before any part: what a failure leaves is found by the next attempt, or by
+    // RemoveUpload, which aborts it.
+    Checked([&] {
+      return client_.PutObject(CopyKey(id), EncodeCopyRecord({upload, part_bytes, to}));
+    });
+  }
+
+  std::vector<CompletedPart> complete(static_cast<size_t>(count));
+  std::vector<int> missing;
+  for (int n = 1; n <= count; ++n) {
+    ByteRange range = range_of(n);
+    auto it = copied.find(n);
+    if (it != copied.end() && it->second.size == *range.last - range.first + 1) {
+      complete[static_cast<size_t>(n - 1)] = {n, it->second.etag};
+    } else {
+      missing.push_back(n);
+    }
+  }
+
+  // The missing parts, copy_parallelism at a time; the first failure stops the others.
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr failure;  // guarded by mu
+  auto work = [&] {
+    while (true) {
+      {
+        std::lock_guard lock(mu);
+        if (failure) return;
+      }
+      size_t i = next++;
+      if (i >= missing.size()) return;
+      int n = missing[i];
+      try {
+        std::string part_etag = client_.UploadPartCopy(to, upload, n, from, range_of(n), etag);
+        std::lock_guard lock(mu);
+        complete[static_cast<size_t>(n - 1)] = {n, std::move(part_etag)};
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!failure) failure = std::current_exception();
+      }
+    }
+  };
+  const size_t workers = std::min(static_cast<size_t>(options_.copy_parallelism), missing.size());
+  const size_t helpers = workers > 1 ? workers - 1 : 0;  // this thread is one
+  std::vector<std::thread> threads;
+  try {
+    for (size_t i = 0; i < helpers; ++i) threads.emplace_back(work);
+  } catch (...) {
+    std::lock_guard lock(mu);
+    if (!failure) failure = std::current_exception();
+  }
+  work();
+  for (std::thread& t : threads) t.join();
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const S3Error& e) {
+      Rethrow(e);
+    }
+  }
+  Checked([&] { return client_.CompleteMultipartUpload(to, upload, complete); });
 }
 
 void S3BlobStore::RemoveUpload(const std::string& id, const std::string& state) {
@@ -547,6 +722,13 @@ void S3BlobStore::RemoveUpload(const std::string& id, const std::string& state) 
     std::string token;
     do {
       S3ObjectPage page = client_.ListObjects(UploadPrefix(id), token);
+      for (const S3Object& o : page.objects) {
+        if (o.key != CopyKey(id)) continue;
+        // A copy in parts that did not finish: its parts go while the record still names them.
+        std::optional<std::string> text = client_.GetObjectBytes(o.key);
+        std::optional<CopyRecord> record = text ? DecodeCopyRecord(*text) : std::nullopt;
+        if (record) client_.AbortMultipartUpload(record->key, record->upload);
+      }
       for (const S3Object& o : page.objects) client_.DeleteObject(o.key);
       token = page.next_continuation_token;
     } while (!token.empty());
@@ -564,10 +746,19 @@ bool S3BlobStore::HoldsUpload(const std::string& id, uint64_t offset, const std:
   const uint64_t tail = offset % kPart;
   if (parts > 0) {
     if (state.empty()) return false;
-    std::map<int, uint64_t> sizes;
-    for (const S3Part& p : Checked([&] { return client_.ListParts(DataKey(id), state); })) {
-      sizes[p.number] = p.size;
+    std::optional<std::vector<S3Part>> listed;
+    try {
+      listed = client_.ListParts(DataKey(id), state);
+    } catch (const S3Error& e) {
+      if (e.kind() != S3ErrorKind::kNotFound) Rethrow(e);
     }
+    if (!listed) {
+      // Assembled by a commit that has not finished (its copy failed): the object holds them.
+      std::optional<ObjectInfo> info = Checked([&] { return client_.HeadObject(DataKey(id)); });
+      return info && info->size == offset;
+    }
+    std::map<int, uint64_t> sizes;
+    for (const S3Part& p : *listed) sizes[p.number] = p.size;
     for (int n = 1; n <= static_cast<int>(parts); ++n) {
       if (!sizes.count(n) || sizes[n] != kPart) return false;
     }
@@ -651,6 +842,10 @@ core::Digest S3BlobStore::PutBlobFromFile(const core::Digest& digest, int fd, ui
   if (digest.algorithm() != "sha256") {
     throw StoreError("blob " + digest.str() + ": only sha256 blobs can be verified");
   }
+  if (size > kMaxBlobBytes) {
+    throw StoreError("blob " + digest.str() + " holds " + std::to_string(size) +
+                     " bytes: an S3 upload holds 10,000 parts of 8 MiB at most");
+  }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   core::Sha256 hash;
   if (size <= kPart) {
@@ -661,10 +856,6 @@ core::Digest S3BlobStore::PutBlobFromFile(const core::Digest& digest, int fd, ui
     core::Digest got = hash.Finish();
     if (got == digest) Checked([&] { return client_.PutObject(BlobKey(digest), bytes); });
     return got;
-  }
-  if (size > kMaxCopyBytes) {
-    throw StoreError("blob " + digest.str() + " holds " + std::to_string(size) +
-                     " bytes: blobs over 5 GiB cannot be stored in S3 by this version of kura");
   }
   const std::string id = NewMigrationUploadId();
   std::string state;

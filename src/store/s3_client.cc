@@ -1,10 +1,12 @@
 #include "store/s3_client.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <mutex>
 #include <random>
@@ -176,6 +178,80 @@ std::string EnvOr(const std::string& current, std::initializer_list<const char*>
   return current;
 }
 
+
+std::string Hex(const unsigned char* bytes, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out += kHex[bytes[i] >> 4];
+    out += kHex[bytes[i] & 0xF];
+  }
+  return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len) == nullptr) {
+    throw std::runtime_error("HMAC-SHA256 failed");
+  }
+  return std::string(reinterpret_cast<const char*>(md), len);
+}
+
+// The Authorization header of AWS Signature Version 4 for a request to `url` (its path and
+// query as sent: encoded once, the query canonical already) with `headers` ("Name: value", the
+// Host header and x-amz-date among them), every one of them signed, sorted by name.
+std::string SigV4Authorization(std::string_view method, std::string_view url,
+                               const std::vector<std::string>& headers,
+                               std::string_view payload_hash, std::string_view amz_date,
+                               const std::string& region, const std::string& access_key,
+                               const std::string& secret_key) {
+  size_t authority = url.find("://");
+  authority = authority == std::string_view::npos ? 0 : authority + 3;
+  size_t path_at = url.find('/', authority);
+  std::string_view path_and_query =
+      path_at == std::string_view::npos ? std::string_view("/") : url.substr(path_at);
+  size_t q = path_and_query.find('?');
+  std::string_view path = path_and_query.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? "" : path_and_query.substr(q + 1);
+
+  std::vector<std::pair<std::string, std::string>> canonical;
+  for (const std::string& header : headers) {
+    size_t colon = header.find(':');
+    std::string name = header.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    std::string_view value =
+        colon == std::string::npos ? std::string_view() : std::string_view(header).substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    canonical.emplace_back(std::move(name), std::string(value));
+  }
+  std::sort(canonical.begin(), canonical.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string canonical_headers, signed_headers;
+  for (const auto& [name, value] : canonical) {
+    canonical_headers += name + ":" + value + "\n";
+    if (!signed_headers.empty()) signed_headers += ';';
+    signed_headers += name;
+  }
+  std::string request = std::string(method) + "\n" + std::string(path) + "\n" +
+                        std::string(query) + "\n" + canonical_headers + "\n" + signed_headers +
+                        "\n" + std::string(payload_hash);
+  std::string_view date = amz_date.substr(0, 8);
+  std::string scope = std::string(date) + "/" + region + "/s3/aws4_request";
+  std::string to_sign = "AWS4-HMAC-SHA256\n" + std::string(amz_date) + "\n" + scope + "\n" +
+                        std::string(core::Sha256Of(request).hex());
+  std::string key = HmacSha256("AWS4" + secret_key, date);
+  key = HmacSha256(key, region);
+  key = HmacSha256(key, "s3");
+  key = HmacSha256(key, "aws4_request");
+  std::string signature = HmacSha256(key, to_sign);
+  return "Authorization: AWS4-HMAC-SHA256 Credential=" + access_key + "/" + scope +
+         ", SignedHeaders=" + signed_headers + ", Signature=" +
+         Hex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size());
+}
+
 }  // namespace
 
 S3Config S3ConfigFromEnvironment(S3Config config) {
@@ -229,6 +305,13 @@ struct S3Client::Request {
   std::optional<ByteRange> range;
   size_t answer_cap = kAnswerCap;
   bool idempotent = true;
+  // Set: the whole attempt must end within it, and the low-speed limit is off (a copy on the
+  // store's side sends nothing until it is done).
+  std::optional<std::chrono::milliseconds> deadline;
+  // Signed here rather than by libcurl: 7.88 sorts the signed headers by the whole line
+  // ("name:value"), so x-amz-copy-source-range comes before x-amz-copy-source (':' > '-'),
+  // where SigV4 (and radosgw) sort by name.
+  bool sign_here = false;
 };
 
 struct S3Client::Response {
@@ -534,23 +617,39 @@ S3Client::Outcome S3Client::CallOnce(const Request& r, const std::string& payloa
   t.cap = r.answer_cap;
 
   HeaderList headers(curl_);
+  std::vector<std::string> signed_here;  // the headers a request signed here signs
+  auto add = [&](const std::string& header) {
+    headers.Add(header);
+    if (r.sign_here) signed_here.push_back(header);
+  };
   // radosgw wants the payload hash as a header (AWS too); libcurl signs the value given here.
-  headers.Add("x-amz-content-sha256: " + payload_hash);
-  if (!config_.session_token.empty()) {
-    headers.Add("x-amz-security-token: " + config_.session_token);
-  }
+  add("x-amz-content-sha256: " + payload_hash);
+  if (!config_.session_token.empty()) add("x-amz-security-token: " + config_.session_token);
   if (r.range || download.delivered > 0) {
     uint64_t first = (r.range ? r.range->first : 0) + download.delivered;
     std::string range = "Range: bytes=" + std::to_string(first) + "-";
     if (r.range && r.range->last) range += std::to_string(*r.range->last);
-    headers.Add(range);
+    add(range);
     t.expect_partial = true;
   }
   if (download.delivered > 0) {
-    headers.Add("If-Match: \"" + download.etag + "\"");
+    add("If-Match: \"" + download.etag + "\"");
     t.expect_etag = download.etag;
   }
-  for (const std::string& header : r.headers) headers.Add(header);
+  for (const std::string& header : r.headers) add(header);
+  if (r.sign_here) {
+    // The Host header as sent is the one signed (libcurl leaves out a default port).
+    size_t authority_at = url.find("://") + 3;
+    add("Host: " + url.substr(authority_at, url.find('/', authority_at) - authority_at));
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char amz_date[17];
+    std::strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
+    add(std::string("x-amz-date: ") + amz_date);
+    headers.Add(SigV4Authorization(r.method, url, signed_here, payload_hash, amz_date,
+                                   config_.region, config_.access_key, config_.secret_key));
+  }
 
   char error_text[CURL_ERROR_SIZE] = "";
   curl_.easy_setopt(h, CURLOPT_URL, url.c_str());
@@ -560,16 +659,22 @@ S3Client::Outcome S3Client::CallOnce(const Request& r, const std::string& payloa
   set_long(CURLOPT_TCP_KEEPALIVE, 1);
   set_long(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
   set_long(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout.count()));
-  set_long(CURLOPT_LOW_SPEED_LIMIT, config_.low_speed_bytes);
-  set_long(CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.low_speed_time.count()));
+  if (r.deadline) {
+    set_long(CURLOPT_TIMEOUT_MS, static_cast<long>(r.deadline->count()));
+  } else {
+    set_long(CURLOPT_LOW_SPEED_LIMIT, config_.low_speed_bytes);
+    set_long(CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.low_speed_time.count()));
+  }
   set_long(CURLOPT_MAXAGE_CONN, kMaxIdleSeconds);
   set_long(CURLOPT_BUFFERSIZE, kReceiveBuffer);
   set_long(CURLOPT_UPLOAD_BUFFERSIZE, kSendBuffer);
   set_ptr(CURLOPT_ERRORBUFFER, error_text);
   curl_.easy_setopt(h, CURLOPT_USERAGENT, "kura/" KURA_VERSION);
-  curl_.easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4_.c_str());
-  curl_.easy_setopt(h, CURLOPT_USERNAME, config_.access_key.c_str());
-  curl_.easy_setopt(h, CURLOPT_PASSWORD, config_.secret_key.c_str());
+  if (!r.sign_here) {
+    curl_.easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4_.c_str());
+    curl_.easy_setopt(h, CURLOPT_USERNAME, config_.access_key.c_str());
+    curl_.easy_setopt(h, CURLOPT_PASSWORD, config_.secret_key.c_str());
+  }
   if (!config_.ca_file.empty()) curl_.easy_setopt(h, CURLOPT_CAINFO, config_.ca_file.c_str());
   curl_.easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
   curl_.easy_setopt(h, CURLOPT_HEADERFUNCTION, &Transfer::Header);
@@ -816,6 +921,50 @@ std::string S3Client::UploadPart(std::string_view key, std::string_view upload_i
                   "S3 PUT " + config_.bucket + "/" + r.full_key + " (part): no ETag", 200);
   }
   return response.etag;
+}
+
+std::string S3Client::UploadPartCopy(std::string_view key, std::string_view upload_id,
+                                     int part_number, std::string_view from_key, ByteRange range,
+                                     std::string_view source_etag) {
+  if (part_number < 1 || part_number > 10000 || upload_id.empty() || !range.last ||
+      *range.last < range.first) {
+    throw S3Error(S3ErrorKind::kRejected,
+                  "S3 part number " + std::to_string(part_number) +
+                      " is not in 1..10000, the upload id is empty, or the range is not first-last");
+  }
+  Request r;
+  r.method = "PUT";
+  r.full_key = FullKey(key);
+  r.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", std::string(upload_id)}};
+  r.headers.push_back("x-amz-copy-source: /" + UriEncode(config_.bucket, false) + "/" +
+                      UriEncode(FullKey(from_key), true));
+  r.headers.push_back("x-amz-copy-source-range: bytes=" + std::to_string(range.first) + "-" +
+                      std::to_string(*range.last));
+  if (!source_etag.empty()) {
+    r.headers.push_back("x-amz-copy-source-if-match: \"" + UnquoteEtag(source_etag) + "\"");
+  }
+  r.body = std::string_view();
+  r.sign_here = true;
+  const uint64_t bytes = *range.last - range.first + 1;
+  const uint64_t rate = std::max<uint64_t>(config_.copy_bytes_per_second, 1);
+  // 1 ms at least: 0 would be no deadline at all for libcurl.
+  r.deadline = std::max(
+      std::chrono::milliseconds(1),
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.low_speed_time) +
+          std::chrono::milliseconds(bytes / rate * 1000 + bytes % rate * 1000 / rate));
+  Response response = Call(r);
+  // Like CopyObject: a 200 may carry the copy's failure in its body.
+  if (std::optional<std::string> etag = ParseResultEtag(response.body, "CopyPartResult")) {
+    if (!etag->empty()) return *etag;
+  }
+  std::optional<S3ErrorBody> error = ParseS3Error(response.body);
+  std::string what = "S3 PUT " + config_.bucket + "/" + r.full_key + " (part " +
+                     std::to_string(part_number) + " copied from " + FullKey(from_key) + ")";
+  if (!error) throw S3Error(S3ErrorKind::kBadAnswer, what + ": no ETag in <CopyPartResult>", 200);
+  Throw(S3Error(
+      RetryableAnswer(500, error->code) ? S3ErrorKind::kUnavailable : KindOf(200, error->code),
+      what + ": 200 " + error->code + ": " + error->message, 200, error->code, error->message,
+      error->request_id));
 }
 
 bool S3Client::UploadExists(const std::string& full_key, std::string_view upload_id) {

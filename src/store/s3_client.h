@@ -64,6 +64,11 @@ struct S3Config {
   // rather than hanging on a stalled connection. There is no bound on a transfer that moves.
   long low_speed_bytes = 1024;
   std::chrono::seconds low_speed_time{30};
+  // A part copied on the store's side (UploadPartCopy) moves no bytes on the connection until
+  // the store has copied it, so the low-speed limit cannot tell a slow copy from a stalled one:
+  // such a request fails (kUnavailable, then retried) after low_speed_time plus its bytes at this
+  // many a second instead (4 MiB/s: a 1 GiB part is given 4 min 46 s).
+  uint64_t copy_bytes_per_second = 4 << 20;
 };
 
 // `config` with its empty fields filled from the environment, as AWS's tools read it:
@@ -202,7 +207,8 @@ class S3Client {
   void DeleteObject(std::string_view key);
 
   // Copies the object `from_key` to `to_key` in the bucket, on the store's side. Returns the new
-  // object's ETag. kNotFound when `from_key` does not exist. S3 copies at most 5 GiB this way.
+  // object's ETag. kNotFound when `from_key` does not exist. S3 copies at most 5 GiB this way;
+  // larger objects are copied in parts (UploadPartCopy).
   std::string CopyObject(std::string_view from_key, std::string_view to_key);
 
   // One page (up to `max_keys`, 1..1,000) of the objects whose key starts with `prefix`, in key
@@ -219,6 +225,18 @@ class S3Client {
   // last must be 5 MiB at least (checked by the store at completion). Retried: the same bytes.
   std::string UploadPart(std::string_view key, std::string_view upload_id, int part_number,
                          std::string_view data);
+
+  // Uploads part `part_number` (1..10,000) of the upload as bytes `range` (first to last, both
+  // included: x-amz-copy-source-range) of the object `from_key` in the bucket, copied on the
+  // store's side; returns the part's ETag. S3 copies at most 5 GiB a part; every part but the
+  // last must be 5 MiB at least. With `source_etag`, the copy is made only from the object of
+  // that ETag (x-amz-copy-source-if-match; kPreconditionFailed for another). kNotFound when the
+  // upload or the source does not exist, kInvalidRange when the range is not within the source.
+  // Bounded by a deadline instead of the low-speed limit (S3Config::copy_bytes_per_second).
+  // Retried: copying the same bytes again has the effect of once.
+  std::string UploadPartCopy(std::string_view key, std::string_view upload_id, int part_number,
+                             std::string_view from_key, ByteRange range,
+                             std::string_view source_etag = {});
 
   // Assembles the parts (in increasing part number, 1 at least) into the object `key`; returns
   // its ETag (from a HEAD of the object when the answer leaves it empty, as radosgw 16's does).

@@ -46,7 +46,7 @@ class S3Backend {
     }
     S3Config config = gateway->config;
     config.prefix = "blob-store-test-" + std::to_string(std::random_device{}()) + "/";
-    store_ = std::make_unique<S3BlobStore>(config);
+    store_ = std::make_unique<S3BlobStore>(config, options_);
   }
   void TearDown() {
     if (!store_) return;
@@ -61,9 +61,23 @@ class S3Backend {
   BlobStore& store() { return *store_; }
   std::string NewUploadId() { return "upload-" + std::to_string(++next_id_); }
 
+ protected:
+  S3BlobStoreOptions options_;
+
  private:
   std::unique_ptr<S3BlobStore> store_;
   std::atomic<int> next_id_{0};
+};
+
+// The S3 store with a single-copy limit of 5 MiB (S3's is 5 GiB): every commit of more goes
+// through the copy in parts of 5 MiB (UploadPartCopy), two at a time.
+class S3CopyInPartsBackend : public S3Backend {
+ public:
+  S3CopyInPartsBackend() {
+    options_.max_copy_bytes = S3BlobStore::kMinPartBytes;
+    options_.copy_part_bytes = S3BlobStore::kMinPartBytes;
+    options_.copy_parallelism = 2;
+  }
 };
 
 }  // namespace kura::store

@@ -68,7 +68,7 @@ class BlobStoreTest : public ::testing::Test {
   BlobStore* store_ = nullptr;
 };
 
-using Backends = ::testing::Types<FsBackend, S3Backend>;
+using Backends = ::testing::Types<FsBackend, S3Backend, S3CopyInPartsBackend>;
 TYPED_TEST_SUITE(BlobStoreTest, Backends);
 
 TYPED_TEST(BlobStoreTest, CommitMakesTheBlobVisible) {
@@ -108,6 +108,64 @@ TYPED_TEST(BlobStoreTest, RangedReadsReturnTheBytesAskedFor) {
 
 // Chunks of every shape: a few bytes, more than a buffer, pieces that leave buffers part-full,
 // each append continuing from the state the last one returned.
+// Over S3's 8 MiB upload parts and, on S3CopyInPartsBackend, over its 5 MiB single-copy limit:
+// the blob is copied to its key in parts of 5 MiB and a last one of 123 bytes.
+TYPED_TEST(BlobStoreTest, ABlobOfManyPartsReadsBackWhole) {
+  const std::string data = this->Bytes(20 * 1024 * 1024 + 123, 'L');
+  std::string id = this->NewId();
+  std::string state = this->Append(id, 0, {}, data.substr(0, 9 * 1024 * 1024));
+  state = this->Append(id, 9 * 1024 * 1024, state, data.substr(9 * 1024 * 1024));
+  core::Digest d = core::Sha256Of(data);
+  this->store_->Commit(id, data.size(), state, d);
+  EXPECT_EQ(this->store_->Stat(d), data.size());
+  auto r = this->store_->Open(d);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(this->ReadAll(*r) == data);
+  // Across each copy part's boundary (5 MiB), an upload part's (8 MiB), the last part alone.
+  for (uint64_t at : {uint64_t{5 << 20} - 7, uint64_t{8 << 20} - 3, uint64_t{15 << 20} - 1,
+                      uint64_t{20 << 20}, uint64_t{data.size() - 1}}) {
+    auto ranged = this->store_->Open(d);
+    ASSERT_TRUE(ranged);
+    std::string got(std::min<uint64_t>(4096, data.size() - at), '\0');
+    size_t n = 0;
+    while (n < got.size()) {
+      size_t more = ranged->ReadAt(at + n, got.data() + n, got.size() - n);
+      ASSERT_GT(more, 0u) << "at " << at + n;
+      n += more;
+    }
+    EXPECT_TRUE(got == data.substr(at, got.size())) << "at " << at;
+  }
+}
+
+// Fewer bytes than an upload part (the upload is its tail object alone), more than the 5 MiB
+// single-copy limit of S3CopyInPartsBackend.
+TYPED_TEST(BlobStoreTest, ABlobOfOnlyATailOverTheCopyLimitReadsBackWhole) {
+  const std::string data = this->Bytes(7 * 1024 * 1024 + 5, 'T');
+  std::string id = this->NewId();
+  std::string state = this->Append(id, 0, {}, data);
+  core::Digest d = core::Sha256Of(data);
+  this->store_->Commit(id, data.size(), state, d);
+  auto r = this->store_->Open(d);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(this->ReadAll(*r) == data);
+  std::string last(10, '\0');
+  EXPECT_EQ(r->ReadAt(data.size() - 10, last.data(), 10), 10u);
+  EXPECT_TRUE(last == data.substr(data.size() - 10));
+}
+
+// A commit sent again (the answer to the first was lost) finds the blob there and is done.
+TYPED_TEST(BlobStoreTest, ACommitSentAgainAfterItWorkedIsDone) {
+  const std::string data = this->Bytes(9 * 1024 * 1024, 'A');
+  std::string id = this->NewId();
+  std::string state = this->Append(id, 0, {}, data);
+  core::Digest d = core::Sha256Of(data);
+  this->store_->Commit(id, data.size(), state, d);
+  this->store_->Commit(id, data.size(), state, d);
+  auto r = this->store_->Open(d);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(this->ReadAll(*r) == data);
+}
+
 TYPED_TEST(BlobStoreTest, ManyAppendsOfOddSizesMakeOneBlob) {
   std::string id = this->NewId();
   std::string all, state;

@@ -1,6 +1,7 @@
 // S3BlobStore::PutBlobFromFile (kura migrate's copy of a blob file), against the gateway named by
 // KURA_TEST_S3: a file is stored only when its bytes hash to the digest, whole, in one PUT or
-// through an upload, and leaves no upload behind either way.
+// through an upload (copied to its key in parts over the single-copy limit), and leaves no upload
+// behind either way.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -17,7 +18,8 @@
 namespace kura::store {
 namespace {
 
-class PutBlobFromFileTest : public ::testing::Test {
+template <class Backend>
+class PutBlobFromFileFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     backend_.SetUp();
@@ -61,10 +63,14 @@ class PutBlobFromFileTest : public ::testing::Test {
     return out;
   }
 
-  S3Backend backend_;
+  Backend backend_;
   S3BlobStore* store_ = nullptr;
   std::filesystem::path path_;
 };
+
+using PutBlobFromFileTest = PutBlobFromFileFixture<S3Backend>;
+// With a single-copy limit of 5 MiB: the upload is copied to the blob's key in parts.
+using PutBlobFromFileInPartsTest = PutBlobFromFileFixture<S3CopyInPartsBackend>;
 
 // Sizes on each side of the one-PUT limit, and over several parts.
 class PutBlobFromFileSizes : public PutBlobFromFileTest,
@@ -130,6 +136,27 @@ TEST_F(PutBlobFromFileTest, AFileLongerThanSaidIsUnreadableAndStoresNothing) {
   FileHandle f = File(bytes + "more");
   EXPECT_THROW(store_->PutBlobFromFile(digest, f.get(), bytes.size()), BlobFileUnreadable);
   EXPECT_EQ(store_->Stat(digest), std::nullopt);
+}
+
+TEST_F(PutBlobFromFileInPartsTest, StoresAFileOverTheCopyLimitWhole) {
+  const std::string bytes = Bytes(2 * S3BlobStore::kPartBytes + 777, 12);  // 3 copy parts + 1
+  const core::Digest digest = core::Sha256Of(bytes);
+  FileHandle f = File(bytes);
+  EXPECT_EQ(store_->PutBlobFromFile(digest, f.get(), bytes.size()), digest);
+  EXPECT_EQ(store_->Stat(digest), bytes.size());
+  EXPECT_TRUE(Read(digest) == bytes);
+  // Assembled from 4 copied parts, not one CopyObject.
+  EXPECT_TRUE(store_->client().HeadObject(S3BlobStore::BlobKey(digest))->etag.ends_with("-4"));
+  EXPECT_TRUE(store_->ListUploads(0).empty());
+}
+
+TEST_F(PutBlobFromFileTest, AFileOverTheLargestBlobIsRefusedUnread) {
+  const core::Digest digest = core::Sha256Of("x");
+  FileHandle f = File("x");
+  EXPECT_THROW(store_->PutBlobFromFile(digest, f.get(), S3BlobStore::kMaxBlobBytes + 1),
+               StoreError);
+  EXPECT_EQ(store_->Stat(digest), std::nullopt);
+  EXPECT_TRUE(store_->ListUploads(0).empty());
 }
 
 }  // namespace
