@@ -27,10 +27,12 @@ PSQL=(psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres)
 results="$W/results.jsonl"
 : >"$results"
 for n in $INSTANCES; do
+  [ -n "${SKIP_SQLITE:-}" ] || {
   echo "world_scale: $n instances on SQLite" >&2
   rm -f "$W/kura.db"*
   "$BENCH" populate --instances "$n" --sqlite "$W/kura.db"
   "$BENCH" measure --instances "$n" --changes "$CHANGES" --sqlite "$W/kura.db" >>"$results"
+  }
   echo "world_scale: $n instances on PostgreSQL" >&2
   "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS world_$n" -c "CREATE DATABASE world_$n"
   url="postgresql://postgres@127.0.0.1:$PG_PORT/world_$n"

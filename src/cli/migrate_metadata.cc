@@ -198,20 +198,24 @@ class MetadataCopy {
           "a node running on the cluster saved an exposure World during the migration: stop "
           "the cluster's nodes and run kura migrate again");
     }
-    std::vector<std::string> kinds, keys, bodies;
-    for (const store::WorldRow& row : rows) {
-      kinds.push_back(row.kind);
-      keys.push_back(row.key);
-      bodies.push_back(row.body.value_or(""));
+    // In slices, each statement well within the statement timeout.
+    constexpr size_t kRowsPerStatement = 20000;
+    for (size_t at = 0; at < rows.size(); at += kRowsPerStatement) {
+      std::vector<std::string> kinds, keys, bodies;
+      for (size_t i = at; i < std::min(rows.size(), at + kRowsPerStatement); ++i) {
+        kinds.push_back(rows[i].kind);
+        keys.push_back(rows[i].key);
+        bodies.push_back(rows[i].body.value_or(""));
+      }
+      PgQuery(c_,
+              "INSERT INTO world_rows(kind, key, body, revision) "
+              "SELECT k, n, b, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, b)")
+          .BindTextArray(kinds)
+          .BindTextArray(keys)
+          .BindTextArray(bodies)
+          .Bind(revision)
+          .Run();
     }
-    PgQuery(c_,
-            "INSERT INTO world_rows(kind, key, body, revision) "
-            "SELECT k, n, b, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, b)")
-        .BindTextArray(kinds)
-        .BindTextArray(keys)
-        .BindTextArray(bodies)
-        .Bind(revision)
-        .Run();
     report_.world = std::string(options_.dry_run ? "would be copied" : "copied") + " at revision " +
                     std::to_string(revision) + " (" + std::to_string(rows.size()) +
                     " rows; the target had none)";

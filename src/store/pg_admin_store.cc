@@ -19,6 +19,13 @@ uint64_t RevisionOf(PgConnection& c) {
   return static_cast<uint64_t>(r.Int(0, 0));
 }
 
+constexpr size_t kRowsPerStatement = 20000;
+
+std::vector<std::string> Slice(const std::vector<std::string>& all, size_t at) {
+  return {all.begin() + static_cast<std::ptrdiff_t>(at),
+          all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), at + kRowsPerStatement))};
+}
+
 void ReadRows(const PgResult& r, std::vector<WorldRow>& rows) {
   rows.reserve(rows.size() + static_cast<size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
@@ -151,25 +158,27 @@ bool PgAdminStore::SaveWorldChanges(const std::vector<WorldRow>& changes,
           .Bind(static_cast<int64_t>(expected_revision))
           .Run();
     }
-    if (!kinds.empty()) {
+    // In slices: a World saved whole (a million rows for 100,000 instances) stays one
+    // transaction of statements that each end well within the statement timeout.
+    for (size_t at = 0; at < kinds.size(); at += kRowsPerStatement) {
       PgQuery(c,
               "INSERT INTO world_rows(kind, key, body, revision) "
               "SELECT k, n, b, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, b) "
               "ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, "
               "revision = EXCLUDED.revision")
-          .BindTextArray(kinds)
-          .BindTextArray(keys)
-          .BindTextArray(bodies)
+          .BindTextArray(Slice(kinds, at))
+          .BindTextArray(Slice(keys, at))
+          .BindTextArray(Slice(bodies, at))
           .Bind(revision)
           .Run();
     }
-    if (!removed_kinds.empty()) {
+    for (size_t at = 0; at < removed_kinds.size(); at += kRowsPerStatement) {
       PgQuery(c,
               "INSERT INTO world_rows(kind, key, body, revision) "
               "SELECT k, n, NULL, $3 FROM unnest($1::text[], $2::text[]) AS t(k, n) "
               "ON CONFLICT (kind, key) DO UPDATE SET body = NULL, revision = EXCLUDED.revision")
-          .BindTextArray(removed_kinds)
-          .BindTextArray(removed_keys)
+          .BindTextArray(Slice(removed_kinds, at))
+          .BindTextArray(Slice(removed_keys, at))
           .Bind(revision)
           .Run();
     }
