@@ -34,16 +34,24 @@ SqliteConnection::SqliteConnection(const std::string& path, SqliteAccess access)
   // database in WAL mode is read through its -shm index; SQLite creates it, and an empty -wal,
   // beside the file when they are missing, and leaves them.)
   if (access == SqliteAccess::kReadOnly) return;
-  // WAL: readers never block the writer. synchronous=FULL: every commit syncs the WAL before it
-  // returns, so a manifest or tag PUT that was acknowledged survives a power loss, not only a
-  // crash of the process (NORMAL, which syncs at checkpoints only, may drop the last commits on
-  // power loss: pushed images the client was told are stored).
-  Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-  // Every thread has a connection to each database, and each connection its own page cache
-  // (2 MiB by default): an idle server kept megabytes of copies of pages that the kernel's page
-  // cache holds anyway. 256 KiB keeps the B-tree levels of point lookups; long scans (a list of
-  // 10,000 tags) read through it.
-  Exec("PRAGMA cache_size=-256;");
+  try {
+    // WAL: readers never block the writer. synchronous=FULL: every commit syncs the WAL before
+    // it returns, so a manifest or tag PUT that was acknowledged survives a power loss, not only
+    // a crash of the process (NORMAL, which syncs at checkpoints only, may drop the last commits
+    // on power loss: pushed images the client was told are stored).
+    Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+    // Every thread has a connection to each database, and each connection its own page cache
+    // (2 MiB by default): an idle server kept megabytes of copies of pages that the kernel's page
+    // cache holds anyway. 256 KiB keeps the B-tree levels of point lookups; long scans (a list of
+    // 10,000 tags) read through it.
+    Exec("PRAGMA cache_size=-256;");
+  } catch (...) {
+    // No destructor runs for a constructor that throws: the connection would stay open (and its
+    // file descriptors and locks with it).
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
 }
 
 SqliteConnection::~SqliteConnection() {
