@@ -166,8 +166,15 @@ void FsBlobStore::Commit(const std::string& id, uint64_t size, const std::string
   if (::chmod(from.c_str(), 0444) != 0 || !FsyncPath(from)) ThrowErrno("cannot sync blob");
   std::string dir = to.substr(0, to.rfind('/'));
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  // The first blob of its shard makes the shard's directory: the directory's own name must be
+  // durable in its parent too, or a power cut can take the blob with it.
+  if (std::filesystem::create_directories(dir, ec)) {
+    std::string parent = dir.substr(0, dir.rfind('/'));
+    if (!FsyncPath(parent)) ThrowErrno("cannot sync " + parent);
+  }
   if (ec) throw StoreError("cannot create " + dir + ": " + ec.message());
+  // The bytes were synced above, before the name points at them; the rename is durable once the
+  // directory holding the new name is synced, and only then is the blob acknowledged.
   if (::rename(from.c_str(), to.c_str()) != 0) ThrowErrno("cannot store blob");
   if (!FsyncPath(dir)) ThrowErrno("cannot sync " + dir);
 }

@@ -415,7 +415,9 @@ TEST_F(PowerLossTest, ConcurrentTagPutsThatReturnedSurvive) {
       EXPECT_LE(mine, acked[t].size() + 1) << "cut at " << cut;
       total += acked[t].size();
     }
-    if (round == 0) EXPECT_EQ(total, size_t{kThreads * kPuts});
+    if (round == 0) {
+      EXPECT_EQ(total, size_t{kThreads * kPuts});
+    }
   }
 }
 

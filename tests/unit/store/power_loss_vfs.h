@@ -11,8 +11,8 @@
 // through the real VFS (the destructor, or UseRealVfs(), makes that the default again).
 //
 // What it does not model: torn writes within a sector (unix claims powersafe overwrite, and
-// SQLite relies on it), a disk that lies about fsync, the -shm index (SQLite rebuilds it after a
-// crash), and file systems that reorder the data of synced files (none does).
+// SQLite relies on it), a disk or file system that lies about fsync, and the -shm index (not
+// durable state: the first connection after a crash rebuilds it from the WAL).
 #pragma once
 
 #include <cstdint>
