@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <filesystem>
+#include <map>
 #include <mutex>
 
 namespace kura::store {
@@ -17,9 +19,29 @@ void DisableMemoryStatistics() {
   std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
 }
 
+// The writer lock of the file at `path`: one per file while any connection to it is open.
+std::shared_ptr<std::recursive_mutex> WriterLockOf(const std::string& path) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<std::recursive_mutex>> locks;
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  std::string key = ec ? path : absolute.lexically_normal().string();
+  std::lock_guard guard(mu);
+  for (auto it = locks.begin(); it != locks.end();) {  // forget the files no longer open
+    it = it->second.expired() ? locks.erase(it) : std::next(it);
+  }
+  std::shared_ptr<std::recursive_mutex> lock = locks[key].lock();
+  if (!lock) {
+    lock = std::make_shared<std::recursive_mutex>();
+    locks[key] = lock;
+  }
+  return lock;
+}
+
 }  // namespace
 
-SqliteConnection::SqliteConnection(const std::string& path, SqliteAccess access) {
+SqliteConnection::SqliteConnection(const std::string& path, SqliteAccess access)
+    : writer_lock_(WriterLockOf(path)) {
   DisableMemoryStatistics();
   const int mode = access == SqliteAccess::kReadOnly ? SQLITE_OPEN_READONLY
                                                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -71,6 +93,7 @@ namespace {
 }  // namespace
 
 void SqliteConnection::Exec(const char* sql) {
+  std::lock_guard writing(*writer_lock_);
   char* err = nullptr;
   if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
     std::string why = err ? err : "unknown error";
@@ -110,7 +133,12 @@ SqliteConnection& SqliteDatabase::Connection() {
   return *raw;
 }
 
-Statement::Statement(SqliteConnection& c, const char* sql) : db_(c.db()), stmt_(c.Prepare(sql)) {}
+Statement::Statement(SqliteConnection& c, const char* sql) : db_(c.db()), stmt_(c.Prepare(sql)) {
+  // A write outside a transaction is a transaction of its own: it takes the writer lock too.
+  if (sqlite3_stmt_readonly(stmt_) == 0 && sqlite3_get_autocommit(db_) != 0) {
+    writing_ = std::unique_lock(c.writer_lock());
+  }
+}
 
 Statement::~Statement() {
   sqlite3_reset(stmt_);
@@ -168,7 +196,7 @@ int Statement::Changes() {
   return sqlite3_changes(db_);
 }
 
-Transaction::Transaction(SqliteConnection& c) : c_(c) {
+Transaction::Transaction(SqliteConnection& c) : c_(c), writing_(c.writer_lock()) {
   c_.Exec("BEGIN IMMEDIATE");
 }
 
@@ -179,6 +207,7 @@ Transaction::~Transaction() {
 void Transaction::Commit() {
   c_.Exec("COMMIT");
   done_ = true;
+  writing_.unlock();
 }
 
 }  // namespace kura::store
