@@ -138,6 +138,16 @@ std::unique_ptr<UploadAppender> FsBlobStore::Append(const std::string& id, uint6
                                                     const std::string& /*state*/) {
   FileHandle f(::open(UploadPath(id).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
   if (!f.valid()) ThrowErrno("cannot open upload file " + id);
+  // An appended PATCH's bytes are written, not synced: after a power cut the file may hold fewer
+  // bytes than the session counts. Cutting it "back" to the offset would fill the gap with zeros
+  // that the session's hash never saw, and the blob would not hash to its digest: refused.
+  struct stat st;
+  if (::fstat(f.get(), &st) != 0) ThrowErrno("cannot stat upload file " + id);
+  if (static_cast<uint64_t>(st.st_size) < offset) {
+    throw StoreError("upload file " + id + " holds " + std::to_string(st.st_size) +
+                     " bytes, fewer than the " + std::to_string(offset) +
+                     " recorded (lost in a crash?): the upload must start again");
+  }
   if (::ftruncate(f.get(), static_cast<off_t>(offset)) != 0) {
     ThrowErrno("cannot cut upload file " + id);
   }
