@@ -21,6 +21,7 @@
 #   BENCH_ROUNDS=N     rounds (default 3; 1 when quick)
 #   BENCH_PORT=P       kura on P, distribution on P+1 (default 18740)
 #   BENCH_OUT=DIR      leave results.tsv, cpu.tsv, info and durability in DIR (bench/cluster.sh)
+#   BENCH_TAGPUT_ONLY=1 the tag PUTs (and the durability count) only: no big blob, no pulls
 #   BENCH_KEEP=1       keep the work directory; BENCH_NO_RESULTS=1: print the page only
 #
 # Both servers are stopped by their PIDs on exit; every client call is bounded in time.
@@ -148,8 +149,11 @@ mount_image() {
 for t in kura dist; do
   out=$(lg --push-list "$W/src/image.list" --url "${BASE[$t]}/v2/bench/app" --duration 30); check_json "$t image" "$out"
 done
-say "generating the ${BIG_MIB} MiB blob (in /dev/shm)"
-head -c $((BIG_MIB * MiB)) /dev/urandom >"$SHM/big"
+TAGPUT_ONLY=${BENCH_TAGPUT_ONLY:-0}
+if [ "$TAGPUT_ONLY" != 1 ]; then
+  say "generating the ${BIG_MIB} MiB blob (in /dev/shm)"
+  head -c $((BIG_MIB * MiB)) /dev/urandom >"$SHM/big"
+fi
 
 fsyncs() { # TARGET WHAT -- command...: fsync-family calls of the server during the command
   local t=$1 what=$2; shift 3
@@ -213,14 +217,16 @@ tag_put() { # METRIC TARGET ROUND REPO CONNECTIONS (bench/run.sh's tag_put)
 
 for r in $(seq 1 "$ROUNDS"); do
   two=$(order "$r" "kura dist")
-  say "round $r/$ROUNDS: push ${BIG_MIB} MiB, pull it at once, pull it again"
-  printf 'kura-embedded-bench r%s %s ' "$r" "$RANDOM$RANDOM" | dd of="$SHM/big" conv=notrunc status=none
-  VAR_D=sha256:$(openssl dgst -sha256 -r "$SHM/big" | cut -d' ' -f1)
-  for t in $two; do
-    push_mono "$t" "$r"
-    pull pull_first "$t" "$r"
-    pull pull_second "$t" "$r"
-  done
+  if [ "$TAGPUT_ONLY" != 1 ]; then
+    say "round $r/$ROUNDS: push ${BIG_MIB} MiB, pull it at once, pull it again"
+    printf 'kura-embedded-bench r%s %s ' "$r" "$RANDOM$RANDOM" | dd of="$SHM/big" conv=notrunc status=none
+    VAR_D=sha256:$(openssl dgst -sha256 -r "$SHM/big" | cut -d' ' -f1)
+    for t in $two; do
+      push_mono "$t" "$r"
+      pull pull_first "$t" "$r"
+      pull pull_second "$t" "$r"
+    done
+  fi
   say "round $r/$ROUNDS: tag PUT ($TAGS tags, at most $TAGPUT_LIMIT s), sequential and 8 at a time"
   for t in $two; do tag_put tag_put_seq "$t" "$r" "tagput/r$r-seq" 1; done
   for t in $two; do tag_put tag_put_par "$t" "$r" "tagput/r$r-par" 8; done

@@ -138,6 +138,16 @@ std::unique_ptr<UploadAppender> FsBlobStore::Append(const std::string& id, uint6
                                                     const std::string& /*state*/) {
   FileHandle f(::open(UploadPath(id).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
   if (!f.valid()) ThrowErrno("cannot open upload file " + id);
+  // An appended PATCH's bytes are written, not synced: after a power cut the file may hold fewer
+  // bytes than the session counts. Cutting it "back" to the offset would fill the gap with zeros
+  // that the session's hash never saw, and the blob would not hash to its digest: refused.
+  struct stat st;
+  if (::fstat(f.get(), &st) != 0) ThrowErrno("cannot stat upload file " + id);
+  if (static_cast<uint64_t>(st.st_size) < offset) {
+    throw StoreError("upload file " + id + " holds " + std::to_string(st.st_size) +
+                     " bytes, fewer than the " + std::to_string(offset) +
+                     " recorded (lost in a crash?): the upload must start again");
+  }
   if (::ftruncate(f.get(), static_cast<off_t>(offset)) != 0) {
     ThrowErrno("cannot cut upload file " + id);
   }
@@ -166,8 +176,15 @@ void FsBlobStore::Commit(const std::string& id, uint64_t size, const std::string
   if (::chmod(from.c_str(), 0444) != 0 || !FsyncPath(from)) ThrowErrno("cannot sync blob");
   std::string dir = to.substr(0, to.rfind('/'));
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  // The first blob of its shard makes the shard's directory: the directory's own name must be
+  // durable in its parent too, or a power cut can take the blob with it.
+  if (std::filesystem::create_directories(dir, ec)) {
+    std::string parent = dir.substr(0, dir.rfind('/'));
+    if (!FsyncPath(parent)) ThrowErrno("cannot sync " + parent);
+  }
   if (ec) throw StoreError("cannot create " + dir + ": " + ec.message());
+  // The bytes were synced above, before the name points at them; the rename is durable once the
+  // directory holding the new name is synced, and only then is the blob acknowledged.
   if (::rename(from.c_str(), to.c_str()) != 0) ThrowErrno("cannot store blob");
   if (!FsyncPath(dir)) ThrowErrno("cannot sync " + dir);
 }

@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <filesystem>
+#include <map>
 #include <mutex>
 
 namespace kura::store {
@@ -17,9 +19,29 @@ void DisableMemoryStatistics() {
   std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
 }
 
+// The writer lock of the file at `path`: one per file while any connection to it is open.
+std::shared_ptr<std::recursive_mutex> WriterLockOf(const std::string& path) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<std::recursive_mutex>> locks;
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  std::string key = ec ? path : absolute.lexically_normal().string();
+  std::lock_guard guard(mu);
+  for (auto it = locks.begin(); it != locks.end();) {  // forget the files no longer open
+    it = it->second.expired() ? locks.erase(it) : std::next(it);
+  }
+  std::shared_ptr<std::recursive_mutex> lock = locks[key].lock();
+  if (!lock) {
+    lock = std::make_shared<std::recursive_mutex>();
+    locks[key] = lock;
+  }
+  return lock;
+}
+
 }  // namespace
 
-SqliteConnection::SqliteConnection(const std::string& path, SqliteAccess access) {
+SqliteConnection::SqliteConnection(const std::string& path, SqliteAccess access)
+    : writer_lock_(WriterLockOf(path)) {
   DisableMemoryStatistics();
   const int mode = access == SqliteAccess::kReadOnly ? SQLITE_OPEN_READONLY
                                                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -34,16 +56,24 @@ SqliteConnection::SqliteConnection(const std::string& path, SqliteAccess access)
   // database in WAL mode is read through its -shm index; SQLite creates it, and an empty -wal,
   // beside the file when they are missing, and leaves them.)
   if (access == SqliteAccess::kReadOnly) return;
-  // WAL: readers never block the writer. synchronous=FULL: every commit syncs the WAL before it
-  // returns, so a manifest or tag PUT that was acknowledged survives a power loss, not only a
-  // crash of the process (NORMAL, which syncs at checkpoints only, may drop the last commits on
-  // power loss: pushed images the client was told are stored).
-  Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-  // Every thread has a connection to each database, and each connection its own page cache
-  // (2 MiB by default): an idle server kept megabytes of copies of pages that the kernel's page
-  // cache holds anyway. 256 KiB keeps the B-tree levels of point lookups; long scans (a list of
-  // 10,000 tags) read through it.
-  Exec("PRAGMA cache_size=-256;");
+  try {
+    // WAL: readers never block the writer. synchronous=FULL: every commit syncs the WAL before
+    // it returns, so a manifest or tag PUT that was acknowledged survives a power loss, not only
+    // a crash of the process (NORMAL, which syncs at checkpoints only, may drop the last commits
+    // on power loss: pushed images the client was told are stored).
+    Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+    // Every thread has a connection to each database, and each connection its own page cache
+    // (2 MiB by default): an idle server kept megabytes of copies of pages that the kernel's page
+    // cache holds anyway. 256 KiB keeps the B-tree levels of point lookups; long scans (a list of
+    // 10,000 tags) read through it.
+    Exec("PRAGMA cache_size=-256;");
+  } catch (...) {
+    // No destructor runs for a constructor that throws: the connection would stay open (and its
+    // file descriptors and locks with it).
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
 }
 
 SqliteConnection::~SqliteConnection() {
@@ -63,6 +93,7 @@ namespace {
 }  // namespace
 
 void SqliteConnection::Exec(const char* sql) {
+  std::lock_guard writing(*writer_lock_);
   char* err = nullptr;
   if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
     std::string why = err ? err : "unknown error";
@@ -102,7 +133,12 @@ SqliteConnection& SqliteDatabase::Connection() {
   return *raw;
 }
 
-Statement::Statement(SqliteConnection& c, const char* sql) : db_(c.db()), stmt_(c.Prepare(sql)) {}
+Statement::Statement(SqliteConnection& c, const char* sql) : db_(c.db()), stmt_(c.Prepare(sql)) {
+  // A write outside a transaction is a transaction of its own: it takes the writer lock too.
+  if (sqlite3_stmt_readonly(stmt_) == 0 && sqlite3_get_autocommit(db_) != 0) {
+    writing_ = std::unique_lock(c.writer_lock());
+  }
+}
 
 Statement::~Statement() {
   sqlite3_reset(stmt_);
@@ -164,7 +200,7 @@ int Statement::Changes() {
   return sqlite3_changes(db_);
 }
 
-Transaction::Transaction(SqliteConnection& c) : c_(c) {
+Transaction::Transaction(SqliteConnection& c) : c_(c), writing_(c.writer_lock()) {
   c_.Exec("BEGIN IMMEDIATE");
 }
 
@@ -175,6 +211,7 @@ Transaction::~Transaction() {
 void Transaction::Commit() {
   c_.Exec("COMMIT");
   done_ = true;
+  writing_.unlock();
 }
 
 }  // namespace kura::store
