@@ -102,8 +102,11 @@ World Populated(int n) {
 
 nlohmann::json Summary(std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))]; };
-  return {{"median_ms", at(0.5)}, {"p99_ms", at(0.99)}, {"max_ms", ms.back()}, {"count", ms.size()}};
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  };
+  return {
+      {"median_ms", at(0.5)}, {"p99_ms", at(0.99)}, {"max_ms", ms.back()}, {"count", ms.size()}};
 }
 
 int Populate(const Options& o) {
@@ -186,8 +189,10 @@ int Measure(const Options& o) {
   auto world = node.Snapshot();
   std::vector<std::string> hosts;
   for (int k = 0; k < 4096; ++k) {
-    const kura::access::Instance* instance = world->FindInstance(Name(static_cast<int>(rng() % o.instances)));
-    if (instance) hosts.push_back(world->Hostname(*instance, kura::access::EndpointKind::kInternet));
+    const kura::access::Instance* instance =
+        world->FindInstance(Name(static_cast<int>(rng() % o.instances)));
+    if (instance)
+      hosts.push_back(world->Hostname(*instance, kura::access::EndpointKind::kInternet));
   }
   kura::access::ConnectionContext context;
   context.source = *kura::core::IpAddress::Parse("10.0.0.5");

@@ -177,8 +177,8 @@ Status World::AddTransitNetwork(TransitNetwork transit) {
 
 // ---- Instances and their endpoints.
 
-Status World::CreateInstance(InstanceName name, AccountId account, RegionId region,
-                             Edition edition, std::string incarnation) {
+Status World::CreateInstance(InstanceName name, AccountId account, RegionId region, Edition edition,
+                             std::string incarnation) {
   const std::string prefix = "cannot create instance " + name + ": ";
   if (!IsValidInstanceName(name)) {
     return Status::InvalidArgument(

@@ -35,8 +35,7 @@ std::string NamedBody(const std::string& name) {
 std::string NetworkBody(const access::Network& n) {
   json cidrs = json::array();
   for (const auto& c : n.cidrs) cidrs.push_back(c.ToString());
-  return json{{"id", n.id}, {"account", n.account}, {"region", n.region}, {"cidrs", cidrs}}
-      .dump();
+  return json{{"id", n.id}, {"account", n.account}, {"region", n.region}, {"cidrs", cidrs}}.dump();
 }
 
 std::string SubnetBody(const access::Subnet& s) {
@@ -258,14 +257,30 @@ bool ReadString(std::string_view s, size_t& i, std::string& out) {
     }
     if (i >= s.size()) return false;
     switch (s[i++]) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         uint32_t cp = 0;
         if (!ReadHex4(s, i, cp)) return false;
@@ -312,7 +327,8 @@ std::optional<FlatObject> ParseFlat(std::string_view s) {
       i += 5;
     } else if (s[i] >= '0' && s[i] <= '9') {
       value.type = FlatValue::kNumber;
-      if (s[i] == '0' && i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '9') return std::nullopt;
+      if (s[i] == '0' && i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '9')
+        return std::nullopt;
       for (int digits = 0; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++digits) {
         if (digits == 18) return std::nullopt;  // leave the long ones to nlohmann
         value.number = value.number * 10 + static_cast<uint64_t>(s[i++] - '0');
@@ -371,8 +387,9 @@ InstanceFields InstanceOfRow(const WorldRow& row) {
 }
 
 std::vector<access::AllowlistEntry> InOrder(std::vector<PositionedEntry> entries) {
-  std::sort(entries.begin(), entries.end(),
-            [](const PositionedEntry& a, const PositionedEntry& b) { return a.position < b.position; });
+  std::sort(entries.begin(), entries.end(), [](const PositionedEntry& a, const PositionedEntry& b) {
+    return a.position < b.position;
+  });
   std::vector<access::AllowlistEntry> out;
   out.reserve(entries.size());
   for (auto& e : entries) out.push_back(std::move(e.entry));
@@ -457,48 +474,48 @@ std::vector<WorldRow> WorldRowChanges(const access::World& before, const access:
     if (was != now) out.push_back({kind, std::move(key), std::move(now)});
   };
   auto diff = [&](const char* kind, const auto& was, const auto& now, auto key_of, auto body) {
-    std::remove_cvref_t<decltype(was)>::Diff(was, now, [&](const auto& key, const auto* b,
-                                                           const auto* a) {
-      emit(kind, key_of(key), b ? std::optional(body(*b)) : std::nullopt,
-           a ? std::optional(body(*a)) : std::nullopt);
-    });
+    std::remove_cvref_t<decltype(was)>::Diff(
+        was, now, [&](const auto& key, const auto* b, const auto* a) {
+          emit(kind, key_of(key), b ? std::optional(body(*b)) : std::nullopt,
+               a ? std::optional(body(*a)) : std::nullopt);
+        });
   };
   auto same = [](const std::string& k) { return k; };
   diff("account", before.accounts(), after.accounts(), same,
        [](const access::Account& a) { return NamedBody(a.name); });
   diff("region", before.regions(), after.regions(), same,
        [](const access::Region& r) { return NamedBody(r.name); });
-  diff("network", before.networks(), after.networks(),
-       [](const access::NetworkKey& k) { return k.ToString(); }, NetworkBody);
+  diff(
+      "network", before.networks(), after.networks(),
+      [](const access::NetworkKey& k) { return k.ToString(); }, NetworkBody);
   diff("subnet", before.subnets(), after.subnets(), same, SubnetBody);
   diff("host", before.hosts(), after.hosts(), same, HostBody);
   diff("transit", before.transit_networks(), after.transit_networks(), same, TransitBody);
   diff("zone", before.zones(), after.zones(), same, ZoneBody);
 
   using Instances = access::World::Table<access::Instance>;
-  Instances::Diff(before.instances(), after.instances(),
-                  [&](const std::string& name, const access::Instance* b,
-                      const access::Instance* a) {
-                    emit("instance", name, b ? std::optional(InstanceBody(*b)) : std::nullopt,
-                         a ? std::optional(InstanceBody(*a)) : std::nullopt);
-                    // Rows of two maps of one instance's things: what differs is written.
-                    auto rows = [&](const char* kind, const std::map<std::string, std::string>& was,
-                                    const std::map<std::string, std::string>& now) {
-                      for (const auto& [key, body] : was) {
-                        auto it = now.find(key);
-                        emit(kind, key, body,
-                             it == now.end() ? std::nullopt : std::optional(it->second));
-                      }
-                      for (const auto& [key, body] : now) {
-                        if (!was.contains(key)) emit(kind, key, std::nullopt, body);
-                      }
-                    };
-                    const std::map<std::string, std::string> none;
-                    if (!(a && b && a->internet.allowlist.IsCopyOf(b->internet.allowlist))) {
-                      rows("allow", b ? AllowRows(*b) : none, a ? AllowRows(*a) : none);
-                    }
-                    rows("binding", b ? BindingRows(*b) : none, a ? BindingRows(*a) : none);
-                  });
+  Instances::Diff(
+      before.instances(), after.instances(),
+      [&](const std::string& name, const access::Instance* b, const access::Instance* a) {
+        emit("instance", name, b ? std::optional(InstanceBody(*b)) : std::nullopt,
+             a ? std::optional(InstanceBody(*a)) : std::nullopt);
+        // Rows of two maps of one instance's things: what differs is written.
+        auto rows = [&](const char* kind, const std::map<std::string, std::string>& was,
+                        const std::map<std::string, std::string>& now) {
+          for (const auto& [key, body] : was) {
+            auto it = now.find(key);
+            emit(kind, key, body, it == now.end() ? std::nullopt : std::optional(it->second));
+          }
+          for (const auto& [key, body] : now) {
+            if (!was.contains(key)) emit(kind, key, std::nullopt, body);
+          }
+        };
+        const std::map<std::string, std::string> none;
+        if (!(a && b && a->internet.allowlist.IsCopyOf(b->internet.allowlist))) {
+          rows("allow", b ? AllowRows(*b) : none, a ? AllowRows(*a) : none);
+        }
+        rows("binding", b ? BindingRows(*b) : none, a ? BindingRows(*a) : none);
+      });
   std::sort(out.begin(), out.end(), [](const WorldRow& x, const WorldRow& y) {
     return std::tie(x.kind, x.key) < std::tie(y.kind, y.key);
   });
@@ -506,9 +523,9 @@ std::vector<WorldRow> WorldRowChanges(const access::World& before, const access:
 }
 
 const std::vector<std::string_view>& WorldRowKinds() {
-  static const std::vector<std::string_view> kinds = {
-      "account", "region", "network", "subnet", "host", "transit", "instance", "allow",
-      "binding", "zone"};
+  static const std::vector<std::string_view> kinds = {"account", "region",  "network",  "subnet",
+                                                      "host",    "transit", "instance", "allow",
+                                                      "binding", "zone"};
   return kinds;
 }
 
@@ -518,8 +535,8 @@ void WorldRestorer::Add(const WorldRow& row) {
   try {
     AddRow(row);
   } catch (const json::exception& e) {
-    throw DocumentError("the saved World row " + row.kind + " " + row.key + " is malformed: " +
-                        e.what());
+    throw DocumentError("the saved World row " + row.kind + " " + row.key +
+                        " is malformed: " + e.what());
   }
 }
 
@@ -547,7 +564,8 @@ void WorldRestorer::AddRow(const WorldRow& row) {
   } else if (row.kind == "allow") {
     // An instance's allow rows are consecutive in key order (their keys start with its name).
     const size_t space = row.key.find(' ');
-    if (space == std::string::npos) throw DocumentError("a saved World row has a bad key: " + row.key);
+    if (space == std::string::npos)
+      throw DocumentError("a saved World row has a bad key: " + row.key);
     const std::string_view name = std::string_view(row.key).substr(0, space);
     if (name != allowlist_of_) {
       FlushAllowlist();
@@ -598,7 +616,9 @@ bool ApplyWorldRowChanges(access::World& w, const std::vector<WorldRow>& changes
       if (!AddOnly(
               *row, [&] { return w.FindAccount(row->key); },
               [](const access::Account& a) { return NamedBody(a.name); },
-              [&](const json& j) { return w.AddAccount({row->key, j.at("name")}); })) {
+              [&](const json& j) {
+                return w.AddAccount({row->key, j.at("name")});
+              })) {
         return false;
       }
     }
@@ -606,7 +626,9 @@ bool ApplyWorldRowChanges(access::World& w, const std::vector<WorldRow>& changes
       if (!AddOnly(
               *row, [&] { return w.FindRegion(row->key); },
               [](const access::Region& r) { return NamedBody(r.name); },
-              [&](const json& j) { return w.AddRegion({row->key, j.at("name")}); })) {
+              [&](const json& j) {
+                return w.AddRegion({row->key, j.at("name")});
+              })) {
         return false;
       }
     }
@@ -690,7 +712,8 @@ bool ApplyWorldRowChanges(access::World& w, const std::vector<WorldRow>& changes
       }
       std::map<std::string, PositionedEntry> entries;
       const auto& now = have->internet.allowlist.entries();
-      for (size_t p = 0; p < now.size(); ++p) entries.emplace(now[p].cidr.ToString(), PositionedEntry{p, now[p]});
+      for (size_t p = 0; p < now.size(); ++p)
+        entries.emplace(now[p].cidr.ToString(), PositionedEntry{p, now[p]});
       for (const WorldRow* row : rows) {
         const std::string cidr = SplitInstanceRowKey(row->key).second;
         if (row->body) {

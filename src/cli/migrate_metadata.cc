@@ -47,7 +47,8 @@ std::string WorldsDifferMessage(int64_t target_revision) {
 }
 
 // The rows of a saved World: as saved, or read from the document an earlier kura saved.
-std::vector<store::WorldRow> RowsOf(const MigrationSource::World& world, const std::string& domain) {
+std::vector<store::WorldRow> RowsOf(const MigrationSource::World& world,
+                                    const std::string& domain) {
   if (!world.document) return world.rows;
   return admin::WorldToRows(admin::WorldFromDocument(*world.document, domain));
 }
@@ -69,7 +70,8 @@ std::optional<TargetWorld> TargetWorldOf(PgConnection& c, const std::string& dom
                          "SELECT kind, key, body FROM world_rows WHERE body IS NOT NULL "
                          "ORDER BY kind, key")
                      .Run();
-    for (int i = 0; i < r.rows(); ++i) there.rows.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2)});
+    for (int i = 0; i < r.rows(); ++i)
+      there.rows.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2)});
     return there;
   }
   PgResult legacy =
@@ -181,8 +183,8 @@ class MetadataCopy {
     const std::vector<store::WorldRow> rows = RowsOf(*world, options_.domain);
     if (std::optional<TargetWorld> there = TargetWorldOf(c_, options_.domain, true)) {
       if (there->rows != rows) throw std::runtime_error(WorldsDifferMessage(there->revision));
-      report_.world = "the same on the target already (revision " +
-                      std::to_string(there->revision) + ")";
+      report_.world =
+          "the same on the target already (revision " + std::to_string(there->revision) + ")";
       return true;
     }
     // The source's revision, at least 1: nodes running on the target (at revision 0, nothing
@@ -498,7 +500,8 @@ void CheckWorldsAgree(MigrationSource& source, store::PgDatabase& target,
   const std::vector<store::WorldRow> rows = RowsOf(*world, domain);
   target.Read([&](PgConnection& c) {
     std::optional<TargetWorld> there = TargetWorldOf(c, domain, false);
-    if (there && there->rows != rows) throw std::runtime_error(WorldsDifferMessage(there->revision));
+    if (there && there->rows != rows)
+      throw std::runtime_error(WorldsDifferMessage(there->revision));
   });
 }
 

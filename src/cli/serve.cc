@@ -2,11 +2,10 @@
 
 #include <malloc.h>
 
-#include <csignal>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <csignal>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -90,10 +89,9 @@ int Serve(const server::ServerConfig& config) {
     // Before any request: the stores hold nothing of an instance the World does not (what a
     // crash in the middle of a delete leaves), and nothing keyed by an instance name.
     admin::ReconcileResult reconciled =
-        metadata.sqlite_meta
-            ? admin::ReconcileInstanceStores(exposure, *metadata.sqlite_meta,
-                                             *metadata.sqlite_admin)
-            : admin::ReconcileInstanceStores(exposure, meta, admin_store);
+        metadata.sqlite_meta ? admin::ReconcileInstanceStores(exposure, *metadata.sqlite_meta,
+                                                              *metadata.sqlite_admin)
+                             : admin::ReconcileInstanceStores(exposure, meta, admin_store);
     if (reconciled.migrated) {
       std::cerr << "kura: instance data re-keyed by incarnation (database of an earlier kura)\n";
     }

@@ -297,7 +297,8 @@ class PersistentMap {
   static NodePtr Balance(NodePtr n) {
     const int lean = Height(n->left) - Height(n->right);
     if (lean > 1) {
-      if (Height(n->left->left) < Height(n->left->right)) n->left = RotateLeft(Own(std::move(n->left)));
+      if (Height(n->left->left) < Height(n->left->right))
+        n->left = RotateLeft(Own(std::move(n->left)));
       return RotateRight(std::move(n));
     }
     if (lean < -1) {

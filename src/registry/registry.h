@@ -52,6 +52,7 @@ class Registry {
   asio::awaitable<Response> BlobUploadComplete(Request& req, const store::RepoKey& repo,
                                                const std::string& id);
   Response CancelBlobUpload(const store::RepoKey& repo, const std::string& id);
+  Response CancelOnAFullDisk(const store::RepoKey& repo, const std::string& id);
   Response FetchManifest(const store::RepoKey& repo, const std::string& reference);
   asio::awaitable<Response> PutManifest(Request& req, const store::RepoKey& repo,
                                         const std::string& reference);

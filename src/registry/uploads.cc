@@ -355,11 +355,33 @@ Response Registry::FinishCommit(const RepoKey& repo, const std::string& id, uint
   return BlobCreated(repo, digest.str());
 }
 
+// The cancel of an upload whose lease a full disk cannot record.
+Response Registry::CancelOnAFullDisk(const RepoKey& repo, const std::string& id) {
+  std::optional<store::UploadSession> session = meta_.FindUpload(id);
+  if (!session || session->repo.instance != repo.instance || session->repo.name != repo.name) {
+    return ErrorResponse(
+        core::RegistryError(core::ErrorCode::kBlobUploadUnknown, "blob upload unknown"));
+  }
+  blobs_.RemoveUpload(id, DecodeUploadSessionState(session->state).store);
+  meta_.DeleteUpload(id);
+  Response r;
+  r.status = http::status::no_content;
+  return r;
+}
+
 // DELETE /v2/<name>/blobs/uploads/<id>: 204, the session and its bytes are gone; 416 while
 // another request is writing it.
 Response Registry::CancelBlobUpload(const RepoKey& repo, const std::string& id) {
   UploadLease lease(meta_);
-  if (auto e = lease.Take(id, repo)) return ErrorResponse(*e);
+  std::optional<core::RegistryError> refused;
+  try {
+    refused = lease.Take(id, repo);
+  } catch (const store::StorageFull&) {
+    // A full disk cannot record the lease; and whoever else writes this upload fails on the same
+    // full disk. Deleting it is how an operator makes room, so it goes on without the lease.
+    return CancelOnAFullDisk(repo, id);
+  }
+  if (refused) return ErrorResponse(*refused);
   // The bytes first: on a full disk, removing them is what makes room for the metadata write.
   blobs_.RemoveUpload(id, DecodeUploadSessionState(lease.session().state).store);
   meta_.DeleteUpload(id);

@@ -107,8 +107,7 @@ WorldRows PgAdminStore::LoadWorldChanges(uint64_t revision) {
       return out;
     }
     out.revision = static_cast<uint64_t>(state.Int(0, 0));
-    out.complete =
-        revision >= static_cast<uint64_t>(state.Int(0, 1)) && revision <= out.revision;
+    out.complete = revision >= static_cast<uint64_t>(state.Int(0, 1)) && revision <= out.revision;
     if (out.complete && revision < out.revision) {
       ReadRows(PgQuery(c,
                        "SELECT kind, key, body FROM world_rows WHERE revision > $1 "

@@ -220,8 +220,11 @@ bool SqliteAdminStore::SaveWorldChanges(const std::vector<WorldRow>& changes,
     s.Bind(row.kind).Bind(row.key).BindNullable(row.body ? *row.body : "").Bind(revision).Run();
   }
   // Tombstones too old to be asked for: a node that far behind loads every row.
-  const int64_t kept_after = std::max<int64_t>(0, revision - static_cast<int64_t>(kWorldChangesKept));
-  Statement(c, "DELETE FROM world_rows WHERE revision <= ? AND body IS NULL").Bind(kept_after).Run();
+  const int64_t kept_after =
+      std::max<int64_t>(0, revision - static_cast<int64_t>(kWorldChangesKept));
+  Statement(c, "DELETE FROM world_rows WHERE revision <= ? AND body IS NULL")
+      .Bind(kept_after)
+      .Run();
   Statement(c,
             "UPDATE world_state SET revision = ?, "
             "removals_kept_after = max(removals_kept_after, ?) WHERE id = 1")

@@ -85,8 +85,9 @@ TEST(ReconcilePostgres, KeysNoInstanceHoldsArePurgedOnStoresNeverKeyedByName) {
   EXPECT_FALSE(meta->RepositoryExists({"inc-old", "team/app"}));
   EXPECT_TRUE(admin->FindCredentials("inc-old", "dev", 0).empty());
   EXPECT_TRUE(meta->RepositoryExists({"inc-acme", "team/app"}));
-  EXPECT_EQ(WorldFromRows(admin->LoadWorldRows().rows, "kura.test").FindInstance("beta")->incarnation,
-            exposure->Snapshot()->FindInstance("beta")->incarnation);
+  EXPECT_EQ(
+      WorldFromRows(admin->LoadWorldRows().rows, "kura.test").FindInstance("beta")->incarnation,
+      exposure->Snapshot()->FindInstance("beta")->incarnation);
 }
 
 TEST_F(ReconcileTest, InstancesWithoutIncarnationGetOneAndTheWorldIsSaved) {

@@ -47,10 +47,9 @@ TEST(WorldRowsTest, EachThingIsItsOwnRow) {
   for (const WorldRow& row : WorldToRows(w)) keys.push_back(row.kind + "|" + row.key);
   EXPECT_EQ(keys, (std::vector<std::string>{
                       "account|A", "account|B", "allow|acme 198.51.100.7/32",
-                      "allow|acme 203.0.113.0/24", "binding|acme vpc", "host|ecs",
-                      "instance|acme", "network|A/vpc", "network|B/vpc", "region|r1",
-                      "region|r2", "subnet|a1", "subnet|a2", "subnet|b1",
-                      "zone|acme-registry-vpc.r1.kura.test@vpc"}));
+                      "allow|acme 203.0.113.0/24", "binding|acme vpc", "host|ecs", "instance|acme",
+                      "network|A/vpc", "network|B/vpc", "region|r1", "region|r2", "subnet|a1",
+                      "subnet|a2", "subnet|b1", "zone|acme-registry-vpc.r1.kura.test@vpc"}));
 }
 
 TEST(WorldRowsTest, AChangeWritesJustTheRowsItChanged) {
@@ -110,7 +109,8 @@ TEST(WorldRowsTest, EveryDescriptionReadsBackAsWritten) {
   access::World w = Cloud();
   ASSERT_TRUE(w.CreateInstance("acme", "A", "r1", access::Edition::kEnterprise, "inc-1").ok());
   std::vector<std::string> descriptions = {"", "\"quoted\" \\ back", "tab\tnew\nline\x01\x1f",
-                                           "caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x98\x80", "/slash/"};
+                                           "caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x98\x80",
+                                           "/slash/"};
   for (int k = 0; k < 200; ++k) {
     std::string d;
     for (int c = 0; c < 12; ++c) {
@@ -137,7 +137,8 @@ TEST(WorldRowsTest, EveryDescriptionReadsBackAsWritten) {
   }
   std::vector<access::AllowlistEntry> entries;
   for (size_t k = 0; k < descriptions.size(); ++k) {
-    const std::string cidr = "10.2." + std::to_string(k / 250) + "." + std::to_string(k % 250) + "/32";
+    const std::string cidr =
+        "10.2." + std::to_string(k / 250) + "." + std::to_string(k % 250) + "/32";
     entries.push_back({C(cidr.c_str()), descriptions[k]});
   }
   ASSERT_TRUE(w.ReplaceAllowlist("acme", entries).ok());
@@ -146,10 +147,12 @@ TEST(WorldRowsTest, EveryDescriptionReadsBackAsWritten) {
 
   // Bodies written otherwise (by hand, or a later kura): the same entry.
   std::vector<WorldRow> rows = WorldToRows(Cloud());
-  rows.push_back({"instance", "beta",
-                  R"({"account":"A","region":"r1","edition":"enterprise","incarnation":"inc-b","internet_enabled":true})"});
-  rows.push_back({"allow", "beta 192.0.2.0/24",
-                  R"({ "position": 1, "description": "caf\u00e9 \ud83d\ude00", "cidr": "192.0.2.0/24" })"});
+  rows.push_back(
+      {"instance", "beta",
+       R"({"account":"A","region":"r1","edition":"enterprise","incarnation":"inc-b","internet_enabled":true})"});
+  rows.push_back(
+      {"allow", "beta 192.0.2.0/24",
+       R"({ "position": 1, "description": "caf\u00e9 \ud83d\ude00", "cidr": "192.0.2.0/24" })"});
   rows.push_back({"allow", "beta 192.0.3.0/24",
                   R"({"cidr":"192.0.3.0/24","description":"first","position":0})"});
   access::World by_hand = WorldFromRows(rows, "kura.test");
@@ -170,8 +173,8 @@ TEST(WorldRowsTest, RowsThatBreakTheRulesAreRefused) {
   ASSERT_TRUE(w.CreateInstance("acme", "A", "r1", access::Edition::kEnterprise, "inc-1").ok());
   std::vector<WorldRow> rows = WorldToRows(w);
   // A binding of account B's network to account A's instance, written into the database.
-  rows.push_back({"binding", "acme vpc-b",
-                  R"({"network":"vpc","subnet":"b1","private_ip":"10.1.1.5"})"});
+  rows.push_back(
+      {"binding", "acme vpc-b", R"({"network":"vpc","subnet":"b1","private_ip":"10.1.1.5"})"});
   EXPECT_THROW(WorldFromRows(rows, "kura.test"), DocumentError);
   rows.pop_back();
   rows.push_back({"instance", "bad name", R"({"account":"A"})"});
@@ -197,10 +200,10 @@ TEST(WorldRowsTest, ANodeReplayingAnothersRowsEndsWithTheSameWorld) {
     access::Status s = access::Status::Ok();
     switch (rng() % 10) {
       case 0:
-        s = next.CreateInstance(name, rng() % 2 ? "A" : "B", "r1",
-                                rng() % 3 ? access::Edition::kEnterprise
-                                          : access::Edition::kPersonal,
-                                "inc-" + std::to_string(step));
+        s = next.CreateInstance(
+            name, rng() % 2 ? "A" : "B", "r1",
+            rng() % 3 ? access::Edition::kEnterprise : access::Edition::kPersonal,
+            "inc-" + std::to_string(step));
         break;
       case 1:
         s = next.DeleteInstance(name);
@@ -252,8 +255,7 @@ TEST(WorldRowsTest, ANodeReplayingAnothersRowsEndsWithTheSameWorld) {
     ++applied;
     ASSERT_EQ(WorldToRows(replica), WorldToRows(origin)) << "step " << step;
     if (step % 100 == 0) {
-      ASSERT_EQ(WorldToRows(WorldFromRows(WorldToRows(origin), "kura.test")),
-                WorldToRows(origin));
+      ASSERT_EQ(WorldToRows(WorldFromRows(WorldToRows(origin), "kura.test")), WorldToRows(origin));
     }
   }
   EXPECT_GT(applied, 1000);

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <ostream>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -116,8 +116,8 @@ TEST(PersistentMapTest, ACopyDoesNotSeeChangesOfTheOriginal) {
   EXPECT_EQ(*map.Find(Key(10)), -10);
   EXPECT_EQ(map.size(), 1000u);
   EXPECT_EQ(MapDiff(copy, map),
-            (std::vector<Change>{{Key(10), 10, -10}, {Key(20), 20, std::nullopt},
-                                 {Key(5000), std::nullopt, 5000}}));
+            (std::vector<Change>{
+                {Key(10), 10, -10}, {Key(20), 20, std::nullopt}, {Key(5000), std::nullopt, 5000}}));
 }
 
 TEST(PersistentMapTest, DiffOfAMapWithItselfIsEmpty) {

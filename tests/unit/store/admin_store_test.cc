@@ -82,16 +82,16 @@ TYPED_TEST(AdminStoreTest, AConditionalSaveOfTheWorldLosesToAnEarlierOne) {
 // a body; the live rows are the latest of each key, in (kind, key) order.
 TYPED_TEST(AdminStoreTest, ChangesSinceARevisionAreTheRowsWrittenAfterIt) {
   AdminStore& store = *this->store_;
-  ASSERT_TRUE(store.SaveWorldChanges({Row("instance", "b", "{\"n\":1}"),
-                                      Row("account", "A", "{}"), Row("instance", "a", "{}")},
-                                     0));
+  ASSERT_TRUE(store.SaveWorldChanges(
+      {Row("instance", "b", "{\"n\":1}"), Row("account", "A", "{}"), Row("instance", "a", "{}")},
+      0));
   ASSERT_TRUE(store.SaveWorldChanges({Row("instance", "b", "{\"n\":2}")}, 1));
   ASSERT_TRUE(store.SaveWorldChanges({Row("instance", "a", std::nullopt)}, 2));
   std::unique_ptr<AdminStore> other = this->db_->OpenAdmin();  // another node reads them
   WorldRows all = other->LoadWorldRows();
   EXPECT_EQ(all.revision, 3u);
-  EXPECT_EQ(all.rows, (std::vector<WorldRow>{Row("account", "A", "{}"),
-                                             Row("instance", "b", "{\"n\":2}")}));
+  EXPECT_EQ(all.rows,
+            (std::vector<WorldRow>{Row("account", "A", "{}"), Row("instance", "b", "{\"n\":2}")}));
   WorldRows since1 = other->LoadWorldChanges(1);
   EXPECT_TRUE(since1.complete);
   EXPECT_EQ(since1.revision, 3u);
@@ -126,8 +126,8 @@ TYPED_TEST(AdminStoreTest, ANodeTooFarBehindIsToldToLoadEverything) {
   // Many saves later: the removal is no longer kept.
   uint64_t revision = 2;
   for (; revision < 2 + kWorldChangesKept; ++revision) {
-    ASSERT_TRUE(store.SaveWorldChanges({Row("account", "hot", std::to_string(revision))},
-                                       revision));
+    ASSERT_TRUE(
+        store.SaveWorldChanges({Row("account", "hot", std::to_string(revision))}, revision));
   }
   EXPECT_EQ(store.WorldRevision(), revision);
   EXPECT_FALSE(store.LoadWorldChanges(1).complete);
