@@ -23,6 +23,7 @@
 #   BENCH_OUT=DIR      leave results.tsv, cpu.tsv, info and durability in DIR (bench/cluster.sh)
 #   BENCH_TAGPUT_ONLY=1 the tag PUTs (and the durability count) only: no big blob, no pulls
 #   BENCH_KEEP=1       keep the work directory; BENCH_NO_RESULTS=1: print the page only
+#   BENCH_PULL_ONLY=1  only the push and the two pulls (no durability count, no tag PUT)
 #
 # Both servers are stopped by their PIDs on exit; every client call is bounded in time.
 set -euo pipefail
@@ -168,7 +169,9 @@ head -c $MiB /dev/urandom >"$W/src/dur.blob"
 printf '%s sha256:%s\n' "$W/src/dur.blob" "$(sha "$W/src/dur.blob")" >"$W/src/dur.list"
 for i in $(seq 0 9); do printf '/v2/bench/dur/manifests/d%d\n' "$i"; done >"$W/src/dur.urls"
 : >"$OUT/durability"
+PULL_ONLY=${BENCH_PULL_ONLY:-0}
 for t in kura dist; do
+  [ "$PULL_ONLY" = 1 ] && break
   mount_image $t bench/dur
   b=$(fsyncs $t blob -- lg --push-list "$W/src/dur.list" --url "${BASE[$t]}/v2/bench/dur" --duration 30)
   m=$(fsyncs $t tags -- lg --url "${BASE[$t]}/" --url-file "$W/src/dur.urls" --method PUT --body-file "$W/src/manifest" \
@@ -227,6 +230,7 @@ for r in $(seq 1 "$ROUNDS"); do
       pull pull_second "$t" "$r"
     done
   fi
+  [ "$PULL_ONLY" = 1 ] && continue
   say "round $r/$ROUNDS: tag PUT ($TAGS tags, at most $TAGPUT_LIMIT s), sequential and 8 at a time"
   for t in $two; do tag_put tag_put_seq "$t" "$r" "tagput/r$r-seq" 1; done
   for t in $two; do tag_put tag_put_par "$t" "$r" "tagput/r$r-par" 8; done
