@@ -58,6 +58,36 @@ struct TargetWorld {
   int64_t revision = 0;
 };
 
+// How the source's World fits the target's: the target has none (or only the account rows a
+// node started on it saves of its configuration, none of them unlike the source's), the same
+// (every source row there as it is; what else is there are such accounts), or another World.
+enum class WorldFit { kNone, kSame, kDiffers };
+
+WorldFit FitOf(const std::vector<store::WorldRow>& source, const std::optional<TargetWorld>& there) {
+  if (!there) return WorldFit::kNone;
+  std::map<std::pair<std::string, std::string>, const store::WorldRow*> target;
+  for (const store::WorldRow& row : there->rows) target[{row.kind, row.key}] = &row;
+  bool missing = false;
+  for (const store::WorldRow& row : source) {
+    auto it = target.find({row.kind, row.key});
+    if (it == target.end()) {
+      missing = true;
+      continue;
+    }
+    if (it->second->body != row.body) return WorldFit::kDiffers;
+    target.erase(it);
+  }
+  for (const auto& [key, row] : target) {
+    if (row->kind != "account") return WorldFit::kDiffers;
+  }
+  if (!missing) return WorldFit::kSame;
+  // Only accounts of its own may be on the target for the source's World to go in beside them.
+  for (const store::WorldRow& row : there->rows) {
+    if (row.kind != "account") return WorldFit::kDiffers;
+  }
+  return WorldFit::kNone;
+}
+
 // The World the target holds (its rows, or those of its document), or nullopt. `lock`: the
 // state is locked against a save by a running node until the transaction ends.
 std::optional<TargetWorld> TargetWorldOf(PgConnection& c, const std::string& domain, bool lock) {
@@ -181,24 +211,35 @@ class MetadataCopy {
       return false;
     }
     const std::vector<store::WorldRow> rows = RowsOf(*world, options_.domain);
-    if (std::optional<TargetWorld> there = TargetWorldOf(c_, options_.domain, true)) {
-      if (there->rows != rows) throw std::runtime_error(WorldsDifferMessage(there->revision));
+    std::optional<TargetWorld> there = TargetWorldOf(c_, options_.domain, true);
+    const WorldFit fit = FitOf(rows, there);
+    if (fit == WorldFit::kDiffers) throw std::runtime_error(WorldsDifferMessage(there->revision));
+    if (fit == WorldFit::kSame) {
       report_.world =
           "the same on the target already (revision " + std::to_string(there->revision) + ")";
       return true;
     }
-    // The source's revision, at least 1: nodes running on the target (at revision 0, nothing
-    // saved) see it move within a poll and load this World.
-    const int64_t revision = std::max<int64_t>(world->revision, 1);
-    PgResult inserted = PgQuery(c_,
-                                "INSERT INTO world_state(id, revision, removals_kept_after) "
-                                "VALUES(1, $1, $1) ON CONFLICT (id) DO NOTHING")
-                            .Bind(revision)
-                            .Run();
-    if (inserted.Affected() == 0) {
-      throw std::runtime_error(
-          "a node running on the cluster saved an exposure World during the migration: stop "
-          "the cluster's nodes and run kura migrate again");
+    // Past the target's revision and at least the source's: nodes running on the target see it
+    // move within a poll and load this World (they cannot build on what they had: every row is
+    // new to them).
+    const int64_t revision =
+        std::max<int64_t>({world->revision, there ? there->revision + 1 : 1, 1});
+    PgResult state = PgQuery(c_,
+                             "UPDATE world_state SET revision = $1, removals_kept_after = $1 "
+                             "WHERE id = 1")
+                         .Bind(revision)
+                         .Run();
+    if (state.Affected() == 0) {
+      PgResult inserted = PgQuery(c_,
+                                  "INSERT INTO world_state(id, revision, removals_kept_after) "
+                                  "VALUES(1, $1, $1) ON CONFLICT (id) DO NOTHING")
+                              .Bind(revision)
+                              .Run();
+      if (inserted.Affected() == 0) {
+        throw std::runtime_error(
+            "a node running on the cluster saved an exposure World during the migration: stop "
+            "the cluster's nodes and run kura migrate again");
+      }
     }
     // In slices, each statement well within the statement timeout.
     constexpr size_t kRowsPerStatement = 20000;
@@ -211,7 +252,9 @@ class MetadataCopy {
       }
       PgQuery(c_,
               "INSERT INTO world_rows(kind, key, body, revision) "
-              "SELECT k, n, b, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, b)")
+              "SELECT k, n, b, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, n, b) "
+              "ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body, "
+              "revision = EXCLUDED.revision")
           .BindTextArray(kinds)
           .BindTextArray(keys)
           .BindTextArray(bodies)
@@ -219,8 +262,9 @@ class MetadataCopy {
           .Run();
     }
     report_.world = std::string(options_.dry_run ? "would be copied" : "copied") + " at revision " +
-                    std::to_string(revision) + " (" + std::to_string(rows.size()) +
-                    " rows; the target had none)";
+                    std::to_string(revision) + " (" + std::to_string(rows.size()) + " rows; " +
+                    (there ? "the target held only the accounts its nodes were configured with)"
+                           : "the target had none)");
     return true;
   }
 
@@ -500,8 +544,9 @@ void CheckWorldsAgree(MigrationSource& source, store::PgDatabase& target,
   const std::vector<store::WorldRow> rows = RowsOf(*world, domain);
   target.Read([&](PgConnection& c) {
     std::optional<TargetWorld> there = TargetWorldOf(c, domain, false);
-    if (there && there->rows != rows)
+    if (FitOf(rows, there) == WorldFit::kDiffers) {
       throw std::runtime_error(WorldsDifferMessage(there->revision));
+    }
   });
 }
 
