@@ -140,9 +140,9 @@ int Measure(const Options& o) {
   std::mt19937 rng(11);
   std::vector<double> change_ms, refresh_ms;
   int made = 0, refreshed = 0;
+  int i = 0;  // the instance the changes are made to
   for (int c = 0; c < o.changes; ++c) {
     // Six changes to one instance at a time, each a real one on a freshly populated store.
-    static int i = 0;
     if (c % 6 == 0) i = static_cast<int>(rng() % o.instances);
     const auto extra = *kura::core::Cidr::Parse("192.0.2." + std::to_string(c % 250) + "/32");
     std::function<kura::access::Status(World&)> op;

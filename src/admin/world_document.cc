@@ -8,12 +8,6 @@ using nlohmann::json;
 
 namespace {
 
-json NetworkRefs(const std::vector<access::NetworkKey>& networks) {
-  json out = json::array();
-  for (const auto& n : networks) out.push_back({{"account", n.account}, {"id", n.id}});
-  return out;
-}
-
 // A network named in a document: {"account", "id"}, or (a document saved before network ids
 // were scoped by account, when they were unique) a bare id.
 access::NetworkKey NetworkRefOf(const access::World& w, const json& j) {
@@ -23,6 +17,14 @@ access::NetworkKey NetworkRefOf(const access::World& w, const json& j) {
     if (key.id == id) return key;
   }
   throw DocumentError("the saved exposure state names an unknown network " + id);
+}
+
+}  // namespace
+
+nlohmann::json NetworkRefs(const std::vector<access::NetworkKey>& networks) {
+  json out = json::array();
+  for (const auto& n : networks) out.push_back({{"account", n.account}, {"id", n.id}});
+  return out;
 }
 
 core::Cidr CidrOf(const json& j) {
@@ -42,8 +44,6 @@ core::IpAddress AddressOf(const json& j) {
 void Check(const access::Status& s) {
   if (!s.ok()) throw DocumentError(s.message());
 }
-
-}  // namespace
 
 nlohmann::json AllowlistJson(const access::Allowlist& allowlist) {
   json out = json::array();
@@ -153,7 +153,8 @@ access::World WorldFromDocument(const std::string& document, const std::string& 
                              i.value("incarnation", std::string())));
       if (*edition == access::Edition::kEnterprise) {
         std::vector<access::AllowlistEntry> entries;
-        for (const auto& e : i["allowlist"]) entries.push_back({CidrOf(e["cidr"]), e["description"]});
+        for (const auto& e : i["allowlist"])
+          entries.push_back({CidrOf(e["cidr"]), e["description"]});
         Check(w.ReplaceAllowlist(name, std::move(entries)));
         Check(w.SetInternetEnabled(name, i["internet_enabled"].get<bool>()));
       }

@@ -23,6 +23,15 @@ std::string WorldToDocument(const access::World& world);
 nlohmann::json AllowlistJson(const access::Allowlist& allowlist);
 nlohmann::json BindingsJson(const access::VpcEndpointPolicy& vpc);
 
+// The pieces the saved forms share (this document, and the rows of world_rows.h).
+// [{account, id}...]: networks named by their key.
+nlohmann::json NetworkRefs(const std::vector<access::NetworkKey>& networks);
+// A CIDR or an address written as text; DocumentError saying why it does not parse.
+core::Cidr CidrOf(const nlohmann::json& j);
+core::IpAddress AddressOf(const nlohmann::json& j);
+// DocumentError with the message of a World operation that refused what was saved.
+void Check(const access::Status& s);
+
 // Rebuilds a World under `domain` from a document. Throws DocumentError naming the first thing
 // that cannot be restored.
 access::World WorldFromDocument(const std::string& document, const std::string& domain);

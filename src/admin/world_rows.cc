@@ -22,12 +22,6 @@ json NetworkRef(const access::NetworkKey& n) {
   return {{"account", n.account}, {"id", n.id}};
 }
 
-json NetworkRefs(const std::vector<access::NetworkKey>& networks) {
-  json out = json::array();
-  for (const auto& n : networks) out.push_back(NetworkRef(n));
-  return out;
-}
-
 std::string NamedBody(const std::string& name) {
   return json{{"name", name}}.dump();
 }
@@ -120,26 +114,8 @@ json Parse(const WorldRow& row) {
   return j;
 }
 
-core::Cidr CidrOf(const json& j) {
-  std::string why;
-  auto c = core::Cidr::Parse(j.get<std::string>(), &why);
-  if (!c) throw DocumentError(why);
-  return *c;
-}
-
-core::IpAddress AddressOf(const json& j) {
-  std::string why;
-  auto a = core::IpAddress::Parse(j.get<std::string>(), &why);
-  if (!a) throw DocumentError(why);
-  return *a;
-}
-
 access::NetworkKey NetworkRefOf(const json& j) {
   return {j.at("account").get<std::string>(), j.at("id").get<std::string>()};
-}
-
-void Check(const access::Status& s) {
-  if (!s.ok()) throw DocumentError(s.message());
 }
 
 access::Network NetworkOf(const json& n) {

@@ -1,6 +1,6 @@
 // The state of the instances side: the exposure World (one row per thing, each change writing
-// just the rows it changed), instance credentials (password hashes only, never passwords), namespaces, and
-// server secrets.
+// just the rows it changed), instance credentials (password hashes only, never passwords),
+// namespaces, and server secrets.
 //
 // Credentials and namespaces are keyed by the instance key, its incarnation, never by its name
 // (see meta_store.h): what a deleted instance had never reaches a later one of the same name.
@@ -73,16 +73,22 @@ class AdminStore {
   // The current revision. One indexed read, cheap enough to poll every few hundred
   // milliseconds.
   virtual uint64_t WorldRevision() = 0;
-  // Every live row (in (kind, key) order) and the revision they are, read together. A database
-  // written by a kura that saved the World as one document, and not saved since, has no rows:
-  // then `legacy_document` holds that document, and `revision` its revision.
-  virtual WorldRows LoadWorldRows() = 0;
-  // The same, for start-up: the live rows of each of `kinds`, kind by kind in that order, each
-  // kind's in key order, handed to `visit` as they are read and not kept (100,000 instances are a
-  // million rows, never all in memory at once); the result's `rows` stays empty. What `visit`
-  // throws ends the read and is thrown.
+  // The live rows of each of `kinds`, kind by kind in that order, each kind's in key order (no
+  // kinds: every row, in (kind, key) order), handed to `visit` as they are read and not kept
+  // (100,000 instances are a million rows, never all in memory at once at start-up); and the
+  // revision they are, read in the same snapshot. A database written by a kura that saved the
+  // World as one document, and not saved since, has no rows: then `legacy_document` holds that
+  // document, and `revision` its revision. The result's `rows` stays empty. What `visit` throws
+  // ends the read and is thrown.
   virtual WorldRows ReadWorldRows(const std::vector<std::string_view>& kinds,
                                   const std::function<void(const WorldRow&)>& visit) = 0;
+  // Every live row, kept: ReadWorldRows of every kind.
+  WorldRows LoadWorldRows() {
+    std::vector<WorldRow> rows;
+    WorldRows out = ReadWorldRows({}, [&](const WorldRow& row) { rows.push_back(row); });
+    out.rows = std::move(rows);
+    return out;
+  }
   // The rows written after `revision` (removed ones without a body), in (kind, key) order, and
   // the revision they bring the World to. `complete` is false when some of those changes are
   // no longer kept (the caller is too far behind): load every row instead.

@@ -37,39 +37,26 @@ void ReadRows(const PgResult& r, std::vector<WorldRow>& rows) {
 
 }  // namespace
 
-WorldRows PgAdminStore::LoadWorldRows() {
-  // A transaction: the rows and the revision are of one snapshot (REPEATABLE READ is not
-  // needed, the statements below read world_state under the row lock a save takes).
-  return db_->Transact([&](PgConnection& c) -> WorldRows {
-    WorldRows out;
-    PgResult state = PgQuery(c, "SELECT revision FROM world_state WHERE id = 1 FOR SHARE").Run();
-    if (state.rows() > 0) {
-      out.revision = static_cast<uint64_t>(state.Int(0, 0));
-      ReadRows(PgQuery(c,
-                       "SELECT kind, key, body FROM world_rows WHERE body IS NOT NULL "
-                       "ORDER BY kind, key")
-                   .Run(),
-               out.rows);
-      return out;
-    }
-    PgResult legacy =
-        PgQuery(c, "SELECT document, revision FROM exposure_world WHERE id = 1 FOR SHARE").Run();
-    if (legacy.rows() > 0) {
-      out.legacy_document = legacy.Text(0, 0);
-      out.revision = static_cast<uint64_t>(legacy.Int(0, 1));
-    }
-    return out;
-  });
-}
-
 WorldRows PgAdminStore::ReadWorldRows(const std::vector<std::string_view>& kinds,
                                       const std::function<void(const WorldRow&)>& visit) {
+  // One transaction: the rows and the revision are of one snapshot (the state row's share lock
+  // keeps a save, which updates it first, from writing rows meanwhile).
   return db_->Transact([&](PgConnection& c) -> WorldRows {
     WorldRows out;
     PgResult state = PgQuery(c, "SELECT revision FROM world_state WHERE id = 1 FOR SHARE").Run();
     if (state.rows() > 0) {
       out.revision = static_cast<uint64_t>(state.Int(0, 0));
       WorldRow row;
+      if (kinds.empty()) {
+        PgResult r = PgQuery(c,
+                             "SELECT kind, key, body FROM world_rows WHERE body IS NOT NULL "
+                             "ORDER BY kind, key")
+                         .Run();
+        for (int i = 0; i < r.rows(); ++i) {
+          row = {r.Text(i, 0), r.Text(i, 1), r.Text(i, 2)};
+          visit(row);
+        }
+      }
       for (std::string_view kind : kinds) {
         row.kind = kind;
         PgResult r = PgQuery(c,

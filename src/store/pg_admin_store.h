@@ -18,7 +18,6 @@ class PgAdminStore final : public AdminStore {
   PgAdminStore(const PgAdminStore&) = delete;
   PgAdminStore& operator=(const PgAdminStore&) = delete;
 
-  WorldRows LoadWorldRows() override;
   WorldRows ReadWorldRows(const std::vector<std::string_view>& kinds,
                           const std::function<void(const WorldRow&)>& visit) override;
   WorldRows LoadWorldChanges(uint64_t revision) override;

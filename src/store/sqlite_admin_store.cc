@@ -99,34 +99,6 @@ void ReadRows(Statement& s, std::vector<WorldRow>& rows) {
 
 }  // namespace
 
-WorldRows SqliteAdminStore::LoadWorldRows() {
-  SqliteConnection& c = db_.Connection();
-  // One read transaction: the rows and the revision agree.
-  c.Exec("BEGIN");
-  WorldRows out;
-  try {
-    Statement state(c, "SELECT revision FROM world_state WHERE id = 1");
-    if (state.Step()) {
-      out.revision = static_cast<uint64_t>(state.Int(0));
-      Statement s(c,
-                  "SELECT kind, key, body FROM world_rows WHERE body IS NOT NULL "
-                  "ORDER BY kind, key");
-      ReadRows(s, out.rows);
-    } else {
-      Statement legacy(c, "SELECT document, revision FROM exposure_world WHERE id = 1");
-      if (legacy.Step()) {
-        out.legacy_document = legacy.Text(0);
-        out.revision = static_cast<uint64_t>(legacy.Int(1));
-      }
-    }
-  } catch (...) {
-    sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
-  c.Exec("COMMIT");
-  return out;
-}
-
 WorldRows SqliteAdminStore::ReadWorldRows(const std::vector<std::string_view>& kinds,
                                           const std::function<void(const WorldRow&)>& visit) {
   SqliteConnection& c = db_.Connection();
@@ -137,6 +109,15 @@ WorldRows SqliteAdminStore::ReadWorldRows(const std::vector<std::string_view>& k
     if (state.Step()) {
       out.revision = static_cast<uint64_t>(state.Int(0));
       WorldRow row;
+      if (kinds.empty()) {
+        Statement s(c,
+                    "SELECT kind, key, body FROM world_rows WHERE body IS NOT NULL "
+                    "ORDER BY kind, key");
+        while (s.Step()) {
+          row = {s.Text(0), s.Text(1), s.Text(2)};
+          visit(row);
+        }
+      }
       for (std::string_view kind : kinds) {
         row.kind = kind;
         Statement s(c,

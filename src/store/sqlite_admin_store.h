@@ -18,7 +18,6 @@ class SqliteAdminStore final : public AdminStore {
   SqliteAdminStore(const SqliteAdminStore&) = delete;
   SqliteAdminStore& operator=(const SqliteAdminStore&) = delete;
 
-  WorldRows LoadWorldRows() override;
   WorldRows ReadWorldRows(const std::vector<std::string_view>& kinds,
                           const std::function<void(const WorldRow&)>& visit) override;
   WorldRows LoadWorldChanges(uint64_t revision) override;
