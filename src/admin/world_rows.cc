@@ -219,6 +219,9 @@ bool ReadString(std::string_view s, size_t& i, std::string& out) {
     size_t run = i;
     while (run < s.size() && s[run] != '"' && s[run] != '\\' &&
            static_cast<unsigned char>(s[run]) >= 0x20) {
+      // Bytes past ASCII are left to nlohmann::json, which checks that they are UTF-8 (a body
+      // that is not would make every later save of the World throw).
+      if (static_cast<unsigned char>(s[run]) >= 0x80) return false;
       ++run;
     }
     out.append(s, i, run - i);
