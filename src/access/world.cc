@@ -177,9 +177,9 @@ Status World::AddTransitNetwork(TransitNetwork transit) {
 
 // ---- Instances and their endpoints.
 
-Status World::CreateInstance(InstanceName name, AccountId account, RegionId region, Edition edition,
-                             std::string incarnation) {
-  const std::string prefix = "cannot create instance " + name + ": ";
+Status World::CheckNewInstance(const std::string& name, const std::string& account,
+                               const std::string& region, const std::string& incarnation,
+                               const std::string& prefix) const {
   if (!IsValidInstanceName(name)) {
     return Status::InvalidArgument(
         "cannot create instance \"" + name + "\": an instance name is 1 to " +
@@ -194,7 +194,28 @@ Status World::CreateInstance(InstanceName name, AccountId account, RegionId regi
   }
   if (!accounts_.contains(account)) return Status::NotFound(prefix + "no such account " + account);
   if (!regions_.contains(region)) return Status::NotFound(prefix + "no such region " + region);
+  return Status::Ok();
+}
 
+Status World::CheckAllowlist(std::string_view instance,
+                             const std::vector<AllowlistEntry>& entries) {
+  std::vector<core::Cidr> cidrs;
+  cidrs.reserve(entries.size());
+  for (const AllowlistEntry& entry : entries) cidrs.push_back(entry.cidr);
+  std::sort(cidrs.begin(), cidrs.end());
+  if (auto twice = std::adjacent_find(cidrs.begin(), cidrs.end()); twice != cidrs.end()) {
+    return Status::InvalidArgument("cannot replace the allowlist of instance " +
+                                   std::string(instance) + ": " + twice->ToString() +
+                                   " appears twice");
+  }
+  return Status::Ok();
+}
+
+Status World::CreateInstance(InstanceName name, AccountId account, RegionId region, Edition edition,
+                             std::string incarnation) {
+  Status checked =
+      CheckNewInstance(name, account, region, incarnation, "cannot create instance " + name + ": ");
+  if (!checked.ok()) return checked;
   Instance instance;
   instance.name = name;
   instance.account = std::move(account);
@@ -203,6 +224,31 @@ Status World::CreateInstance(InstanceName name, AccountId account, RegionId regi
   instance.incarnation = std::move(incarnation);
   // Personal: open to all, for good. Enterprise: created closed, opened on purpose.
   instance.internet.enabled = edition == Edition::kPersonal;
+  instances_.Set(std::move(name), std::move(instance));
+  return Status::Ok();
+}
+
+Status World::RestoreInstance(InstanceName name, AccountId account, RegionId region,
+                              Edition edition, std::string incarnation, bool internet_enabled,
+                              std::vector<AllowlistEntry> allowlist) {
+  Status checked =
+      CheckNewInstance(name, account, region, incarnation, "cannot create instance " + name + ": ");
+  if (!checked.ok()) return checked;
+  if (edition == Edition::kPersonal && !allowlist.empty()) {
+    return Status::Refused("cannot replace the allowlist of instance " + name +
+                           ": the internet endpoint of a personal edition instance is always "
+                           "open to all and cannot be restricted");
+  }
+  checked = CheckAllowlist(name, allowlist);
+  if (!checked.ok()) return checked;
+  Instance instance;
+  instance.name = name;
+  instance.account = std::move(account);
+  instance.region = std::move(region);
+  instance.edition = edition;
+  instance.incarnation = std::move(incarnation);
+  instance.internet.enabled = edition == Edition::kPersonal || internet_enabled;
+  if (!allowlist.empty()) instance.internet.allowlist = Allowlist(std::move(allowlist));
   instances_.Set(std::move(name), std::move(instance));
   return Status::Ok();
 }
@@ -305,14 +351,8 @@ Status World::ReplaceAllowlist(std::string_view name, std::vector<AllowlistEntry
   Instance* instance = nullptr;
   Status editable = EditableInternetPolicy(name, "replace the allowlist", &instance);
   if (!editable.ok()) return editable;
-  std::vector<core::Cidr> cidrs;
-  cidrs.reserve(entries.size());
-  for (const AllowlistEntry& entry : entries) cidrs.push_back(entry.cidr);
-  std::sort(cidrs.begin(), cidrs.end());
-  if (auto twice = std::adjacent_find(cidrs.begin(), cidrs.end()); twice != cidrs.end()) {
-    return Status::InvalidArgument("cannot replace the allowlist of instance " + instance->name +
-                                   ": " + twice->ToString() + " appears twice");
-  }
+  Status checked = CheckAllowlist(instance->name, entries);
+  if (!checked.ok()) return checked;
   instance->internet.allowlist = Allowlist(std::move(entries));
   return Status::Ok();
 }

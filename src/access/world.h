@@ -91,6 +91,13 @@ class World {
   // or IsValidIncarnation, else the call fails.
   Status CreateInstance(InstanceName name, AccountId account, RegionId region, Edition edition,
                         std::string incarnation = {});
+  // Creates an instance with its Internet endpoint as saved: what CreateInstance, then (for an
+  // enterprise instance) SetInternetEnabled and ReplaceAllowlist do, with their checks, in one
+  // insertion instead of three (start-up restores every saved instance this way). A personal
+  // instance takes no allowlist; its endpoint is open to all whatever `internet_enabled` says.
+  Status RestoreInstance(InstanceName name, AccountId account, RegionId region, Edition edition,
+                         std::string incarnation, bool internet_enabled,
+                         std::vector<AllowlistEntry> allowlist);
   // Gives an instance that has no incarnation (one read from a topology file, or from a World
   // saved before incarnations existed) its incarnation. Fails if the instance is unknown, has
   // one already (an incarnation never changes), or `incarnation` is not IsValidIncarnation.
@@ -191,6 +198,13 @@ class World {
   bool IsTaken(const Subnet& subnet, const core::IpAddress& address) const;
   // The lowest usable address of subnet that is not taken (see Bind), or nullopt.
   std::optional<core::IpAddress> FirstFreeAddress(const Subnet& subnet) const;
+  // CreateInstance's checks of a new instance; `prefix` starts each message.
+  Status CheckNewInstance(const std::string& name, const std::string& account,
+                          const std::string& region, const std::string& incarnation,
+                          const std::string& prefix) const;
+  // ReplaceAllowlist's check: no CIDR twice.
+  static Status CheckAllowlist(std::string_view instance,
+                               const std::vector<AllowlistEntry>& entries);
   // Common checks of the allowlist operations: the instance exists and is enterprise.
   Status EditableInternetPolicy(std::string_view instance, std::string_view action, Instance** out);
 

@@ -50,8 +50,7 @@ void ExposureState::Publish(std::shared_ptr<const access::World> world, uint64_t
 void ExposureState::ReloadLocked() {
   for (int attempt = 0; attempt < kChangeAttempts; ++attempt) {
     WorldRestorer restorer(domain_);
-    store::WorldRows saved = store_.ReadWorldRows(
-        WorldRowKinds(), [&](const store::WorldRow& row) { restorer.Add(row); });
+    store::WorldRows saved = ReadSavedWorld(store_, restorer);
     if (!saved.legacy_document) {
       Publish(std::make_shared<const access::World>(restorer.Finish()), saved.revision);
       return;

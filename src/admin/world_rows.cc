@@ -1,10 +1,15 @@
 #include "admin/world_rows.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "admin/world_document.h"
@@ -161,18 +166,6 @@ PositionedEntry AllowOf(const json& a) {
   return {a.at("position").get<size_t>(), {CidrOf(a.at("cidr")), a.at("description")}};
 }
 
-// The fast path of start-up, which reads a row per allowlist entry (a million for 100,000
-// instances): a body that is one flat JSON object of strings, unsigned integers and booleans,
-// as the writers above make it, read without building a json value. Anything else (nesting,
-// floats, whitespace, a duplicated key) is left to nlohmann::json: nullopt.
-struct FlatValue {
-  enum Type { kString, kNumber, kBool } type = kString;
-  std::string text;
-  uint64_t number = 0;
-  bool flag = false;
-};
-using FlatObject = std::vector<std::pair<std::string, FlatValue>>;
-
 bool ReadHex4(std::string_view s, size_t& i, uint32_t& out) {
   if (i + 4 > s.size()) return false;
   out = 0;
@@ -281,66 +274,74 @@ bool ReadString(std::string_view s, size_t& i, std::string& out) {
   return false;
 }
 
-std::optional<FlatObject> ParseFlat(std::string_view s) {
-  FlatObject out;
-  size_t i = 0;
-  if (s.size() < 2 || s[i++] != '{') return std::nullopt;
-  if (s[i] == '}') return i + 1 == s.size() ? std::optional(out) : std::nullopt;
-  while (true) {
-    std::string key;
-    if (!ReadString(s, i, key) || i >= s.size() || s[i++] != ':' || i >= s.size()) {
-      return std::nullopt;
-    }
-    for (const auto& [have, value] : out) {
-      if (have == key) return std::nullopt;
-    }
-    FlatValue value;
-    if (s[i] == '"') {
-      if (!ReadString(s, i, value.text)) return std::nullopt;
-    } else if (s.compare(i, 4, "true") == 0) {
-      value.type = FlatValue::kBool;
-      value.flag = true;
-      i += 4;
-    } else if (s.compare(i, 5, "false") == 0) {
-      value.type = FlatValue::kBool;
-      i += 5;
-    } else if (s[i] >= '0' && s[i] <= '9') {
-      value.type = FlatValue::kNumber;
-      if (s[i] == '0' && i + 1 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '9')
-        return std::nullopt;
-      for (int digits = 0; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++digits) {
-        if (digits == 18) return std::nullopt;  // leave the long ones to nlohmann
-        value.number = value.number * 10 + static_cast<uint64_t>(s[i++] - '0');
-      }
-    } else {
-      return std::nullopt;
-    }
-    out.emplace_back(std::move(key), std::move(value));
-    if (i >= s.size()) return std::nullopt;
-    const char next = s[i++];
-    if (next == '}') return i == s.size() ? std::optional(std::move(out)) : std::nullopt;
-    if (next != ',') return std::nullopt;
-  }
-}
+// The fast path of start-up, which reads a row per allowlist entry (a million for 100,000
+// instances): a body exactly as the writers above make it (nlohmann::json writes the fields in
+// the order of their names, with no whitespace), read without building a json value. Anything
+// else (another order, whitespace, an escaped key, a byte past ASCII, a float) fails here and is
+// left to nlohmann::json, which reads every JSON text and says what is wrong with a bad one.
+class BodyReader {
+ public:
+  explicit BodyReader(std::string_view s) : s_(s) {}
 
-const FlatValue* Field(const FlatObject& object, std::string_view key, FlatValue::Type type) {
-  for (const auto& [have, value] : object) {
-    if (have == key) return value.type == type ? &value : nullptr;
+  // The next field is named `name`: `{"name":` for the first, `,"name":` for the others.
+  bool Field(std::string_view name) {
+    if (!Take(first_ ? '{' : ',')) return false;
+    first_ = false;
+    if (!Take('"') || s_.substr(i_, name.size()) != name) return false;
+    i_ += name.size();
+    return Take('"') && Take(':');
   }
-  return nullptr;
-}
+  bool String(std::string& out) { return ReadString(s_, i_, out); }
+  bool Number(uint64_t& out) {
+    out = 0;
+    const size_t start = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') {
+      if (i_ - start == 18) return false;  // leave the long ones to nlohmann
+      out = out * 10 + static_cast<uint64_t>(s_[i_++] - '0');
+    }
+    const size_t digits = i_ - start;
+    return digits > 0 && !(digits > 1 && s_[start] == '0');
+  }
+  bool Bool(bool& out) {
+    if (s_.substr(i_, 4) == "true") {
+      i_ += 4;
+      out = true;
+      return true;
+    }
+    if (s_.substr(i_, 5) == "false") {
+      i_ += 5;
+      out = false;
+      return true;
+    }
+    return false;
+  }
+  // The object ends here, and the body with it.
+  bool End() { return Take('}') && i_ == s_.size(); }
+
+ private:
+  bool Take(char c) {
+    if (i_ >= s_.size() || s_[i_] != c) return false;
+    ++i_;
+    return true;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+  bool first_ = true;
+};
 
 // An allow row's entry: the fast path, else nlohmann (which then says what is wrong).
 PositionedEntry AllowOfRow(const WorldRow& row) {
   if (row.body) {
-    if (std::optional<FlatObject> flat = ParseFlat(*row.body); flat && flat->size() == 3) {
-      const FlatValue* cidr = Field(*flat, "cidr", FlatValue::kString);
-      const FlatValue* description = Field(*flat, "description", FlatValue::kString);
-      const FlatValue* position = Field(*flat, "position", FlatValue::kNumber);
-      if (cidr && description && position) {
-        if (std::optional<core::Cidr> parsed = core::Cidr::Parse(cidr->text)) {
-          return {position->number, {*parsed, description->text}};
-        }
+    BodyReader r(*row.body);
+    std::string cidr;
+    PositionedEntry out{0, {}};
+    if (r.Field("cidr") && r.String(cidr) && r.Field("description") &&
+        r.String(out.entry.description) && r.Field("position") && r.Number(out.position) &&
+        r.End()) {
+      if (std::optional<core::Cidr> parsed = core::Cidr::Parse(cidr)) {
+        out.entry.cidr = *parsed;
+        return out;
       }
     }
   }
@@ -349,16 +350,15 @@ PositionedEntry AllowOfRow(const WorldRow& row) {
 
 InstanceFields InstanceOfRow(const WorldRow& row) {
   if (row.body) {
-    if (std::optional<FlatObject> flat = ParseFlat(*row.body); flat && flat->size() == 5) {
-      const FlatValue* account = Field(*flat, "account", FlatValue::kString);
-      const FlatValue* region = Field(*flat, "region", FlatValue::kString);
-      const FlatValue* edition = Field(*flat, "edition", FlatValue::kString);
-      const FlatValue* incarnation = Field(*flat, "incarnation", FlatValue::kString);
-      const FlatValue* enabled = Field(*flat, "internet_enabled", FlatValue::kBool);
-      if (account && region && edition && incarnation && enabled) {
-        if (std::optional<access::Edition> e = access::ParseEdition(edition->text)) {
-          return {account->text, region->text, *e, incarnation->text, enabled->flag};
-        }
+    BodyReader r(*row.body);
+    InstanceFields f;
+    std::string edition;
+    if (r.Field("account") && r.String(f.account) && r.Field("edition") && r.String(edition) &&
+        r.Field("incarnation") && r.String(f.incarnation) && r.Field("internet_enabled") &&
+        r.Bool(f.internet_enabled) && r.Field("region") && r.String(f.region) && r.End()) {
+      if (std::optional<access::Edition> e = access::ParseEdition(edition)) {
+        f.edition = *e;
+        return f;
       }
     }
   }
@@ -508,7 +508,14 @@ const std::vector<std::string_view>& WorldRowKinds() {
   return kinds;
 }
 
+struct WorldRestorer::PendingInstance {
+  std::string name;
+  InstanceFields fields;
+  std::vector<PositionedEntry> allowlist;
+};
+
 WorldRestorer::WorldRestorer(const std::string& domain) : world_(domain) {}
+WorldRestorer::~WorldRestorer() = default;
 
 void WorldRestorer::Add(const WorldRow& row) {
   try {
@@ -521,7 +528,18 @@ void WorldRestorer::Add(const WorldRow& row) {
 
 void WorldRestorer::AddRow(const WorldRow& row) {
   access::World& w = world_;
-  if (row.kind != "allow") FlushAllowlist();
+  if (row.kind == "instance") {
+    if (!instances_.empty() && !(instances_.back().name < row.key)) {
+      throw DocumentError("the saved instance rows are out of order at " + row.key);
+    }
+    instances_.push_back({row.key, InstanceOfRow(row), {}});
+    return;
+  }
+  if (row.kind == "allow") {
+    AddAllowRow(row);
+    return;
+  }
+  FlushInstances();
   if (row.kind == "account") {
     Check(w.AddAccount({row.key, Parse(row).at("name")}));
   } else if (row.kind == "region") {
@@ -534,23 +552,6 @@ void WorldRestorer::AddRow(const WorldRow& row) {
     Check(w.AddHost(HostOf(row.key, Parse(row))));
   } else if (row.kind == "transit") {
     Check(w.AddTransitNetwork(TransitOf(row.key, Parse(row))));
-  } else if (row.kind == "instance") {
-    InstanceFields f = InstanceOfRow(row);
-    Check(w.CreateInstance(row.key, f.account, f.region, f.edition, f.incarnation));
-    if (f.edition == access::Edition::kEnterprise) {
-      Check(w.SetInternetEnabled(row.key, f.internet_enabled));
-    }
-  } else if (row.kind == "allow") {
-    // An instance's allow rows are consecutive in key order (their keys start with its name).
-    const size_t space = row.key.find(' ');
-    if (space == std::string::npos)
-      throw DocumentError("a saved World row has a bad key: " + row.key);
-    const std::string_view name = std::string_view(row.key).substr(0, space);
-    if (name != allowlist_of_) {
-      FlushAllowlist();
-      allowlist_of_ = name;
-    }
-    allowlist_.push_back(AllowOfRow(row));
   } else if (row.kind == "binding") {
     const std::string name = SplitInstanceRowKey(row.key).first;
     const access::Instance* instance = w.FindInstance(name);
@@ -567,16 +568,155 @@ void WorldRestorer::AddRow(const WorldRow& row) {
   // A kind this kura does not know (written by a later one) is left out.
 }
 
-void WorldRestorer::FlushAllowlist() {
-  if (allowlist_of_.empty()) return;
-  Check(world_.ReplaceAllowlist(allowlist_of_, InOrder(std::move(allowlist_))));
-  allowlist_.clear();
-  allowlist_of_.clear();
+// Allow rows come in the instances' order (a key starts with its instance's name and a space,
+// which sorts below every character of a name), so one walk over instances_ finds each one's.
+void WorldRestorer::AddAllowRow(const WorldRow& row) {
+  const size_t space = row.key.find(' ');
+  if (space == std::string::npos)
+    throw DocumentError("a saved World row has a bad key: " + row.key);
+  const std::string_view name = std::string_view(row.key).substr(0, space);
+  // An instance passed has all its entries: it goes into the World now, which keeps what is
+  // held to the instances not yet reached.
+  while (allow_at_ < instances_.size() && instances_[allow_at_].name < name) {
+    RestorePending(instances_[allow_at_++]);
+  }
+  if (allow_at_ == instances_.size() || instances_[allow_at_].name != name) {
+    throw DocumentError("an allowlist entry of no instance (or out of order): " + row.key);
+  }
+  instances_[allow_at_].allowlist.push_back(AllowOfRow(row));
+}
+
+void WorldRestorer::RestorePending(PendingInstance& p) {
+  InstanceFields& f = p.fields;
+  Check(world_.RestoreInstance(std::move(p.name), std::move(f.account), std::move(f.region),
+                               f.edition, std::move(f.incarnation), f.internet_enabled,
+                               InOrder(std::move(p.allowlist))));
+}
+
+void WorldRestorer::FlushInstances() {
+  for (; allow_at_ < instances_.size(); ++allow_at_) RestorePending(instances_[allow_at_]);
+  instances_.clear();
+  allow_at_ = 0;
 }
 
 access::World WorldRestorer::Finish() {
-  FlushAllowlist();
+  FlushInstances();
   return std::move(world_);
+}
+
+namespace {
+
+// Batches of rows from the reading thread to the restoring one. Batches go back to be refilled,
+// so the rows' strings keep their capacity and reading a million rows allocates little.
+class RowPipe {
+ public:
+  static constexpr size_t kBatchRows = 2048;
+  static constexpr size_t kBatchesAhead = 8;
+
+  struct Batch {
+    std::vector<WorldRow> rows;
+    size_t used = 0;
+  };
+  // Thrown on the reading thread when the restorer gave up: ends the store's read.
+  struct Abandoned {};
+
+  // Reading thread: a batch to fill (empty), waiting while the restorer is kBatchesAhead behind.
+  Batch TakeEmpty() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return abandoned_ || full_.size() < kBatchesAhead; });
+    if (abandoned_) throw Abandoned{};
+    Batch b;
+    if (!empty_.empty()) {
+      b = std::move(empty_.back());
+      empty_.pop_back();
+    }
+    b.used = 0;
+    return b;
+  }
+  void Deliver(Batch b) {
+    std::lock_guard lock(mu_);
+    full_.push_back(std::move(b));
+    cv_.notify_all();
+  }
+  void Finish(std::exception_ptr failure) {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    failure_ = std::move(failure);
+    cv_.notify_all();
+  }
+
+  // Restoring thread: the next batch, or nullopt once the reader finished (its failure thrown).
+  std::optional<Batch> TakeFull() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_ || !full_.empty(); });
+    if (full_.empty()) {
+      if (failure_) std::rethrow_exception(failure_);
+      return std::nullopt;
+    }
+    Batch b = std::move(full_.front());
+    full_.pop_front();
+    cv_.notify_all();
+    return b;
+  }
+  void GiveBack(Batch b) {
+    std::lock_guard lock(mu_);
+    empty_.push_back(std::move(b));
+  }
+  void Abandon() {
+    std::lock_guard lock(mu_);
+    abandoned_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Batch> full_;      // guarded by mu_
+  std::vector<Batch> empty_;    // guarded by mu_
+  bool done_ = false;           // guarded by mu_
+  bool abandoned_ = false;      // guarded by mu_
+  std::exception_ptr failure_;  // guarded by mu_
+};
+
+}  // namespace
+
+store::WorldRows ReadSavedWorld(store::AdminStore& store, WorldRestorer& restorer) {
+  RowPipe pipe;
+  store::WorldRows saved;
+  std::thread reader([&] {
+    std::exception_ptr failure;
+    try {
+      RowPipe::Batch batch = pipe.TakeEmpty();
+      saved = store.ReadWorldRows(WorldRowKinds(), [&](const WorldRow& row) {
+        if (batch.used == batch.rows.size()) {
+          batch.rows.push_back(row);
+        } else {
+          batch.rows[batch.used] = row;  // reuses the strings' capacity
+        }
+        if (++batch.used == RowPipe::kBatchRows) {
+          pipe.Deliver(std::move(batch));
+          batch = pipe.TakeEmpty();
+        }
+      });
+      if (batch.used > 0) pipe.Deliver(std::move(batch));
+    } catch (const RowPipe::Abandoned&) {
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    pipe.Finish(failure);
+  });
+  try {
+    while (std::optional<RowPipe::Batch> batch = pipe.TakeFull()) {
+      for (size_t i = 0; i < batch->used; ++i) restorer.Add(batch->rows[i]);
+      pipe.GiveBack(std::move(*batch));
+    }
+  } catch (...) {
+    pipe.Abandon();
+    reader.join();
+    throw;
+  }
+  reader.join();
+  return saved;
 }
 
 access::World WorldFromRows(const std::vector<WorldRow>& rows, const std::string& domain) {

@@ -53,20 +53,36 @@ struct PositionedAllowlistEntry {
 // Rebuilds a World from rows given one at a time, kind by kind in WorldRowKinds() order, each
 // kind's in key order, so that start-up never holds a million rows at once. Add throws
 // DocumentError naming the first row that cannot be restored.
+//
+// Instances are restored whole: their rows are held until their allow rows (which follow, in
+// the same order of names) have been read, and each goes into the World in one step
+// (World::RestoreInstance) rather than in three.
 class WorldRestorer {
  public:
   explicit WorldRestorer(const std::string& domain);
+  ~WorldRestorer();
   void Add(const store::WorldRow& row);
   access::World Finish();
 
  private:
+  struct PendingInstance;
   void AddRow(const store::WorldRow& row);
-  void FlushAllowlist();
+  void AddAllowRow(const store::WorldRow& row);
+  void RestorePending(PendingInstance& instance);
+  void FlushInstances();
 
   access::World world_;
-  std::string allowlist_of_;  // the instance whose allow rows are being gathered
-  std::vector<PositionedAllowlistEntry> allowlist_;
+  std::vector<PendingInstance> instances_;  // read, not yet in world_, in name order
+  // instances_[i] for i < allow_at_ are in world_ (their allow rows were all read).
+  size_t allow_at_ = 0;
 };
+
+// Reads the World saved in `store` (AdminStore::ReadWorldRows of WorldRowKinds()) into
+// `restorer`. The store is read on a thread of its own, a few batches of rows ahead of the
+// restorer, so that on two cores start-up takes about the longer of reading and restoring
+// rather than their sum. Returns what ReadWorldRows returns; what the store or the restorer
+// throws is thrown (the other side stops first).
+store::WorldRows ReadSavedWorld(store::AdminStore& store, WorldRestorer& restorer);
 
 // Rebuilds a World under `domain` from every row of one. Throws DocumentError
 // (world_document.h) naming the first row that cannot be restored.
