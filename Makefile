@@ -53,14 +53,14 @@ cluster-down:
 bench: setup-test build
 	bench/run.sh $(KURA)
 
-# kura over PostgreSQL + S3 (1 node, then 3 behind haproxy) against distribution's S3 driver, on
-# a Ceph gateway and a durable PostgreSQL of its own; then the default stores (bench/embedded.sh).
-# About 20 minutes; the page goes to bench/results/<date>-cluster.md.
 # The World at 10 and 100,000 instances on SQLite and PostgreSQL (bench/world_scale.sh); a few
 # minutes; the page goes to bench/results/<date>-world-scale.md.
 bench-world: setup-test $(BUILD)/build.ninja
 	bench/world_scale.sh $(BUILD)
 
+# kura over PostgreSQL + S3 (1 node, then 3 behind haproxy) against distribution's S3 driver, on
+# a Ceph gateway and a durable PostgreSQL of its own; then the default stores (bench/embedded.sh).
+# About 20 minutes; the page goes to bench/results/<date>-cluster.md.
 bench-cluster: setup-test $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target kura
 	bench/cluster.sh $(KURA)
