@@ -56,6 +56,57 @@ TEST(CreateInstance, Refusals) {
   Check(world.CreateInstance(std::string(50, 'a'), "A", "ap-northeast-1", Edition::kPersonal));
 }
 
+// RestoreInstance is CreateInstance, SetInternetEnabled and ReplaceAllowlist in one step: the
+// same result, the same refusals.
+TEST(CreateInstance, RestoreIsTheThreeOperationsInOne) {
+  World three = ReportWorld(Edition::kEnterprise);
+  World one = ReportWorld(Edition::kEnterprise);
+  std::vector<AllowlistEntry> entries = {{Cidr("203.0.113.0/24"), "office"},
+                                         {Cidr("198.51.100.7/32"), "home"}};
+  Check(three.CreateInstance("beta", "A", "ap-northeast-1", Edition::kEnterprise, "inc-b"));
+  Check(three.SetInternetEnabled("beta", true));
+  Check(three.ReplaceAllowlist("beta", entries));
+  Check(one.RestoreInstance("beta", "A", "ap-northeast-1", Edition::kEnterprise, "inc-b", true,
+                            entries));
+  const Instance* a = three.FindInstance("beta");
+  const Instance* b = one.FindInstance("beta");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->incarnation, a->incarnation);
+  EXPECT_EQ(b->internet.enabled, a->internet.enabled);
+  EXPECT_EQ(b->internet.allowlist.entries(), a->internet.allowlist.entries());
+  EXPECT_NE(b->internet.allowlist.Find(Ip("203.0.113.9")), nullptr);
+  EXPECT_EQ(b->internet.allowlist.Find(Ip("203.0.114.9")), nullptr);
+
+  // Personal: open whatever the flag says, and no allowlist.
+  Check(one.RestoreInstance("gamma", "A", "ap-northeast-1", Edition::kPersonal, "", false, {}));
+  EXPECT_TRUE(one.FindInstance("gamma")->internet.enabled);
+  EXPECT_EQ(
+      one.RestoreInstance("delta", "A", "ap-northeast-1", Edition::kPersonal, "", true, entries)
+          .code(),
+      Status::Code::kRefused);
+  // A CIDR twice, a taken or bad name, an unknown account, a bad incarnation: refused, nothing
+  // made.
+  std::vector<AllowlistEntry> twice = {entries[0], {Cidr("203.0.113.0/24"), "again"}};
+  EXPECT_EQ(
+      one.RestoreInstance("delta", "A", "ap-northeast-1", Edition::kEnterprise, "", true, twice)
+          .message(),
+      "cannot replace the allowlist of instance delta: 203.0.113.0/24 appears twice");
+  EXPECT_EQ(
+      one.RestoreInstance("beta", "A", "ap-northeast-1", Edition::kEnterprise, "", true, {}).code(),
+      Status::Code::kAlreadyExists);
+  EXPECT_EQ(one.RestoreInstance("Delta", "A", "ap-northeast-1", Edition::kEnterprise, "", true, {})
+                .code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(one.RestoreInstance("delta", "C", "ap-northeast-1", Edition::kEnterprise, "", true, {})
+                .code(),
+            Status::Code::kNotFound);
+  EXPECT_EQ(
+      one.RestoreInstance("delta", "A", "ap-northeast-1", Edition::kEnterprise, "in c", true, {})
+          .code(),
+      Status::Code::kInvalidArgument);
+  EXPECT_EQ(one.FindInstance("delta"), nullptr);
+}
+
 TEST(CreateInstance, IncarnationIsCheckedAndNeverChanges) {
   World world = ReportWorld(Edition::kEnterprise);
   for (const char* bad : {"a:b", "a b", "a/b", "plain:", "\xff"}) {

@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "admin/world_document.h"
@@ -180,6 +182,55 @@ TEST(WorldRowsTest, RowsThatBreakTheRulesAreRefused) {
   rows.push_back({"instance", "bad name", R"({"account":"A"})"});
   EXPECT_THROW(WorldFromRows(rows, "kura.test"), DocumentError);
   rows.back().body = "not json";
+  EXPECT_THROW(WorldFromRows(rows, "kura.test"), DocumentError);
+}
+
+// Start-up holds instances until their allow rows are read (they follow in the same order of
+// names). Names that are prefixes of one another, instances without entries, and an entry of no
+// instance.
+TEST(WorldRowsTest, EachInstanceGetsExactlyItsOwnEntries) {
+  access::World w = Cloud();
+  const std::vector<std::string> names = {"a", "a-b", "a0", "ab", "abc", "b", "b-1", "z"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    ASSERT_TRUE(w.CreateInstance(names[i], "A", "r1", access::Edition::kEnterprise,
+                                 "inc-" + std::to_string(i))
+                    .ok());
+    if (i % 3 == 2) continue;  // some have none
+    std::vector<access::AllowlistEntry> entries;
+    for (size_t k = 0; k <= i; ++k) {
+      const std::string cidr = "10.9." + std::to_string(i) + "." + std::to_string(k) + "/32";
+      entries.push_back({C(cidr.c_str()), names[i] + " " + std::to_string(k)});
+    }
+    ASSERT_TRUE(w.ReplaceAllowlist(names[i], entries).ok());
+    ASSERT_TRUE(w.SetInternetEnabled(names[i], i % 2 == 0).ok());
+  }
+  access::World restored = WorldFromRows(WorldToRows(w), "kura.test");
+  for (const std::string& name : names) {
+    const access::Instance* want = w.FindInstance(name);
+    const access::Instance* got = restored.FindInstance(name);
+    ASSERT_NE(got, nullptr) << name;
+    EXPECT_EQ(got->internet.allowlist.entries(), want->internet.allowlist.entries()) << name;
+    EXPECT_EQ(got->internet.enabled, want->internet.enabled) << name;
+    EXPECT_EQ(got->incarnation, want->incarnation) << name;
+  }
+  EXPECT_EQ(WorldToRows(restored), WorldToRows(w));
+
+  // An allow row of an instance that has no row is refused, wherever it sorts.
+  for (const char* stray : {"0 10.8.0.1/32", "a-a 10.8.0.1/32", "zz 10.8.0.1/32"}) {
+    std::vector<WorldRow> rows = WorldToRows(w);
+    rows.push_back({"allow", stray, R"({"cidr":"10.8.0.1/32","description":"","position":0})"});
+    std::sort(rows.begin(), rows.end(), [](const WorldRow& x, const WorldRow& y) {
+      return std::tie(x.kind, x.key) < std::tie(y.kind, y.key);
+    });  // in key order, as a store reads them
+    EXPECT_THROW(WorldFromRows(rows, "kura.test"), DocumentError) << stray;
+  }
+  // So is an allow row of a personal instance.
+  std::vector<WorldRow> rows = WorldToRows(Cloud());
+  rows.push_back(
+      {"instance", "p",
+       R"({"account":"A","edition":"personal","incarnation":"i","internet_enabled":true,"region":"r1"})"});
+  rows.push_back(
+      {"allow", "p 10.8.0.1/32", R"({"cidr":"10.8.0.1/32","description":"","position":0})"});
   EXPECT_THROW(WorldFromRows(rows, "kura.test"), DocumentError);
 }
 
