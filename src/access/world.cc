@@ -177,9 +177,14 @@ Status World::AddTransitNetwork(TransitNetwork transit) {
 
 // ---- Instances and their endpoints.
 
+// Why a personal instance's allowlist cannot be set.
+constexpr char kPersonalIsUnrestricted[] =
+    "the internet endpoint of a personal edition instance is always open to all and cannot be "
+    "restricted";
+
 Status World::CheckNewInstance(const std::string& name, const std::string& account,
-                               const std::string& region, const std::string& incarnation,
-                               const std::string& prefix) const {
+                               const std::string& region, const std::string& incarnation) const {
+  const std::string prefix = "cannot create instance " + name + ": ";
   if (!IsValidInstanceName(name)) {
     return Status::InvalidArgument(
         "cannot create instance \"" + name + "\": an instance name is 1 to " +
@@ -213,31 +218,18 @@ Status World::CheckAllowlist(std::string_view instance,
 
 Status World::CreateInstance(InstanceName name, AccountId account, RegionId region, Edition edition,
                              std::string incarnation) {
-  Status checked =
-      CheckNewInstance(name, account, region, incarnation, "cannot create instance " + name + ": ");
-  if (!checked.ok()) return checked;
-  Instance instance;
-  instance.name = name;
-  instance.account = std::move(account);
-  instance.region = std::move(region);
-  instance.edition = edition;
-  instance.incarnation = std::move(incarnation);
-  // Personal: open to all, for good. Enterprise: created closed, opened on purpose.
-  instance.internet.enabled = edition == Edition::kPersonal;
-  instances_.Set(std::move(name), std::move(instance));
-  return Status::Ok();
+  return RestoreInstance(std::move(name), std::move(account), std::move(region), edition,
+                         std::move(incarnation), /*internet_enabled=*/false, {});
 }
 
 Status World::RestoreInstance(InstanceName name, AccountId account, RegionId region,
                               Edition edition, std::string incarnation, bool internet_enabled,
                               std::vector<AllowlistEntry> allowlist) {
-  Status checked =
-      CheckNewInstance(name, account, region, incarnation, "cannot create instance " + name + ": ");
+  Status checked = CheckNewInstance(name, account, region, incarnation);
   if (!checked.ok()) return checked;
   if (edition == Edition::kPersonal && !allowlist.empty()) {
-    return Status::Refused("cannot replace the allowlist of instance " + name +
-                           ": the internet endpoint of a personal edition instance is always "
-                           "open to all and cannot be restricted");
+    return Status::Refused("cannot replace the allowlist of instance " + name + ": " +
+                           kPersonalIsUnrestricted);
   }
   checked = CheckAllowlist(name, allowlist);
   if (!checked.ok()) return checked;
@@ -247,6 +239,7 @@ Status World::RestoreInstance(InstanceName name, AccountId account, RegionId reg
   instance.region = std::move(region);
   instance.edition = edition;
   instance.incarnation = std::move(incarnation);
+  // Personal: open to all, for good. Enterprise: open only if opened on purpose.
   instance.internet.enabled = edition == Edition::kPersonal || internet_enabled;
   if (!allowlist.empty()) instance.internet.allowlist = Allowlist(std::move(allowlist));
   instances_.Set(std::move(name), std::move(instance));
@@ -304,9 +297,7 @@ Status World::EditableInternetPolicy(std::string_view name, std::string_view act
   Instance* instance = MutableInstance(name);
   if (instance == nullptr) return Status::NotFound(prefix + "no such instance");
   if (instance->edition == Edition::kPersonal) {
-    return Status::Refused(prefix +
-                           "the internet endpoint of a personal edition instance is always open "
-                           "to all and cannot be restricted");
+    return Status::Refused(prefix + kPersonalIsUnrestricted);
   }
   *out = instance;
   return Status::Ok();

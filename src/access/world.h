@@ -198,10 +198,9 @@ class World {
   bool IsTaken(const Subnet& subnet, const core::IpAddress& address) const;
   // The lowest usable address of subnet that is not taken (see Bind), or nullopt.
   std::optional<core::IpAddress> FirstFreeAddress(const Subnet& subnet) const;
-  // CreateInstance's checks of a new instance; `prefix` starts each message.
+  // CreateInstance's checks of a new instance.
   Status CheckNewInstance(const std::string& name, const std::string& account,
-                          const std::string& region, const std::string& incarnation,
-                          const std::string& prefix) const;
+                          const std::string& region, const std::string& incarnation) const;
   // ReplaceAllowlist's check: no CIDR twice.
   static Status CheckAllowlist(std::string_view instance,
                                const std::vector<AllowlistEntry>& entries);

@@ -224,6 +224,16 @@ TEST(WorldRowsTest, EachInstanceGetsExactlyItsOwnEntries) {
     });  // in key order, as a store reads them
     EXPECT_THROW(WorldFromRows(rows, "kura.test"), DocumentError) << stray;
   }
+  // Instance rows out of key order, or one twice: refused (their allow rows could not be found).
+  for (const char* second : {"a", "0"}) {
+    std::vector<WorldRow> rows = WorldToRows(w);
+    auto last = std::find_if(rows.begin(), rows.end(), [](const WorldRow& r) {
+      return r.kind == "instance" && r.key == "z";
+    });
+    ASSERT_NE(last, rows.end());
+    rows.insert(last + 1, {"instance", second, last->body});
+    EXPECT_THROW(WorldFromRows(rows, "kura.test"), DocumentError) << second;
+  }
   // So is an allow row of a personal instance.
   std::vector<WorldRow> rows = WorldToRows(Cloud());
   rows.push_back(
