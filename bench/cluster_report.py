@@ -346,8 +346,8 @@ def embedded_section(d, targets, standalone=False):
         p("")
     p("## The default stores: SQLite and files (bench/embedded.sh)")
     p("")
-    p(f"kura `serve --data` (SQLite `synchronous=FULL`, blobs in files, uploads written with "
-      f"O_DIRECT) against distribution {info['distribution']} with its filesystem driver, both on "
+    p(f"kura `serve --data` (SQLite `synchronous=FULL`, blobs in files, uploads written "
+      f"through the page cache) against distribution {info['distribution']} with its filesystem driver, both on "
       f"{info.get('filesystem', 'the disk')}, {info['rounds']} round(s), alternating order. Tag "
       f"PUT as bench/run.sh measures it ({int(info['tags']):,} new tags, at most "
       f"{info['tagput_limit']} s); each round pushes a new {big} blob (POST + PUT) and pulls it "

@@ -8,9 +8,9 @@
 #     bench/run.sh does (10,000 new tags, at most 25 s, sequential and 8 at a time), with the
 #     fsync-family calls per tag PUT counted by strace;
 #   - a fresh blob's first pull: 1 GiB pushed (POST, then one PUT with the body), then pulled at
-#     once, as a CI pipeline does, and pulled a second time. kura writes uploads past the page
-#     cache (O_DIRECT) and hints the kernel to read ahead when it sends (posix_fadvise WILLNEED,
-#     16 MiB windows); distribution's buffered writes leave the blob in the page cache.
+#     once, as a CI pipeline does, and pulled a second time. Both write uploads through the page
+#     cache (kura starts each buffer's writeback as it goes, sync_file_range), so the first pull
+#     finds the blob there; kura sends it with sendfile.
 #
 # Rounds alternate the order of the two servers. The CPU seconds of each server and of the client
 # are recorded per measurement. Without BENCH_OUT the page goes to

@@ -6,7 +6,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
@@ -17,7 +16,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -197,73 +195,8 @@ asio::awaitable<bool> WriteBlobPieces(Stream& stream, Response& r, bool blocking
   co_return true;
 }
 
-// A blob's bytes that are not in the page cache, read past it into reused buffers. On these VMs
-// a new page-cache page costs about 9 µs (a first touch of guest memory), so a cold blob sent
-// with sendfile goes at the rate the cache fills (0.4-0.5 GB/s), whatever the disk could do; the
-// disk read into a reused buffer costs no new page (bench/README.md, the pull section).
-constexpr size_t kUncachedWindow = 4 << 20;
-
-struct AlignedBuffer {
-  struct Free {
-    void operator()(char* p) const { std::free(p); }
-  };
-  std::unique_ptr<char, Free> data{
-      static_cast<char*>(std::aligned_alloc(store::BlobReader::kDirectAlignment, kUncachedWindow))};
-};
-
-// Sends bytes [*pos, end) of the blob from windows read past the page cache, the next window
-// read while the last is written, until the blob ends or the next window is in the page cache
-// (a blob being warmed, fs_blob_store.cc, is cached from its end). Advances *pos. False when the
-// read or the connection failed.
-asio::awaitable<bool> SendUncached(beast::tcp_stream& stream, store::BlobReader& blob,
-                                   uint64_t* pos, uint64_t end) {
-  using asio::experimental::awaitable_operators::operator&&;
-  std::array<AlignedBuffer, 2> bufs;
-  if (!bufs[0].data || !bufs[1].data) co_return false;
-  auto read = [&blob](char* buf, uint64_t at) -> asio::awaitable<size_t> {
-    co_return co_await asio::co_spawn(
-        BlockingReads(),
-        [&blob, buf, at]() -> asio::awaitable<size_t> {
-          try {
-            co_return blob.ReadUncachedAt(at, buf, kUncachedWindow);
-          } catch (const std::exception& e) {
-            std::cerr << "kura: cannot read blob: " << e.what() << "\n";
-            co_return 0;
-          }
-        },
-        asio::use_awaitable);
-  };
-  auto write = [&stream](const char* p, size_t n) -> asio::awaitable<bool> {
-    stream.expires_after(kIoTimeout);
-    auto [ec, _] = co_await asio::async_write(stream, asio::buffer(p, n), use_tuple);
-    co_return !ec;
-  };
-  uint64_t at = *pos / store::BlobReader::kDirectAlignment * store::BlobReader::kDirectAlignment;
-  size_t got = co_await read(bufs[0].data.get(), at);
-  for (size_t cur = 0;; cur ^= 1) {
-    if (got == 0 || at + got <= *pos) co_return false;  // the blob shrank or the store failed
-    uint64_t stop = std::min<uint64_t>(end, at + got);
-    const char* p = bufs[cur].data.get() + (*pos - at);
-    size_t n = static_cast<size_t>(stop - *pos);
-    uint64_t next = at + kUncachedWindow;
-    if (stop < end && got < kUncachedWindow) co_return false;  // cut short before the end
-    bool more = stop < end && !blob.Resident(next, std::min<uint64_t>(end - next, kUncachedWindow));
-    if (!more) {
-      if (!co_await write(p, n)) co_return false;
-      *pos = stop;
-      co_return true;
-    }
-    auto [next_got, written] = co_await (read(bufs[cur ^ 1].data.get(), next) && write(p, n));
-    if (!written) co_return false;
-    *pos = stop;
-    at = next;
-    got = next_got;
-  }
-}
-
 // Writes the body of `r` from its blob: sendfile when the blob has a descriptor and the
-// connection is plain TCP, else in pieces. Stretches of the blob that are not in the page cache
-// are read past it (SendUncached).
+// connection is plain TCP, else in pieces.
 asio::awaitable<bool> WriteBlobBody(beast::tcp_stream& stream, Response& r) {
   int fd = r.blob->fd();
   if (fd < 0) co_return co_await WriteBlobPieces(stream, r, true);
@@ -271,15 +204,11 @@ asio::awaitable<bool> WriteBlobBody(beast::tcp_stream& stream, Response& r) {
   sock.native_non_blocking(true);
   const uint64_t end = r.blob_offset + r.blob_length;
   uint64_t pos = r.blob_offset;
-  // Bytes in the cache are sent with sendfile, one window at a time, each told to the kernel
-  // first (pages dropped since are read again ahead of the socket).
+  // One window at a time, each told to the kernel first, so that pages no longer in the cache
+  // are read from the disk ahead of the socket rather than one fault at a time.
   constexpr uint64_t kWindow = 16 << 20;
   while (pos < end) {
     uint64_t window_end = std::min(end, pos + kWindow);
-    if (!r.blob->Resident(pos, window_end - pos)) {
-      if (!co_await SendUncached(stream, *r.blob, &pos, end)) co_return false;
-      continue;
-    }
     r.blob->WillRead(pos, window_end - pos);
     while (pos < window_end) {
       auto offset = static_cast<off_t>(pos);

@@ -55,17 +55,6 @@ class BlobReader {
   virtual size_t ReadAt(uint64_t offset, char* buf, size_t n) = 0;
   // Says that bytes [offset, offset + length) are about to be read (a read-ahead hint).
   virtual void WillRead(uint64_t /*offset*/, uint64_t /*length*/) {}
-  // False when bytes [offset, offset + length) of fd() are known not to be all in the page cache
-  // (sendfile would wait for the disk and fill the cache as it goes); true when they are or when
-  // it cannot be told.
-  virtual bool Resident(uint64_t /*offset*/, uint64_t /*length*/) { return true; }
-  // As ReadAt, but past the page cache where the store can: `offset`, `buf` and `n` are multiples
-  // of kDirectAlignment. For bytes that are not in the page cache: reading them into a reused
-  // buffer costs no new page-cache pages, which on some machines cost more than the disk read.
-  static constexpr uint64_t kDirectAlignment = 4096;
-  virtual size_t ReadUncachedAt(uint64_t offset, char* buf, size_t n) {
-    return ReadAt(offset, buf, n);
-  }
 };
 
 // Receives the bytes one request appends to an upload, and stores them while the caller receives
@@ -79,8 +68,7 @@ class UploadAppender {
   // The next buffer to fill: free until passed to Submit. May block while earlier bytes are
   // being stored. Throws StoreError (StorageFull when the store has no room) once storing failed.
   virtual std::span<char> NextBuffer() = 0;
-  // Queues the first `n` bytes of the buffer NextBuffer returned. Only the last buffer of an
-  // append may be filled partly.
+  // Queues the first `n` bytes of the buffer NextBuffer returned.
   virtual void Submit(size_t n) = 0;
   // Frees the buffers that are neither handed out nor being stored (for a client that sends
   // slowly).

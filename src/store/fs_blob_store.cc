@@ -1,22 +1,14 @@
 #include "store/fs_blob_store.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <filesystem>
-#include <mutex>
 #include <stdexcept>
-#include <thread>
 
 #include "store/meta_store.h"
 #include "store/upload_writer.h"
@@ -52,28 +44,9 @@ bool FsyncPath(const std::string& path) {
   throw StoreError(why);
 }
 
-// cachestat(2) (Linux 6.5): how many pages of a range are in the page cache, without mapping
-// the file. Not in every libc's headers yet; where the kernel lacks it, nothing is known.
-#ifndef __NR_cachestat
-#define __NR_cachestat 451
-#endif
-struct CachestatRange {
-  uint64_t off;
-  uint64_t len;
-};
-struct Cachestat {
-  uint64_t nr_cache;
-  uint64_t nr_dirty;
-  uint64_t nr_writeback;
-  uint64_t nr_evicted;
-  uint64_t nr_recently_evicted;
-};
-std::atomic<bool> cachestat_works{true};
-
 class FileReader final : public BlobReader {
  public:
-  FileReader(FileHandle file, uint64_t size, std::string path)
-      : file_(std::move(file)), size_(size), path_(std::move(path)) {}
+  FileReader(FileHandle file, uint64_t size) : file_(std::move(file)), size_(size) {}
   uint64_t size() const override { return size_; }
   int fd() const override { return file_.get(); }
   size_t ReadAt(uint64_t offset, char* buf, size_t n) override { return Pread(file_.get(), offset, buf, n); }
@@ -81,38 +54,7 @@ class FileReader final : public BlobReader {
     ::posix_fadvise(file_.get(), static_cast<off_t>(offset), static_cast<off_t>(length),
                     POSIX_FADV_WILLNEED);
   }
-  bool Resident(uint64_t offset, uint64_t length) override {
-    if (length == 0 || !cachestat_works.load(std::memory_order_relaxed)) return true;
-    CachestatRange range{offset, length};
-    Cachestat st{};
-    if (::syscall(__NR_cachestat, file_.get(), &range, &st, 0) != 0) {
-      if (errno == ENOSYS) cachestat_works.store(false, std::memory_order_relaxed);
-      return true;
-    }
-    uint64_t end = std::min(offset + length, size_);
-    uint64_t pages = (end + kPage - 1) / kPage - offset / kPage;
-    return st.nr_cache >= pages;
-  }
-  size_t ReadUncachedAt(uint64_t offset, char* buf, size_t n) override {
-    if (!direct_tried_) {
-      direct_tried_ = true;
-      direct_ = FileHandle(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT));
-    }
-    if (direct_.valid()) {
-      while (true) {
-        ssize_t got = ::pread(direct_.get(), buf, n, static_cast<off_t>(offset));
-        if (got >= 0) return static_cast<size_t>(got);
-        if (errno == EINTR) continue;
-        if (errno != EINVAL) ThrowErrno("cannot read blob");
-        direct_ = FileHandle();  // this file system takes no O_DIRECT reads of this alignment
-        break;
-      }
-    }
-    return ReadAt(offset, buf, n);
-  }
-
  private:
-  static constexpr uint64_t kPage = 4096;
   static size_t Pread(int fd, uint64_t offset, char* buf, size_t n) {
     while (true) {
       ssize_t got = ::pread(fd, buf, n, static_cast<off_t>(offset));
@@ -122,90 +64,6 @@ class FileReader final : public BlobReader {
   }
   FileHandle file_;
   uint64_t size_;
-  std::string path_;
-  FileHandle direct_;  // the same file opened with O_DIRECT, once ReadUncachedAt is first used
-  bool direct_tried_ = false;
-};
-
-// Brings a blob just committed into the page cache, in the background: its upload was written
-// past the cache (upload_writer.h), and a pull served from the cache costs the least. One thread
-// at nice +10, blobs one after the other, each from its end backwards: a pull that starts at once
-// reads the cold head past the cache (BlobReader::ReadUncachedAt) while this fills the tail, and
-// the two meet halfway. Only hints (posix_fadvise WILLNEED): the kernel reads, nothing is copied
-// here, and under memory pressure the kernel may drop the pages again as it would any cache.
-class WarmUps {
- public:
-  static constexpr size_t kMaxQueued = 64;
-  static constexpr uint64_t kWindow = 8 << 20;
-
-  static WarmUps& Get() {
-    static WarmUps warm_ups;
-    return warm_ups;
-  }
-
-  void Add(std::string path) {
-    {
-      std::lock_guard lock(mu_);
-      if (queue_.size() >= kMaxQueued) return;  // a burst of pushes: the rest stay cold
-      queue_.push_back(std::move(path));
-      if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
-    }
-    cv_.notify_one();
-  }
-
-  // Waits until every queued blob has been hinted (tests).
-  void Drain() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
-  }
-
- private:
-  WarmUps() = default;
-  ~WarmUps() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
-  void Run() {
-    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);  // this thread only (Linux)
-    std::unique_lock lock(mu_);
-    while (true) {
-      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      if (stopping_) return;
-      std::string path = std::move(queue_.front());
-      queue_.pop_front();
-      busy_ = true;
-      lock.unlock();
-      Hint(path);
-      lock.lock();
-      busy_ = false;
-      cv_.notify_all();
-    }
-  }
-
-  static void Hint(const std::string& path) {
-    FileHandle f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat st;
-    if (!f.valid() || ::fstat(f.get(), &st) != 0) return;
-    auto size = static_cast<uint64_t>(st.st_size);
-    for (uint64_t end = size; end > 0;) {
-      uint64_t begin = end > kWindow ? end - kWindow : 0;
-      ::posix_fadvise(f.get(), static_cast<off_t>(begin), static_cast<off_t>(end - begin),
-                      POSIX_FADV_WILLNEED);
-      end = begin;
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_;  // guarded by mu_
-  bool busy_ = false;              // guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
-  std::thread thread_;             // started with the first blob
 };
 
 std::unique_ptr<BlobReader> OpenReader(const std::string& path) {
@@ -213,7 +71,7 @@ std::unique_ptr<BlobReader> OpenReader(const std::string& path) {
   if (!f.valid()) return nullptr;
   struct stat st;
   if (::fstat(f.get(), &st) != 0) return nullptr;
-  return std::make_unique<FileReader>(std::move(f), static_cast<uint64_t>(st.st_size), path);
+  return std::make_unique<FileReader>(std::move(f), static_cast<uint64_t>(st.st_size));
 }
 
 // An append to an upload file: the file is cut to the recorded offset first, so a chunk cut
@@ -329,10 +187,7 @@ void FsBlobStore::Commit(const std::string& id, uint64_t size, const std::string
   // directory holding the new name is synced, and only then is the blob acknowledged.
   if (::rename(from.c_str(), to.c_str()) != 0) ThrowErrno("cannot store blob");
   if (!FsyncPath(dir)) ThrowErrno("cannot sync " + dir);
-  if (warm_up_) WarmUps::Get().Add(to);
 }
-
-void FsBlobStore::WaitForWarmUps() { WarmUps::Get().Drain(); }
 
 void FsBlobStore::RemoveUpload(const std::string& id, const std::string& /*state*/) {
   ::unlink(UploadPath(id).c_str());

@@ -29,15 +29,8 @@ class FsBlobStore final : public BlobStore {
   std::string BlobPath(const core::Digest& digest) const;
   std::string UploadPath(const std::string& id) const { return root_ + "/uploads/" + id; }
 
-  // Whether Commit queues the new blob to be read into the page cache in the background (on by
-  // default; fs_blob_store.cc, WarmUps).
-  void set_warm_up(bool on) { warm_up_ = on; }
-  // Waits until the blobs queued so far have been hinted (tests).
-  static void WaitForWarmUps();
-
  private:
   std::string root_;
-  bool warm_up_ = true;
 };
 
 }  // namespace kura::store

@@ -17,7 +17,7 @@ namespace {
 
 // The writer threads every upload shares: as many as there are cores (2 to 8). A writer with
 // queued chunks is handed to one thread, which writes them all before taking the next writer, so
-// the chunks of one file are written by one thread at a time (O_DIRECT is a per-file flag).
+// the chunks of one file are written in order, by one thread at a time.
 class WriterThreads {
  public:
   static WriterThreads& Get() {
@@ -94,14 +94,11 @@ std::span<char> UploadWriter::NextBuffer() {
     busy_ |= 1u << index;
   }
   if (!buffers_[index]) {
-    void* p = std::aligned_alloc(kAlignment, kBufferBytes);
+    void* p = std::malloc(kBufferBytes);
     if (p == nullptr) throw StoreError("out of memory for an upload buffer");
     buffers_[index].reset(static_cast<char*>(p));
   }
-  // The buffer starts as far into its first block as the file offset is into its own, so that
-  // every block-aligned stretch of the file is block-aligned in memory too (O_DIRECT needs both).
-  size_t skew = static_cast<size_t>(next_offset_ % kAlignment);
-  handed_out_ = std::span<char>(buffers_[index].get() + skew, kBufferBytes - skew);
+  handed_out_ = std::span<char>(buffers_[index].get(), kBufferBytes);
   handed_out_index_ = index;
   return handed_out_;
 }
@@ -173,45 +170,23 @@ void UploadWriter::Drain() {
 }
 
 void UploadWriter::Write(const Chunk& chunk) {
-  uint64_t begin = chunk.offset;
-  uint64_t end = chunk.offset + chunk.size;
-  uint64_t aligned_begin = (begin + kAlignment - 1) / kAlignment * kAlignment;
-  uint64_t aligned_end = end / kAlignment * kAlignment;
-  if (!direct_ || aligned_end <= aligned_begin) {
-    PwriteAll(chunk.data, chunk.size, begin, false);
-    return;
-  }
-  PwriteAll(chunk.data, aligned_begin - begin, begin, false);
-  PwriteAll(chunk.data + (aligned_begin - begin), aligned_end - aligned_begin, aligned_begin, true);
-  PwriteAll(chunk.data + (aligned_end - begin), end - aligned_end, aligned_end, false);
+  PwriteAll(chunk.data, chunk.size, chunk.offset);
+  // Starts the writeback of these pages and returns: the disk writes them while the next chunk
+  // arrives, instead of all at the commit's fsync, and the kernel's dirty limit is never what
+  // throttles a push. An error here only means the fsync at commit does the work.
+  (void)::sync_file_range(fd_, static_cast<off_t>(chunk.offset), static_cast<off_t>(chunk.size),
+                          SYNC_FILE_RANGE_WRITE);
 }
 
-void UploadWriter::PwriteAll(const char* p, size_t n, uint64_t offset, bool direct) {
+void UploadWriter::PwriteAll(const char* p, size_t n, uint64_t offset) {
   while (n > 0) {
-    direct = direct && direct_;
-    if (direct != direct_set_) {
-      int flags = ::fcntl(fd_, F_GETFL);
-      flags = direct ? flags | O_DIRECT : flags & ~O_DIRECT;
-      if (flags < 0 || ::fcntl(fd_, F_SETFL, flags) != 0) {
-        if (direct) {  // this file system has no O_DIRECT (tmpfs before Linux 6.6, some FUSE)
-          direct_ = false;
-          continue;
-        }
-        return Fail(std::string("cannot clear O_DIRECT: ") + std::strerror(errno), false);
-      }
-      direct_set_ = direct;
-    }
     ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EINVAL && direct) {  // alignment this device does not take: write buffered
-        direct_ = false;
-        continue;
-      }
-      return Fail(std::string("cannot write upload: ") + std::strerror(errno),
-                  errno == ENOSPC || errno == EDQUOT);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = w < 0 ? errno : EIO;
+      return Fail(std::string("cannot write upload: ") + std::strerror(e),
+                  e == ENOSPC || e == EDQUOT);
     }
-    if (direct && w % static_cast<ssize_t>(kAlignment) != 0) direct_ = false;
     p += w;
     n -= static_cast<size_t>(w);
     offset += static_cast<uint64_t>(w);

@@ -2,9 +2,11 @@
 // ones. Big pushes are bound by three steps on the same bytes: the socket copy, SHA-256 and the
 // file write. The writes run on a small pool of writer threads that every upload shares (never a
 // thread per upload: a tenant opening hundreds of uploads must not make hundreds of threads), so
-// the disk works while the hash does. They use O_DIRECT where the file system takes it, so a
-// multi-GiB layer neither evicts the page cache that pulls are served from nor pays for filling
-// it (the page-cache copy was half of the CPU time of a 1 GiB push: bench/README.md).
+// the disk works while the hash does. The writes go through the page cache, so the blob a CI job
+// pushes is still there when the job pulls it at once; each written buffer's writeback is started
+// at once (sync_file_range), so dirty pages never pile up and the commit's fsync has little left
+// to flush. (Writing past the cache with O_DIRECT was tried: its first pull read the disk, at a
+// third of distribution's rate: bench/README.md.)
 //
 // Memory: at most kBuffers buffers of kBufferBytes per writer, allocated as they are first
 // needed and freed with the writer, or by ReleaseIdleBuffers when the client is slow.
@@ -28,7 +30,6 @@ class UploadWriter {
  public:
   static constexpr size_t kBufferBytes = 1 << 20;
   static constexpr size_t kBuffers = 4;
-  static constexpr uint64_t kAlignment = 4096;  // what O_DIRECT asks of offsets, sizes, memory
 
   // `fd` is open for writing, holds exactly `offset` bytes (the ones before the append) and stays
   // open (owned by the caller) as long as the writer lives.
@@ -41,8 +42,7 @@ class UploadWriter {
   // buffer is still being written. Throws StoreError (StorageFull for a full disk) once a write
   // has failed.
   std::span<char> NextBuffer();
-  // Queues the first `n` bytes of the buffer NextBuffer returned. Only the last buffer of an
-  // upload may be filled partly (the others keep the file offsets of writes aligned).
+  // Queues the first `n` bytes of the buffer NextBuffer returned.
   void Submit(size_t n);
   // Waits for every queued write. Throws StoreError (StorageFull for a full disk) when one
   // failed, with the reason.
@@ -65,15 +65,13 @@ class UploadWriter {
   };
   static constexpr unsigned kAllBusy = (1u << kBuffers) - 1;
   void Write(const Chunk& chunk);  // on a writer thread, or inline for a single-buffer append
-  void PwriteAll(const char* p, size_t n, uint64_t offset, bool direct);
+  void PwriteAll(const char* p, size_t n, uint64_t offset);
   void Fail(const std::string& why, bool full);
   void Written(const Chunk& chunk);      // with mu_ held: its buffer is free again
   [[noreturn]] void ThrowError() const;  // with mu_ held
 
   int fd_;
   uint64_t next_offset_;  // file offset of the next byte handed to Submit
-  bool direct_ = true;    // O_DIRECT still worth trying on this file
-  bool direct_set_ = false;
 
   // Slot i belongs to whoever has bit i of busy_: the caller while it fills it, the chunk while
   // it is written.

@@ -136,8 +136,8 @@ def test_blob_repush_after_delete(reg):
 
 
 def test_pull_right_after_push_is_byte_correct(reg):
-    # Uploads are written past the page cache: a blob pulled at once is read past it too
-    # (windows of 4 MiB, the next read while the last is sent), whole or from an odd offset.
+    # A blob pulled as soon as its push ends, whole or from odd offsets, while its pages may still
+    # be under writeback (the upload started it chunk by chunk).
     repo = unique("fresh")
     data = os.urandom(9 * 1024 * 1024 + 4097)
     d = push_blob(reg, repo, data)

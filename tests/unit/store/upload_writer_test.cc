@@ -51,7 +51,7 @@ class UploadWriterTest : public ::testing::Test {
   std::filesystem::path path_;
 };
 
-TEST_F(UploadWriterTest, AppendsManyBuffersAfterAnUnalignedPrefix) {
+TEST_F(UploadWriterTest, AppendsManyBuffersAfterAnOddPrefix) {
   std::string prefix = Pattern(1000, 'a');
   std::string body = Pattern(3 * UploadWriter::kBufferBytes + 12345, 'b');
   int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -59,12 +59,12 @@ TEST_F(UploadWriterTest, AppendsManyBuffersAfterAnUnalignedPrefix) {
   ASSERT_EQ(::write(fd, prefix.data(), prefix.size()), 1000);
   {
     UploadWriter w(fd, prefix.size());
-    // The first buffer ends on a block boundary of the file, whatever the starting offset.
+    // A first buffer filled partly, then whole ones: the offsets of the writes follow the bytes.
     std::span<char> first = w.NextBuffer();
-    EXPECT_EQ((prefix.size() + first.size()) % UploadWriter::kAlignment, 0u);
-    std::copy_n(body.data(), first.size(), first.data());
-    w.Submit(first.size());
-    Append(w, body.substr(first.size()));
+    ASSERT_EQ(first.size(), UploadWriter::kBufferBytes);
+    std::copy_n(body.data(), 777, first.data());
+    w.Submit(777);
+    Append(w, body.substr(777));
   }
   ::close(fd);
   EXPECT_EQ(Contents(), prefix + body);
