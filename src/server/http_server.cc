@@ -160,37 +160,41 @@ asio::thread_pool& BlockingReads() {
 
 // Writes bytes [blob_offset, +blob_length) of the blob through the stream: read, then write, one
 // piece at a time. The reads run on BlockingReads; the reader reads ahead (BlobReader::WillRead).
+// Bytes the reader lends (an object store's, BlobReader::Lend) go to the socket from its buffers.
 template <class Stream>
 asio::awaitable<bool> WriteBlobPieces(Stream& stream, Response& r, bool blocking_reads) {
-  std::vector<char> buf(blocking_reads ? 4u << 20 : 256u << 10);
+  const size_t piece = blocking_reads ? 4u << 20 : 256u << 10;
+  std::vector<char> buf;  // only for a reader that lends nothing
   uint64_t offset = r.blob_offset;
   uint64_t left = r.blob_length;
   store::BlobReader& blob = *r.blob;
   if (blocking_reads) blob.WillRead(offset, left);
   while (left > 0) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
-    auto read = [&blob, &buf, offset, want]() -> size_t {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(left, piece));
+    auto read = [&blob, &buf, piece, offset, want]() -> std::string_view {
       try {
-        return blob.ReadAt(offset, buf.data(), want);
+        if (std::optional<std::string_view> lent = blob.Lend(offset, want)) return *lent;
+        buf.resize(piece);
+        return std::string_view(buf.data(), blob.ReadAt(offset, buf.data(), want));
       } catch (const std::exception& e) {
         std::cerr << "kura: cannot read blob: " << e.what() << "\n";
-        return 0;
+        return {};
       }
     };
-    size_t n = 0;
+    std::string_view got;
     if (blocking_reads) {
-      n = co_await asio::co_spawn(
-          BlockingReads(), [&read]() -> asio::awaitable<size_t> { co_return read(); },
+      got = co_await asio::co_spawn(
+          BlockingReads(), [&read]() -> asio::awaitable<std::string_view> { co_return read(); },
           asio::use_awaitable);
     } else {
-      n = read();
+      got = read();
     }
-    if (n == 0) co_return false;  // the blob shrank or the store failed: the client sees a cut
+    if (got.empty()) co_return false;  // the blob shrank or the store failed: the client sees a cut
     Lowest(stream).expires_after(kIoTimeout);
-    auto [ec, _] = co_await asio::async_write(stream, asio::buffer(buf.data(), n), use_tuple);
+    auto [ec, _] = co_await asio::async_write(stream, asio::buffer(got.data(), got.size()), use_tuple);
     if (ec) co_return false;
-    offset += n;
-    left -= n;
+    offset += got.size();
+    left -= got.size();
   }
   co_return true;
 }

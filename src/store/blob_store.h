@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/digest.h"
@@ -55,6 +56,14 @@ class BlobReader {
   virtual size_t ReadAt(uint64_t offset, char* buf, size_t n) = 0;
   // Says that bytes [offset, offset + length) are about to be read (a read-ahead hint).
   virtual void WillRead(uint64_t /*offset*/, uint64_t /*length*/) {}
+  // As ReadAt, but without the copy: a view of up to `n` bytes from `offset` in the reader's own
+  // buffers, valid until the next call on this reader (or its destruction); empty only at or past
+  // the end. nullopt when the store has no buffers to lend (read with ReadAt instead). For a
+  // store that receives the bytes into memory anyway (an object store), the pull then copies
+  // each byte once, into the socket.
+  virtual std::optional<std::string_view> Lend(uint64_t /*offset*/, size_t /*n*/) {
+    return std::nullopt;
+  }
 };
 
 // Receives the bytes one request appends to an upload, and stores them while the caller receives

@@ -311,7 +311,8 @@ class S3Appender final : public UploadAppender {
 class S3Reader final : public BlobReader {
  public:
   static constexpr size_t kChunk = 4 << 20;
-  static constexpr size_t kChunks = 3;  // received ahead of the reader at most
+  // Received ahead of the reader at most, the one lent to it included.
+  static constexpr size_t kChunks = 4;
 
   S3Reader(S3Client& client, std::string key, uint64_t size)
       : client_(client), key_(std::move(key)), size_(size) {}
@@ -320,10 +321,16 @@ class S3Reader final : public BlobReader {
   uint64_t size() const override { return size_; }
 
   size_t ReadAt(uint64_t offset, char* buf, size_t n) override {
-    if (offset >= size_ || n == 0) return 0;
+    std::string_view lent = *Lend(offset, n);
+    std::copy_n(lent.data(), lent.size(), buf);
+    return lent.size();
+  }
+
+  std::optional<std::string_view> Lend(uint64_t offset, size_t n) override {
+    if (offset >= size_ || n == 0) return std::string_view();
     if (ahead_ && offset < read_end_) {
       if (!streaming_) StartStream(offset);
-      if (offset == stream_at_) return ReadStream(buf, n);
+      if (offset == stream_at_) return LendStream(n);
       StopStream();  // not sequential after all: random reads from here on
       ahead_ = false;
     }
@@ -333,8 +340,7 @@ class S3Reader final : public BlobReader {
     }
     uint64_t at = offset - window_start_;
     size_t got = static_cast<size_t>(std::min<uint64_t>(n, window_.size() - at));
-    std::copy_n(window_.data() + at, got, buf);
-    return got;
+    return std::string_view(window_.data() + at, got);
   }
 
   void WillRead(uint64_t offset, uint64_t length) override {
@@ -402,25 +408,27 @@ class S3Reader final : public BlobReader {
     cv_.notify_all();
   }
 
-  size_t ReadStream(char* buf, size_t n) {
+  // The next bytes of the stream, in the chunk they arrived in. The chunk stays at the front of
+  // ready_ while lent: it goes back to the receiver only at the next call, once read to its end.
+  std::string_view LendStream(size_t n) {
     std::unique_lock lock(mu_);
+    if (!ready_.empty() && front_at_ == ready_.front().size()) {
+      free_.push_back(std::move(ready_.front()));
+      ready_.pop_front();
+      front_at_ = 0;
+      cv_.notify_all();
+    }
     cv_.wait(lock, [&] { return !ready_.empty() || done_; });
     if (ready_.empty()) {
       if (failure_) std::rethrow_exception(failure_);
       throw StoreError("blob " + key_ + " is shorter than its recorded size");
     }
-    std::string& front = ready_.front();
+    const std::string& front = ready_.front();
     size_t got = std::min(n, front.size() - front_at_);
-    std::copy_n(front.data() + front_at_, got, buf);
+    std::string_view lent(front.data() + front_at_, got);
     front_at_ += got;
-    if (front_at_ == front.size()) {
-      free_.push_back(std::move(front));
-      ready_.pop_front();
-      front_at_ = 0;
-      cv_.notify_all();
-    }
     stream_at_ += got;
-    return got;
+    return lent;
   }
 
   void StopStream() {

@@ -2,8 +2,11 @@
 // the S3 store against the gateway named by KURA_TEST_S3 (blob_store_backends.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -104,6 +107,56 @@ TYPED_TEST(BlobStoreTest, RangedReadsReturnTheBytesAskedFor) {
   EXPECT_EQ(std::string(buf, n), data.substr(data.size() - 5));
   EXPECT_EQ(blob->ReadAt(data.size(), buf, sizeof buf), 0u);
   EXPECT_EQ(blob->ReadAt(data.size() + 10, buf, sizeof buf), 0u);
+}
+
+// A pull: told what it will read, the reader streams it (an object store with one GET, from a
+// thread of its own) and lends the bytes where it can; each lent view holds the blob's bytes
+// until the next call. A read out of sequence after that still returns the right bytes.
+TYPED_TEST(BlobStoreTest, APullReadsAheadLendsTheBytesAndThenReadsAtRandom) {
+  const std::string data = this->Bytes(13 * 1024 * 1024 + 5, 'p');
+  std::string id = this->NewId();
+  core::Digest d = core::Sha256Of(data);
+  this->store_->Commit(id, data.size(), this->Append(id, 0, {}, data), d);
+  auto blob = this->store_->Open(d);
+  ASSERT_TRUE(blob);
+  const uint64_t from = 1000;
+  blob->WillRead(from, data.size() - from);
+  std::string back;
+  std::vector<char> buf(3 << 20);
+  for (uint64_t at = from; at < data.size();) {
+    size_t want = std::min<size_t>(buf.size(), data.size() - at);
+    std::optional<std::string_view> lent = blob->Lend(at, want);
+    std::string_view got = lent ? *lent : std::string_view(buf.data(), blob->ReadAt(at, buf.data(), want));
+    ASSERT_FALSE(got.empty()) << "at " << at;
+    ASSERT_LE(got.size(), want);
+    back.append(got);
+    at += got.size();
+  }
+  EXPECT_TRUE(back == data.substr(from)) << back.size();
+  EXPECT_EQ(blob->ReadAt(data.size(), buf.data(), 10), 0u);
+  // Backwards, then far ahead: no longer the stream.
+  char small[64];
+  ASSERT_EQ(blob->ReadAt(7, small, sizeof small), sizeof small);
+  EXPECT_EQ(std::string(small, sizeof small), data.substr(7, sizeof small));
+  ASSERT_EQ(blob->ReadAt(12 << 20, small, sizeof small), sizeof small);
+  EXPECT_EQ(std::string(small, sizeof small), data.substr(12 << 20, sizeof small));
+}
+
+// A client that goes away mid-pull: the reader is dropped with most of the stream unread, and
+// nothing waits for it (the receiving thread is stopped).
+TYPED_TEST(BlobStoreTest, APullAbandonedHalfWayEndsAtOnce) {
+  const std::string data = this->Bytes(24 * 1024 * 1024, 'a');
+  std::string id = this->NewId();
+  core::Digest d = core::Sha256Of(data);
+  this->store_->Commit(id, data.size(), this->Append(id, 0, {}, data), d);
+  for (int i = 0; i < 3; ++i) {
+    auto blob = this->store_->Open(d);
+    ASSERT_TRUE(blob);
+    blob->WillRead(0, data.size());
+    char b[4096];
+    ASSERT_EQ(blob->ReadAt(0, b, sizeof b), sizeof b);
+    EXPECT_EQ(std::string(b, sizeof b), data.substr(0, sizeof b));
+  }  // destroyed with the stream running
 }
 
 // Chunks of every shape: a few bytes, more than a buffer, pieces that leave buffers part-full,
