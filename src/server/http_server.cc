@@ -191,7 +191,8 @@ asio::awaitable<bool> WriteBlobPieces(Stream& stream, Response& r, bool blocking
     }
     if (got.empty()) co_return false;  // the blob shrank or the store failed: the client sees a cut
     Lowest(stream).expires_after(kIoTimeout);
-    auto [ec, _] = co_await asio::async_write(stream, asio::buffer(got.data(), got.size()), use_tuple);
+    auto [ec, _] =
+        co_await asio::async_write(stream, asio::buffer(got.data(), got.size()), use_tuple);
     if (ec) co_return false;
     offset += got.size();
     left -= got.size();

@@ -126,7 +126,8 @@ TYPED_TEST(BlobStoreTest, APullReadsAheadLendsTheBytesAndThenReadsAtRandom) {
   for (uint64_t at = from; at < data.size();) {
     size_t want = std::min<size_t>(buf.size(), data.size() - at);
     std::optional<std::string_view> lent = blob->Lend(at, want);
-    std::string_view got = lent ? *lent : std::string_view(buf.data(), blob->ReadAt(at, buf.data(), want));
+    std::string_view got =
+        lent ? *lent : std::string_view(buf.data(), blob->ReadAt(at, buf.data(), want));
     ASSERT_FALSE(got.empty()) << "at " << at;
     ASSERT_LE(got.size(), want);
     back.append(got);
