@@ -19,8 +19,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <iostream>
+#include <memory>
 
 #include "server/netns_socket.h"
 #include "server/proxy_protocol.h"

@@ -54,6 +54,7 @@ class FileReader final : public BlobReader {
     ::posix_fadvise(file_.get(), static_cast<off_t>(offset), static_cast<off_t>(length),
                     POSIX_FADV_WILLNEED);
   }
+
  private:
   static size_t Pread(int fd, uint64_t offset, char* buf, size_t n) {
     while (true) {
