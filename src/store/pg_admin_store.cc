@@ -66,7 +66,7 @@ WorldRows PgAdminStore::ReadWorldRows(const std::vector<std::string_view>& kinds
       WorldRow row;
       row.body.emplace();
       auto text = [](std::optional<std::string_view> field) {
-        if (!field) throw StoreError("postgres: a World row without a kind or key");
+        if (!field) throw StoreError("postgres: a World row with a NULL field");
         return *field;
       };
       if (kinds.empty()) {
