@@ -122,8 +122,8 @@ TYPED_TEST(AdminStoreTest, ARowWithoutKindOrKeyIsRefusedAndNothingIsSaved) {
 // order): the order of bytes, whatever a locale would say, and every body as saved, whatever
 // bytes a text format would have to escape. Rows saved out of order; a removed one is not read.
 TYPED_TEST(AdminStoreTest, EachKindIsReadInKeyOrderAndEveryBodyAsSaved) {
-  const std::vector<std::string> keys = {"i1 x", "b",    "B",  "i10", "a b", "a-b",
-                                         "a",    "i1",   "~",  "A",   "\xc3\xa9t\xc3\xa9"};
+  const std::vector<std::string> keys = {
+      "i1 x", "b", "B", "i10", "a b", "a-b", "a", "i1", "~", "A", "\xc3\xa9t\xc3\xa9"};
   const std::vector<std::string> bodies = {"{\"d\":\"tab\there\"}",
                                            "line\nbreak\r\n",
                                            "back\\slash \\N \\t \\\\",
@@ -135,7 +135,8 @@ TYPED_TEST(AdminStoreTest, EachKindIsReadInKeyOrderAndEveryBodyAsSaved) {
   std::vector<WorldRow> allow, instances, odd;
   for (size_t i = 0; i < keys.size(); ++i) {
     allow.push_back(Row("allow", keys[i], bodies[i % bodies.size()]));
-    instances.push_back(Row("instance", keys[keys.size() - 1 - i], "{\"n\":" + std::to_string(i) + "}"));
+    instances.push_back(
+        Row("instance", keys[keys.size() - 1 - i], "{\"n\":" + std::to_string(i) + "}"));
   }
   // A kind is text too: one with a quote and a backslash is read as any other.
   odd.push_back(Row("it's \\odd", "k", "{}"));
@@ -155,9 +156,8 @@ TYPED_TEST(AdminStoreTest, EachKindIsReadInKeyOrderAndEveryBodyAsSaved) {
   for (const WorldRow& row : by_key(allow)) expected.push_back(row);
   expected.push_back(odd[0]);
   std::vector<WorldRow> read;
-  WorldRows out = this->store_->ReadWorldRows(
-      {"instance", "nothing", "allow", "it's \\odd"},
-      [&](const WorldRow& row) { read.push_back(row); });
+  WorldRows out = this->store_->ReadWorldRows({"instance", "nothing", "allow", "it's \\odd"},
+                                              [&](const WorldRow& row) { read.push_back(row); });
   EXPECT_EQ(out.revision, 2u);
   EXPECT_TRUE(out.rows.empty());
   EXPECT_EQ(read, expected);
