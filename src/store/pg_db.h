@@ -90,8 +90,10 @@ class PgConnection {
   // Runs `sql`, one COPY (...) TO STDOUT (FORMAT binary) without parameters, and hands `row`
   // each row as it arrives: its fields' bytes (nullopt for NULL), valid during the call. The
   // rows stream: a million of them are never one result in memory, and the first reaches `row`
-  // while the server still sends the rest. What `row` throws ends the COPY and is thrown; the
-  // connection, still receiving rows, is then closed (not lost: the server is fine).
+  // while the server still sends the rest. What `row` throws ends the COPY and is thrown (so
+  // does StoreError for data not in the binary format); the connection, still receiving rows,
+  // is then not usable, and the pool closes it (it is not lost: the server is fine). Throws
+  // StoreError for a statement that is no COPY to the client.
   using CopyRow = std::span<const std::optional<std::string_view>>;
   void CopyOut(const std::string& sql, const std::function<void(CopyRow)>& row);
   // The server process serving this connection.
