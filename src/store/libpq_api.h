@@ -33,6 +33,8 @@ namespace kura::store {
   X(PQconsumeInput)             \
   X(PQisBusy)                   \
   X(PQgetResult)                \
+  X(PQgetCopyData)              \
+  X(PQfreemem)                  \
   X(PQresultStatus)             \
   X(PQresultErrorMessage)       \
   X(PQresultErrorField)         \

@@ -187,55 +187,37 @@ void PgConnection::Fail(pg_result* result, const char* what) {
   throw StoreError(std::string("postgres: ") + what + ": " + message);
 }
 
+void PgConnection::AwaitInput(steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
+  if (left.count() <= 0) {
+    Lost("no answer in " + std::to_string(answer_timeout_.count()) + " ms", true);
+  }
+  pollfd p{pq_.PQsocket(conn_), POLLIN, 0};
+  const int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+  if (n < 0 && errno != EINTR) Lost(std::string("poll: ") + std::strerror(errno));
+  if (n > 0 && !pq_.PQconsumeInput(conn_)) Lost(OneLine(pq_.PQerrorMessage(conn_)));
+}
+
 PgResult PgConnection::Collect(const char* what) {
   const auto deadline = steady_clock::now() + answer_timeout_;
-  pg_result* last = nullptr;
-  pg_result* error = nullptr;
+  PgResult last, error;
   for (;;) {
-    while (pq_.PQisBusy(conn_)) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
-      if (left.count() <= 0) {
-        if (last) pq_.PQclear(last);
-        if (error) pq_.PQclear(error);
-        Lost("no answer in " + std::to_string(answer_timeout_.count()) + " ms", true);
-      }
-      pollfd p{pq_.PQsocket(conn_), POLLIN, 0};
-      const int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-      if (n < 0 && errno != EINTR) {
-        if (last) pq_.PQclear(last);
-        if (error) pq_.PQclear(error);
-        Lost(std::string("poll: ") + std::strerror(errno));
-      }
-      if (n > 0 && !pq_.PQconsumeInput(conn_)) {
-        if (last) pq_.PQclear(last);
-        if (error) pq_.PQclear(error);
-        Lost(OneLine(pq_.PQerrorMessage(conn_)));
-      }
-    }
-    pg_result* r = pq_.PQgetResult(conn_);
-    if (!r) break;
-    const ExecStatusType status = pq_.PQresultStatus(r);
+    while (pq_.PQisBusy(conn_)) AwaitInput(deadline);
+    PgResult r(&pq_, pq_.PQgetResult(conn_));
+    if (!r.result_) break;
+    const ExecStatusType status = pq_.PQresultStatus(r.result_);
     if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE ||
         status == PGRES_NONFATAL_ERROR) {
-      if (error) {
-        pq_.PQclear(r);
-      } else {
-        error = r;
-      }
+      if (!error.result_) error = std::move(r);
     } else {
-      if (last) pq_.PQclear(last);
-      last = r;
+      last = std::move(r);
+      // Until the rows are read, libpq answers every PQgetResult with this result again.
+      if (status == PGRES_COPY_OUT) break;
     }
   }
-  if (error) {
-    if (last) pq_.PQclear(last);
-    Fail(error, what);
-  }
-  if (pq_.PQstatus(conn_) != CONNECTION_OK) {
-    if (last) pq_.PQclear(last);
-    Lost(OneLine(pq_.PQerrorMessage(conn_)));
-  }
-  return PgResult(&pq_, last);
+  if (error.result_) Fail(std::exchange(error.result_, nullptr), what);
+  if (pq_.PQstatus(conn_) != CONNECTION_OK) Lost(OneLine(pq_.PQerrorMessage(conn_)));
+  return last;
 }
 
 PgResult PgConnection::Exec(const char* sql) {
@@ -274,6 +256,95 @@ PgResult PgConnection::RunPrepared(const char* sql, const std::vector<Param>& pa
     Lost(OneLine(pq_.PQerrorMessage(conn_)));
   }
   return Collect(sql);
+}
+
+namespace {
+
+// The binary COPY format's header (PostgreSQL's "COPY" page, "Binary Format"): a signature,
+// 32 bits of flags, and the length of an extension area that follows.
+constexpr std::string_view kCopySignature{"PGCOPY\n\377\r\n\0", 11};
+
+[[noreturn]] void Malformed(const char* why) {
+  throw StoreError(std::string("postgres: malformed COPY data: ") + why);
+}
+
+// Reads `bytes` big-endian bytes at `at` of `data`, which must hold them.
+uint64_t Take(std::string_view data, size_t& at, int bytes) {
+  if (data.size() - at < static_cast<size_t>(bytes)) Malformed("a row ends early");
+  const uint64_t v = ReadBigEndian(data.data() + at, bytes);
+  at += static_cast<size_t>(bytes);
+  return v;
+}
+
+}  // namespace
+
+void PgConnection::CopyOut(const std::string& sql, const std::function<void(CopyRow)>& row) {
+  if (!usable()) throw StoreUnavailable("PostgreSQL connection lost");
+  if (!pq_.PQsendQuery(conn_, sql.c_str())) Lost(OneLine(pq_.PQerrorMessage(conn_)));
+  PgResult started = Collect(sql.c_str());
+  if (!started.result_ || pq_.PQresultStatus(started.result_) != PGRES_COPY_OUT) {
+    abandoned_ = true;  // it may be copying in
+    throw StoreError("postgres: not a COPY to the client: " + sql);
+  }
+  // One bound for the whole COPY, as for any statement: the server's statement_timeout ends it
+  // sooner, however slowly `row` takes the rows.
+  const auto deadline = steady_clock::now() + answer_timeout_;
+  struct FreeData {
+    const LibPq* pq;
+    void operator()(char* p) const { pq->PQfreemem(p); }
+  };
+  std::vector<std::optional<std::string_view>> fields;
+  bool header = true;
+  for (;;) {
+    char* buffer = nullptr;
+    const int n = pq_.PQgetCopyData(conn_, &buffer, 1);
+    if (n == 0) {  // no whole row received yet
+      AwaitInput(deadline);
+      continue;
+    }
+    if (n == -1) break;  // the rows ended; the statement's result follows
+    if (n < 0) Lost(OneLine(pq_.PQerrorMessage(conn_)));
+    const std::unique_ptr<char, FreeData> owned(buffer, FreeData{&pq_});
+    // libpq returns one CopyData message at a time, and the server sends one row per message,
+    // the header in front of the first.
+    const std::string_view data(buffer, static_cast<size_t>(n));
+    try {
+      size_t at = 0;
+      if (header) {
+        if (!data.starts_with(kCopySignature)) Malformed("no binary COPY signature");
+        at = kCopySignature.size();
+        Take(data, at, 4);  // flags: none that change the rows' layout are defined
+        const uint64_t extension = Take(data, at, 4);
+        if (extension > data.size() - at) Malformed("the header ends early");
+        at += static_cast<size_t>(extension);
+        header = false;
+        if (at == data.size()) continue;
+      }
+      const auto count = static_cast<int16_t>(Take(data, at, 2));
+      if (count == -1) continue;  // the trailer
+      fields.clear();
+      for (int16_t f = 0; f < count; ++f) {
+        const auto length = static_cast<int32_t>(Take(data, at, 4));
+        if (length == -1) {
+          fields.emplace_back(std::nullopt);
+          continue;
+        }
+        if (length < 0 || static_cast<size_t>(length) > data.size() - at) {
+          Malformed("a field is longer than its row");
+        }
+        fields.emplace_back(data.substr(at, static_cast<size_t>(length)));
+        at += static_cast<size_t>(length);
+      }
+      if (at != data.size()) Malformed("a row is longer than its fields");
+      row(CopyRow(fields));
+    } catch (...) {
+      // The server goes on sending rows nobody reads: the connection cannot serve another
+      // statement (nor a ROLLBACK) before all of them came, so it is closed.
+      abandoned_ = true;
+      throw;
+    }
+  }
+  Collect(sql.c_str());  // the COPY's end, or the error that ended it
 }
 
 // ---- PgQuery
@@ -462,7 +533,7 @@ void PgDatabase::RunTransaction(const std::function<void(PgConnection&)>& body) 
       throw StoreUnavailable(e.what());
     } catch (...) {
       rollback();
-      if (!c->usable()) DropIdle();
+      if (c->lost()) DropIdle();
       throw;
     }
   }

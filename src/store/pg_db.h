@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -70,6 +71,7 @@ class PgResult {
   int64_t Affected() const;
 
  private:
+  friend class PgConnection;
   const LibPq* pq_ = nullptr;
   pg_result* result_ = nullptr;
 };
@@ -85,10 +87,22 @@ class PgConnection {
 
   // Runs one or more statements without parameters (the simple protocol): BEGIN, COMMIT, DDL.
   PgResult Exec(const char* sql);
+  // Runs `sql`, one COPY (...) TO STDOUT (FORMAT binary) without parameters, and hands `row`
+  // each row as it arrives: its fields' bytes (nullopt for NULL), valid during the call. The
+  // rows stream: a million of them are never one result in memory, and the first reaches `row`
+  // while the server still sends the rest. What `row` throws ends the COPY and is thrown (so
+  // does StoreError for data not in the binary format); the connection, still receiving rows,
+  // is then not usable, and the pool closes it (it is not lost: the server is fine). Throws
+  // StoreError for a statement that is no COPY to the client.
+  using CopyRow = std::span<const std::optional<std::string_view>>;
+  void CopyOut(const std::string& sql, const std::function<void(CopyRow)>& row);
   // The server process serving this connection.
   int BackendPid() const;
-  // False once the connection was lost or gave up waiting: it is never used again.
-  bool usable() const { return usable_; }
+  // False once the connection was lost, gave up waiting, or was left in the middle of a COPY:
+  // it is never used again.
+  bool usable() const { return usable_ && !abandoned_; }
+  // True when it was lost or gave up waiting (its server likely went away, for the others too).
+  bool lost() const { return !usable_; }
   // True when it was given up because the server did not answer in time (not worth trying
   // again at once: a silent server stays silent for a while).
   bool timed_out() const { return timed_out_; }
@@ -108,8 +122,12 @@ class PgConnection {
   // Sends the prepared statement for `sql` (prepared on first use on this connection) and
   // waits for its result.
   PgResult RunPrepared(const char* sql, const std::vector<Param>& params);
-  // Waits for the result of what was sent, up to the deadline; throws on failure.
+  // Waits for the result of what was sent, up to the deadline; throws on failure. A COPY's
+  // result is returned as soon as it says the rows follow (CopyOut reads them).
   PgResult Collect(const char* what);
+  // Waits up to `deadline` for input from the server and reads it in; Lost when none came or
+  // the connection failed.
+  void AwaitInput(std::chrono::steady_clock::time_point deadline);
   [[noreturn]] void Lost(const std::string& why, bool timed_out = false);
   [[noreturn]] void Fail(pg_result* result, const char* what);
 
@@ -117,6 +135,7 @@ class PgConnection {
   pg_conn* conn_ = nullptr;
   bool usable_ = true;
   bool timed_out_ = false;
+  bool abandoned_ = false;  // left in the middle of a COPY
   std::chrono::milliseconds answer_timeout_;
   std::unordered_map<const char*, std::string> prepared_;  // by the address of the SQL text
 };

@@ -18,7 +18,11 @@
 #include <sstream>
 #include <thread>
 
+#include "admin/exposure_state.h"
+#include "admin/world_document.h"
+#include "admin/world_rows.h"
 #include "cli/db_command.h"
+#include "store/pg_admin_store.h"
 #include "store/pg_db.h"
 #include "store/pg_meta_store.h"
 #include "store/pg_schema.h"
@@ -358,6 +362,113 @@ TEST_F(PgStoreTest, AStatementPastItsTimeoutIsRolledBackAndReportedUnavailable) 
   blocker.Exec("ROLLBACK");
   EXPECT_FALSE(store.GetManifest(kRepo, kDigest));
   EXPECT_FALSE(store.PutManifest(kRepo, Manifest(), "v1"));  // the same connection, reused
+}
+
+// COPY's binary rows, field by field: NULL and empty apart, bytes as stored. An error the
+// server meets half-way through is the statement's error, and leaves the connection usable; a
+// callback that throws leaves it in the middle of the COPY, so it is never used again (but it
+// was not lost).
+TEST_F(PgStoreTest, CopyOutHandsEachRowAsStoredAndEndsOnEveryError) {
+  PgConnection c(TestPostgresUrl(), PgOptions{});
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  auto keep = [&](PgConnection::CopyRow fields) {
+    std::vector<std::optional<std::string>> row;
+    for (const auto& f : fields) row.push_back(f ? std::optional<std::string>(*f) : std::nullopt);
+    rows.push_back(std::move(row));
+  };
+  c.CopyOut(
+      "COPY (SELECT * FROM (VALUES ('a', NULL, 1), ('', E'x\\ty\\n\\\\', 2)) v(s, t, n) "
+      "ORDER BY n) TO STDOUT (FORMAT binary)",
+      keep);
+  using Field = std::optional<std::string>;
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (std::vector<Field>{"a", std::nullopt, std::string("\0\0\0\1", 4)}));
+  EXPECT_EQ(rows[1], (std::vector<Field>{"", "x\ty\n\\", std::string("\0\0\0\2", 4)}));
+
+  rows.clear();
+  EXPECT_THROW(c.CopyOut("COPY (SELECT 10 / (5 - g) FROM generate_series(1, 9) g) TO STDOUT "
+                         "(FORMAT binary)",
+                         keep),
+               StoreError);
+  EXPECT_LE(rows.size(), 4u);
+  EXPECT_TRUE(c.usable());
+  EXPECT_EQ(c.Exec("SELECT 1").rows(), 1);
+
+  struct GaveUp {};
+  EXPECT_THROW(c.CopyOut("COPY (SELECT g FROM generate_series(1, 100000) g) TO STDOUT "
+                         "(FORMAT binary)",
+                         [](PgConnection::CopyRow) { throw GaveUp{}; }),
+               GaveUp);
+  EXPECT_FALSE(c.usable());
+  EXPECT_FALSE(c.lost());
+
+  PgConnection other(TestPostgresUrl(), PgOptions{});
+  EXPECT_THROW(other.CopyOut("SELECT 1", keep), StoreError);
+}
+
+// The server goes away while start-up reads the World: the read fails as unavailable (not with
+// the rows read so far taken for the World), and the next one reconnects and reads every row.
+TEST_F(PgStoreTest, AConnectionKilledWhileTheWorldIsReadFailsTheReadAndTheNextReadsItWhole) {
+  PgAdminStore store(db_->OpenDatabase());
+  // 20 MB: more than the sockets between the server and the store hold.
+  std::vector<WorldRow> rows;
+  for (int i = 0; i < 20000; ++i) {
+    rows.push_back({"allow", "k" + std::to_string(100000 + i), std::string(1000, 'b')});
+  }
+  ASSERT_TRUE(store.SaveWorldChanges(rows, 0));
+  size_t visited = 0;
+  EXPECT_THROW(store.ReadWorldRows({"instance", "allow"},
+                                   [&](const WorldRow&) {
+                                     if (visited++ == 0) {
+                                       EXPECT_EQ(db_->TerminateStoreConnections(), 1);
+                                     }
+                                   }),
+               StoreUnavailable);
+  EXPECT_GE(visited, 1u);
+  visited = 0;
+  std::string last;
+  store.ReadWorldRows({"allow"}, [&](const WorldRow& row) {
+    EXPECT_LT(last, row.key);
+    last = row.key;
+    ++visited;
+  });
+  EXPECT_EQ(visited, rows.size());
+}
+
+// Start-up on PostgreSQL: a bad row far into a big World stops it (the reading thread, in the
+// middle of a COPY, gives up too), and the pool serves the next start-up, which reads the World
+// whole once the row is good again.
+TEST_F(PgStoreTest, ABadRowFarIntoABigWorldStopsStartUpAndTheNextStartsWhole) {
+  PgAdminStore store(db_->OpenDatabase());
+  access::World world("kura.test");
+  ASSERT_TRUE(world.AddAccount({"A", "A"}).ok());
+  ASSERT_TRUE(world.AddRegion({"r1", "r1"}).ok());
+  for (int i = 0; i < 3000; ++i) {
+    const std::string name = "i" + std::to_string(i);
+    ASSERT_TRUE(
+        world.CreateInstance(name, "A", "r1", access::Edition::kEnterprise, "inc" + name).ok());
+    std::vector<access::AllowlistEntry> entries;
+    for (int k = 0; k < 10; ++k) {
+      entries.push_back({*core::Cidr::Parse("10." + std::to_string(i / 250) + "." +
+                                            std::to_string(i % 250) + "." + std::to_string(k)),
+                         "e"});
+    }
+    ASSERT_TRUE(world.ReplaceAllowlist(name, entries).ok());
+  }
+  admin::ReplaceSavedWorld(store, world);
+  const uint64_t revision = store.WorldRevision();
+  const std::string key = "i2999 10.11.249.9/32";
+  std::optional<std::string> good;
+  store.ReadWorldRows({"allow"}, [&](const WorldRow& row) {
+    if (row.key == key) good = row.body;
+  });
+  ASSERT_TRUE(good);
+  ASSERT_TRUE(store.SaveWorldChanges(
+      {{"allow", key, R"({"cidr":"10.11.249.9/32","description":1})"}}, revision));
+  EXPECT_THROW(admin::ExposureState(store, "kura.test"), admin::DocumentError);
+  ASSERT_TRUE(store.SaveWorldChanges({{"allow", key, good}}, revision + 1));
+  admin::ExposureState state(store, "kura.test");
+  EXPECT_EQ(admin::WorldToRows(*state.Snapshot()), admin::WorldToRows(world));
 }
 
 TEST_F(PgStoreTest, EveryConnectionBusyIsUnavailableAfterTheAcquireTimeout) {
