@@ -59,8 +59,9 @@ ConsistencyReport CheckConsistency(MetadataRows& rows, store::BlobStore& blobs,
       {"manifests", Query::kManifestInstances},      {"tags", Query::kTagInstances},
       {"upload sessions", Query::kUploadInstances},
   };
-  for (const auto& [what, query] : kOrphans) {
-    rows.Each(query, [&](const Row& r) {
+  for (const auto& orphan : kOrphans) {
+    const char* what = orphan.first;  // not a structured binding: clang 14 cannot capture one
+    rows.Each(orphan.second, [&](const Row& r) {
       if (!live(r[0])) {
         problem(std::string(what) + " of instance " + r[0] +
                 ", which no longer exists, are still stored");
