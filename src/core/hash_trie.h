@@ -140,14 +140,25 @@ class HashTrie {
   static bool Matches(const Entry& e, uint64_t hash, const Q& key) {
     return e.hash == hash && KeyOf()(*e.value) == key;
   }
+  // std::popcount, which without -mpopcnt is a call into libgcc on every level of a lookup.
+  static uint32_t Popcount(uint32_t x) {
+#ifdef __POPCNT__
+    return static_cast<uint32_t>(std::popcount(x));
+#else
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0fu;
+    return (x * 0x01010101u) >> 24;
+#endif
+  }
   static uint32_t Bit(uint64_t hash, int shift) { return uint32_t{1} << ((hash >> shift) & 31); }
   static uint32_t Index(uint32_t map, uint32_t bit) {
-    return static_cast<uint32_t>(std::popcount(map & (bit - 1)));
+    return Popcount(map & (bit - 1));
   }
   static uint32_t Entries(const Node* n) {
-    return n->collision ? n->datamap : static_cast<uint32_t>(std::popcount(n->datamap));
+    return n->collision ? n->datamap : Popcount(n->datamap);
   }
-  static uint32_t Children(const Node* n) { return static_cast<uint32_t>(std::popcount(n->nodemap)); }
+  static uint32_t Children(const Node* n) { return Popcount(n->nodemap); }
 
   // A node with room for `entries` entries and `children` children, the counts not yet set.
   static Node* Allocate(uint32_t entries, uint32_t children) {
@@ -173,8 +184,8 @@ class HashTrie {
   static Node* Rebuild(const Node* n, uint32_t bit, const Entry* entry, Node* child) {
     const uint32_t datamap = entry != nullptr ? n->datamap | bit : n->datamap & ~bit;
     const uint32_t nodemap = child != nullptr ? n->nodemap | bit : n->nodemap & ~bit;
-    const auto entry_count = static_cast<uint32_t>(std::popcount(datamap));
-    const auto child_count = static_cast<uint32_t>(std::popcount(nodemap));
+    const auto entry_count = Popcount(datamap);
+    const auto child_count = Popcount(nodemap);
     Node* out = Allocate(entry_count, child_count);
     out->datamap = datamap;
     out->nodemap = nodemap;
@@ -184,7 +195,8 @@ class HashTrie {
     Node** to_children = out->children(entry_count);
     for (uint32_t slot = 1; slot != 0; slot <<= 1) {
       if ((datamap & slot) != 0) {
-        *to_entries++ = slot == bit ? *entry : from_entries[Index(n->datamap, slot)];
+        *to_entries++ =
+            entry != nullptr && slot == bit ? *entry : from_entries[Index(n->datamap, slot)];
       }
       if ((nodemap & slot) != 0) {
         *to_children++ = slot == bit ? child : Ref(from_children[Index(n->nodemap, slot)]);
@@ -280,7 +292,7 @@ class HashTrie {
     if ((n->datamap & bit) != 0) {
       if (!Matches(n->entries()[Index(n->datamap, bit)], hash, key)) return nullptr;
       removed = true;
-      if (n->nodemap == 0 && std::popcount(n->datamap) == 1) return nullptr;
+      if (n->nodemap == 0 && Popcount(n->datamap) == 1) return nullptr;
       return Rebuild(n, bit, nullptr, nullptr);
     }
     if ((n->nodemap & bit) == 0) return nullptr;
