@@ -585,12 +585,12 @@ void ExpectIndexAgrees(const World& world, const std::vector<std::string>& names
 TEST(FindInstanceByHost, FindsTheCurrentValueAfterEveryKindOfChange) {
   std::mt19937 rng(7);
   World world = ReportWorldWithoutInstance();
-  std::vector<std::string> names;
-  for (int i = 0; i < 40; ++i) names.push_back("i" + std::to_string(i));
+  std::vector<std::string> names(40);
+  for (size_t i = 0; i < names.size(); ++i) names[i] = "i" + std::to_string(i);
   std::vector<std::pair<World, std::vector<const Instance*>>> snapshots;
   auto held = [&](const World& w) {
-    std::vector<const Instance*> out;
-    for (const std::string& name : names) out.push_back(w.instances().Find(name));
+    std::vector<const Instance*> out(names.size());
+    for (size_t i = 0; i < names.size(); ++i) out[i] = w.instances().Find(names[i]);
     return out;
   };
   for (int step = 0; step < 3000; ++step) {
