@@ -79,7 +79,7 @@ class HashTrie {
   // The trie keeps the pointer: the value must outlive every copy of the trie that holds it.
   bool Set(const T* value) {
     bool added = false;
-    Node* root = Insert(root_, Entry{HashOf(KeyOf()(*value)), value}, 0, added);
+    Node* root = Insert(root_, Entry{HashOf(KeyOf()(*value)), value}, 0, true, added);
     Unref(std::exchange(root_, root));
     if (added) ++size_;
     return added;
@@ -229,7 +229,16 @@ class HashTrie {
     return n;
   }
 
-  static Node* Insert(const Node* n, const Entry& entry, int shift, bool& added) {
+  // True if no other trie can reach `n`: this trie holds it alone, and so every node above it.
+  static bool Unique(const Node* n, bool path_unique) {
+    // The last other holder released it with an acq_rel decrement: see its writes first.
+    return path_unique && n->refs.load(std::memory_order_acquire) == 1;
+  }
+
+  // `n` with `entry` set, as a new reference. `path_unique`: this trie alone reaches the node
+  // above; then a node it alone holds is changed in place wherever its size stays, so building a
+  // trie of n keys (start-up) allocates one node per insertion rather than one per level.
+  static Node* Insert(Node* n, const Entry& entry, int shift, bool path_unique, bool& added) {
     if (n == nullptr) {
       added = true;
       Node* leaf = Allocate(1, 0);
@@ -254,13 +263,21 @@ class HashTrie {
     const uint32_t bit = Bit(entry.hash, shift);
     if ((n->datamap & bit) != 0) {
       const Entry& there = n->entries()[Index(n->datamap, bit)];
-      if (Matches(there, entry.hash, key)) return Rebuild(n, bit, &entry, nullptr);
+      if (Matches(there, entry.hash, key)) {
+        if (!Unique(n, path_unique)) return Rebuild(n, bit, &entry, nullptr);
+        n->entries()[Index(n->datamap, bit)] = entry;
+        return Ref(n);
+      }
       added = true;
       return Rebuild(n, bit, nullptr, Pair(there, entry, shift + kBits));
     }
     if ((n->nodemap & bit) != 0) {
-      const Node* child = n->children(Entries(n))[Index(n->nodemap, bit)];
-      return Rebuild(n, bit, nullptr, Insert(child, entry, shift + kBits, added));
+      const bool unique = Unique(n, path_unique);
+      Node*& child = n->children(Entries(n))[Index(n->nodemap, bit)];
+      Node* updated = Insert(child, entry, shift + kBits, unique, added);
+      if (!unique) return Rebuild(n, bit, nullptr, updated);
+      Unref(std::exchange(child, updated));  // the same node again if changed in place
+      return Ref(n);
     }
     added = true;
     return Rebuild(n, bit, &entry, nullptr);
