@@ -36,7 +36,12 @@ Allowlist::Allowlist(std::vector<AllowlistEntry> entries) {
   }
   auto index = std::make_shared<Index>();
   index->entries = std::move(entries);
-  index->v4 = Flatten(std::move(v4));
+  const std::vector<Interval> flat_v4 = Flatten(std::move(v4));
+  index->v4.reserve(flat_v4.size());
+  for (const Interval& interval : flat_v4) {
+    index->v4.push_back({static_cast<uint32_t>(interval.first.low),
+                         static_cast<uint32_t>(interval.last.low), interval.entry});
+  }
   index->v6 = Flatten(std::move(v6));
   index_ = std::move(index);
 }
@@ -93,7 +98,18 @@ std::vector<Allowlist::Interval> Allowlist::Flatten(std::vector<Interval> nested
 const AllowlistEntry* Allowlist::Find(const core::IpAddress& address) const {
   if (!index_) return nullptr;
   core::IpAddress plain = address.Unmapped();
-  const std::vector<Interval>& intervals = plain.is_v4() ? index_->v4 : index_->v6;
+  if (plain.is_v4()) {
+    const auto value = static_cast<uint32_t>(plain.value().low);
+    const std::vector<V4Interval>& intervals = index_->v4;
+    auto after = std::upper_bound(
+        intervals.begin(), intervals.end(), value,
+        [](uint32_t v, const V4Interval& interval) { return v < interval.first; });
+    if (after == intervals.begin()) return nullptr;
+    const V4Interval& candidate = *std::prev(after);
+    if (value > candidate.last) return nullptr;
+    return &index_->entries[candidate.entry];
+  }
+  const std::vector<Interval>& intervals = index_->v6;
   core::Uint128 value = plain.value();
   auto after = std::upper_bound(
       intervals.begin(), intervals.end(), value,

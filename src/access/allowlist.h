@@ -56,9 +56,16 @@ class Allowlist {
     core::Uint128 last;
     uint32_t entry;
   };
+  // The same for IPv4, in 12 bytes instead of 40: a lookup's binary search over a small
+  // allowlist then reads one or two cache lines, not five (admission is bound by memory misses).
+  struct V4Interval {
+    uint32_t first;
+    uint32_t last;
+    uint32_t entry;
+  };
   struct Index {
     std::vector<AllowlistEntry> entries;
-    std::vector<Interval> v4;
+    std::vector<V4Interval> v4;
     std::vector<Interval> v6;
   };
 

@@ -1,6 +1,8 @@
 #include "access/hostnames.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstddef>
 
 namespace kura::access {
 namespace {
@@ -73,39 +75,50 @@ std::string EndpointHostname(std::string_view instance, std::string_view region,
   return name;
 }
 
-std::optional<EndpointAddress> ParseEndpointHost(std::string_view host, std::string_view domain,
-                                                 std::string* error) {
-  if (host.empty()) return Fail(error, host, "is empty");
+std::optional<EndpointAddressView> ParseEndpointHostView(std::string_view host,
+                                                         std::string_view domain,
+                                                         std::string* lowered, std::string* error) {
+  auto fail = [&](std::string_view why) -> std::optional<EndpointAddressView> {
+    Fail(error, host, why);
+    return std::nullopt;
+  };
+  if (host.empty()) return fail("is empty");
   if (host.front() == '[' || std::count(host.begin(), host.end(), ':') > 1) {
-    return Fail(error, host, "is an IP literal, not an endpoint hostname");
+    return fail("is an IP literal, not an endpoint hostname");
   }
   std::string_view name = host;
   if (size_t colon = host.find(':'); colon != std::string_view::npos) {
     std::string_view port = host.substr(colon + 1);
-    if (port.empty() || port.size() > 5 ||
-        port.find_first_not_of("0123456789") != std::string_view::npos ||
-        std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535) {
-      return Fail(error, host, "has an invalid port");
-    }
+    const bool digits = !port.empty() && port.size() <= 5 &&
+                        port.find_first_not_of("0123456789") == std::string_view::npos;
+    int number = 0;
+    if (digits) std::from_chars(port.data(), port.data() + port.size(), number);
+    if (!digits || number < 1 || number > 65535) return fail("has an invalid port");
     name = host.substr(0, colon);
   }
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  const std::string lower = LowerCaseName(name);
-  const std::string suffix = "." + LowerCaseName(domain);
-  if (lower.size() <= suffix.size() || !lower.ends_with(suffix)) {
-    return Fail(error, host, "is not under domain " + LowerCaseName(domain));
+  // Hosts come lower-case nearly always: then the views are into host, and nothing is copied.
+  if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    *lowered = LowerCaseName(name);
+    name = *lowered;
   }
-  std::string_view rest = std::string_view(lower).substr(0, lower.size() - suffix.size());
+  // name ends in "." + domain, any letter case in domain.
+  const bool under =
+      name.size() > domain.size() + 1 && name[name.size() - domain.size() - 1] == '.' &&
+      std::equal(domain.begin(), domain.end(), name.end() - static_cast<ptrdiff_t>(domain.size()),
+                 [](char d, char n) { return (d >= 'A' && d <= 'Z' ? d - 'A' + 'a' : d) == n; });
+  if (!under) return fail("is not under domain " + LowerCaseName(domain));
+  std::string_view rest = name.substr(0, name.size() - domain.size() - 1);
   size_t dot = rest.find('.');
-  if (dot == std::string_view::npos) return Fail(error, host, "has no region label");
+  if (dot == std::string_view::npos) return fail("has no region label");
   std::string_view label = rest.substr(0, dot);
   std::string_view region = rest.substr(dot + 1);
   if (!IsValidRegionId(region)) {
-    return Fail(error, host, "has an invalid region \"" + std::string(region) + "\"");
+    return fail("has an invalid region \"" + std::string(region) + "\"");
   }
 
-  EndpointAddress address;
-  address.region = std::string(region);
+  EndpointAddressView address;
+  address.region = region;
   if (label.ends_with(kVpcSuffix)) {
     address.kind = EndpointKind::kVpc;
     label.remove_suffix(kVpcSuffix.size());
@@ -113,14 +126,21 @@ std::optional<EndpointAddress> ParseEndpointHost(std::string_view host, std::str
     address.kind = EndpointKind::kInternet;
     label.remove_suffix(kInternetSuffix.size());
   } else {
-    return Fail(error, host,
-                "names no endpoint: its first label ends in neither -registry nor -registry-vpc");
+    return fail("names no endpoint: its first label ends in neither -registry nor -registry-vpc");
   }
   if (!IsValidInstanceName(label)) {
-    return Fail(error, host, "has an invalid instance name \"" + std::string(label) + "\"");
+    return fail("has an invalid instance name \"" + std::string(label) + "\"");
   }
-  address.instance = std::string(label);
+  address.instance = label;
   return address;
+}
+
+std::optional<EndpointAddress> ParseEndpointHost(std::string_view host, std::string_view domain,
+                                                 std::string* error) {
+  std::string lowered;
+  std::optional<EndpointAddressView> view = ParseEndpointHostView(host, domain, &lowered, error);
+  if (!view) return std::nullopt;
+  return EndpointAddress{std::string(view->instance), std::string(view->region), view->kind};
 }
 
 }  // namespace kura::access

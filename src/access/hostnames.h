@@ -53,6 +53,19 @@ struct EndpointAddress {
 std::optional<EndpointAddress> ParseEndpointHost(std::string_view host, std::string_view domain,
                                                  std::string* error = nullptr);
 
+// ParseEndpointHost for the request path, which copies nothing: the names are views into host,
+// or, when host is not lower-case, into *lowered, which then holds it lower-cased. Valid while
+// both are.
+struct EndpointAddressView {
+  std::string_view instance;
+  std::string_view region;
+  EndpointKind kind = EndpointKind::kInternet;
+};
+std::optional<EndpointAddressView> ParseEndpointHostView(std::string_view host,
+                                                         std::string_view domain,
+                                                         std::string* lowered,
+                                                         std::string* error = nullptr);
+
 }  // namespace kura::access
 
 #endif  // KURA_ACCESS_HOSTNAMES_H_

@@ -234,7 +234,7 @@ Status World::RestoreInstance(InstanceName name, AccountId account, RegionId reg
   checked = CheckAllowlist(name, allowlist);
   if (!checked.ok()) return checked;
   Instance instance;
-  instance.name = name;
+  instance.name = std::move(name);
   instance.account = std::move(account);
   instance.region = std::move(region);
   instance.edition = edition;
@@ -242,7 +242,7 @@ Status World::RestoreInstance(InstanceName name, AccountId account, RegionId reg
   // Personal: open to all, for good. Enterprise: open only if opened on purpose.
   instance.internet.enabled = edition == Edition::kPersonal || internet_enabled;
   if (!allowlist.empty()) instance.internet.allowlist = Allowlist(std::move(allowlist));
-  instances_.Set(std::move(name), std::move(instance));
+  instances_.Set(std::move(instance));
   return Status::Ok();
 }
 
@@ -549,7 +549,7 @@ const PrivateDnsZone* World::FindZone(std::string_view id) const {
   return FindIn(zones_, id);
 }
 const Instance* World::FindInstance(std::string_view name) const {
-  return FindIn(instances_, name);
+  return instances_.Find(name);
 }
 
 std::string World::Hostname(const Instance& instance, EndpointKind kind) const {
@@ -558,13 +558,14 @@ std::string World::Hostname(const Instance& instance, EndpointKind kind) const {
 
 const Instance* World::FindInstanceByHost(std::string_view host, EndpointKind* kind,
                                           std::string* error) const {
-  std::optional<EndpointAddress> address = ParseEndpointHost(host, domain_, error);
+  std::string lowered;
+  std::optional<EndpointAddressView> address = ParseEndpointHostView(host, domain_, &lowered, error);
   if (!address) return nullptr;
   const Instance* instance = FindInstance(address->instance);
   if (instance == nullptr || instance->region != address->region) {
     if (error != nullptr) {
       *error = "host \"" + std::string(host) + "\" names no instance: there is no instance " +
-               address->instance + " in region " + address->region;
+               std::string(address->instance) + " in region " + std::string(address->region);
     }
     return nullptr;
   }

@@ -26,6 +26,7 @@
 
 #include "access/allowlist.h"
 #include "access/endpoint_kind.h"
+#include "access/instance_table.h"
 #include "access/model.h"
 #include "access/policy.h"
 #include "access/status.h"
@@ -173,7 +174,7 @@ class World {
   const Table<Host>& hosts() const { return hosts_; }
   const Table<TransitNetwork>& transit_networks() const { return transit_networks_; }
   const Table<PrivateDnsZone>& zones() const { return zones_; }
-  const Table<Instance>& instances() const { return instances_; }
+  const Table<Instance>& instances() const { return instances_.map(); }
 
   // The hostname of an endpoint of instance under this World's domain.
   std::string Hostname(const Instance& instance, EndpointKind kind) const;
@@ -215,7 +216,7 @@ class World {
   Table<Host> hosts_;
   Table<TransitNetwork> transit_networks_;
   Table<PrivateDnsZone> zones_;
-  Table<Instance> instances_;
+  InstanceTable instances_;
 
   // Indexes, kept by the operations above.
   // An address of a subnet held by a host or a binding.

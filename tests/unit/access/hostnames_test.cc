@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 namespace kura::access {
@@ -34,6 +35,32 @@ TEST(ParseEndpointHost, AcceptsPortCaseAndTrailingDot) {
             (EndpointAddress{"acme", "ap-northeast-1", EndpointKind::kInternet}));
   EXPECT_EQ(ParseEndpointHost("acme-registry.r.cr.example.com", "CR.Example.com"),
             (EndpointAddress{"acme", "r", EndpointKind::kInternet}));
+}
+
+// The request path's parse copies nothing from a lower-case host, and lower-cases any other into
+// the caller's string.
+TEST(ParseEndpointHostView, ViewsIntoTheHostOrItsLowerCasedCopy) {
+  const std::string host = "acme-registry-vpc.ap-northeast-1.kura.test:5000";
+  std::string lowered;
+  std::optional<EndpointAddressView> view = ParseEndpointHostView(host, "Kura.Test", &lowered);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->instance, "acme");
+  EXPECT_EQ(view->region, "ap-northeast-1");
+  EXPECT_EQ(view->kind, EndpointKind::kVpc);
+  EXPECT_EQ(view->instance.data(), host.data());
+  EXPECT_TRUE(lowered.empty());
+
+  const std::string upper = "ACME-Registry.AP-Northeast-1.Kura.Test.";
+  view = ParseEndpointHostView(upper, kDomain, &lowered);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(view->instance, "acme");
+  EXPECT_EQ(view->region, "ap-northeast-1");
+  EXPECT_EQ(lowered, "acme-registry.ap-northeast-1.kura.test");
+  EXPECT_EQ(view->instance.data(), lowered.data());
+
+  std::string error;
+  EXPECT_FALSE(ParseEndpointHostView("acme-registry.kura.test", kDomain, &lowered, &error));
+  EXPECT_EQ(error, "host \"acme-registry.kura.test\" has no region label");
 }
 
 TEST(ParseEndpointHost, RoundTripsNamesThatContainTheSuffixes) {

@@ -5,7 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <random>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "access/hostnames.h"
 
 #include "report_world.h"
 
@@ -15,6 +20,8 @@ namespace {
 using testing::Check;
 using testing::Cidr;
 using testing::Ip;
+using testing::kDomain;
+using testing::kTokyo;
 using testing::Net;
 using testing::ReportWorld;
 using testing::ReportWorldWithoutInstance;
@@ -555,6 +562,91 @@ TEST(FindInstanceByHost, WrongRegionOrUnknownInstance) {
             nullptr);
   EXPECT_EQ(error,
             "host \"acme-registry.ap-northeast-1.example.com\" is not under domain kura.test");
+}
+
+// The lookup by Host goes through an index of the instances beside the map that holds them
+// (instance_table.h). After every kind of change, in the World changed and in the copies taken
+// before, it must find the very value the map holds, and nothing the map does not.
+void ExpectIndexAgrees(const World& world, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    const Instance* held = world.instances().Find(name);
+    EXPECT_EQ(world.FindInstance(name), held) << name;
+    for (EndpointKind kind : {EndpointKind::kInternet, EndpointKind::kVpc}) {
+      const std::string host = EndpointHostname(name, kTokyo, kind, kDomain);
+      EndpointKind found_kind = EndpointKind::kInternet;
+      EXPECT_EQ(world.FindInstanceByHost(host, &found_kind), held) << host;
+      if (held != nullptr) {
+        EXPECT_EQ(found_kind, kind);
+      }
+    }
+  }
+}
+
+TEST(FindInstanceByHost, FindsTheCurrentValueAfterEveryKindOfChange) {
+  std::mt19937 rng(7);
+  World world = ReportWorldWithoutInstance();
+  std::vector<std::string> names(40);
+  for (size_t i = 0; i < names.size(); ++i) names[i] = "i" + std::to_string(i);
+  std::vector<std::pair<World, std::vector<const Instance*>>> snapshots;
+  auto held = [&](const World& w) {
+    std::vector<const Instance*> out(names.size());
+    for (size_t i = 0; i < names.size(); ++i) out[i] = w.instances().Find(names[i]);
+    return out;
+  };
+  for (int step = 0; step < 3000; ++step) {
+    const std::string& name = names[rng() % names.size()];
+    const Edition edition = rng() % 4 == 0 ? Edition::kPersonal : Edition::kEnterprise;
+    const core::Cidr cidr = Cidr("203.0.113." + std::to_string(rng() % 8) + "/32");
+    Status status;  // many fail (no such instance, already bound, ...): a refusal must agree too
+    switch (rng() % 11) {
+      case 0:
+        status = world.CreateInstance(name, "A", std::string(kTokyo), edition,
+                                      rng() % 2 == 0 ? "inc" + std::to_string(step) : "");
+        break;
+      case 1:
+        status = world.RestoreInstance(name, "A", std::string(kTokyo), edition,
+                                       "inc" + std::to_string(step), rng() % 2 == 0,
+                                       edition == Edition::kPersonal
+                                           ? std::vector<AllowlistEntry>{}
+                                           : std::vector<AllowlistEntry>{{cidr, "restored"}});
+        break;
+      case 2:
+        status = world.AssignIncarnation(name, "late" + std::to_string(step));
+        break;
+      case 3:
+        status = world.DeleteInstance(name);
+        break;
+      case 4:
+        status = world.SetInternetEnabled(name, rng() % 2 == 0);
+        break;
+      case 5:
+        status = world.AllowCidr(name, {cidr, "allowed"});
+        break;
+      case 6:
+        status = world.RevokeCidr(name, cidr);
+        break;
+      case 7:
+        status = world.ReplaceAllowlist(name, {{cidr, "replaced"}});
+        break;
+      case 8:
+        status = world.Bind(name, Net(world, "vpc-a"), "vsw-a");
+        break;
+      case 9:
+        status = world.Unbind(name, "vpc-a");
+        break;
+      case 10:
+        snapshots.emplace_back(world, held(world));
+        break;
+    }
+    ExpectIndexAgrees(world, names);
+    if (::testing::Test::HasFailure()) FAIL() << "after step " << step << ": " << status.message();
+  }
+  // Every copy still finds what it held when it was taken.
+  for (const auto& [snapshot, then] : snapshots) {
+    ExpectIndexAgrees(snapshot, names);
+    EXPECT_EQ(held(snapshot), then);
+  }
+  EXPECT_GT(snapshots.size(), 100u);
 }
 
 // ---- Snapshots.
