@@ -7,8 +7,7 @@
 // only way to change either, so every change to an instance (set, changed in place, erased)
 // changes both. Copies share everything, as the map's do.
 
-#ifndef KURA_ACCESS_INSTANCE_TABLE_H_
-#define KURA_ACCESS_INSTANCE_TABLE_H_
+#pragma once
 
 #include <string>
 #include <string_view>
@@ -61,4 +60,3 @@ class InstanceTable {
 
 }  // namespace kura::access
 
-#endif  // KURA_ACCESS_INSTANCE_TABLE_H_
