@@ -62,7 +62,7 @@ else
   ROUNDS=${BENCH_ROUNDS:-3}; DUR=${BENCH_DURATION:-5}; WARM=0.5
   BIG_MIB=1024; TAGS=3000; TAGPUT_LIMIT=10
 fi
-PART=$((8 * MiB))   # kura's S3 part size (S3BlobStore::kPartBytes); distribution's chunksize too
+PART=$((16 * MiB))  # kura's S3 part size (S3BlobStore::kPartBytes); distribution's chunksize too
 PORT=${BENCH_PORT:-18700}
 NODES=3
 node_port() { echo $((PORT + $1)); }          # node N's registry: P+1..P+3

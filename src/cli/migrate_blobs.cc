@@ -129,7 +129,7 @@ class BlobCopy {
     const uint64_t size = static_cast<uint64_t>(st.st_size);
     if (size > store::S3BlobStore::kMaxBlobBytes) {
       return Refuse(blob, "it holds " + HumanBytes(size) +
-                              ": an S3 upload holds 10,000 parts of 8 MiB at most (78.125 GiB)");
+                              ": an S3 upload holds 10,000 parts of 16 MiB at most (156.25 GiB)");
     }
     // A failure of the target is not this blob's: it ends the copy (Run rethrows it).
     std::optional<core::Digest> got;

@@ -29,8 +29,9 @@ namespace kura::store {
 
 namespace {
 
-constexpr uint64_t kPart = S3BlobStore::kPartBytes;
 constexpr int kMaxParts = 10000;  // S3's limit, of an upload as of a copy
+// The most a random read (not a pull) fetches at a time.
+constexpr uint64_t kReadWindow = 8 << 20;
 
 // An S3 failure as the BlobStore contract names it.
 [[noreturn]] void Rethrow(const S3Error& e) {
@@ -67,6 +68,56 @@ std::string TailKey(const std::string& id, uint64_t offset) {
 }
 std::string CopyKey(const std::string& id) {
   return UploadPrefix(id) + "copy";
+}
+
+// An upload's state (blob_store.h): the size of its parts and its multipart upload.
+//   ""                                no multipart upload yet: the bytes are a tail alone, and
+//                                     the parts will be of kPartBytes
+//   "part-bytes=<n> <multipart id>"   parts of n bytes
+//   "<multipart id>"                  parts of kLegacyPartBytes (what kura wrote before the size
+//                                     was recorded: an upload begun then goes on as it began)
+// The size is the upload's for its whole life, so that nodes of two versions never cut one
+// upload two ways. S3 upload ids hold no space.
+struct UploadState {
+  uint64_t part_bytes = S3BlobStore::kPartBytes;
+  std::string multipart;
+};
+
+constexpr std::string_view kPartBytesField = "part-bytes=";
+
+std::string EncodeUploadState(const UploadState& state) {
+  if (state.multipart.empty()) return {};
+  return std::string(kPartBytesField) + std::to_string(state.part_bytes) + " " + state.multipart;
+}
+
+UploadState DecodeUploadState(const std::string& id, std::string_view text) {
+  UploadState state;
+  if (text.empty()) return state;
+  if (text.substr(0, kPartBytesField.size()) != kPartBytesField) {
+    state.part_bytes = S3BlobStore::kLegacyPartBytes;
+    state.multipart = std::string(text);
+    return state;
+  }
+  text.remove_prefix(kPartBytesField.size());
+  size_t space = text.find(' ');
+  std::string_view number = text.substr(0, space);
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), state.part_bytes);
+  if (space == std::string_view::npos || ec != std::errc() ||
+      end != number.data() + number.size() || state.part_bytes < S3BlobStore::kMinPartBytes ||
+      state.part_bytes > S3BlobStore::kMaxPartBytes || space + 1 == text.size()) {
+    throw StoreError("upload " + id + ": its recorded state is not an S3 upload's");
+  }
+  state.multipart = std::string(text.substr(space + 1));
+  return state;
+}
+
+// "10,000 parts of 16 MiB at most (156.25 GiB)", for errors.
+std::string PartLimitText(uint64_t part_bytes) {
+  char text[96];
+  std::snprintf(text, sizeof text, "%d parts of %llu MiB at most (%.6g GiB)", kMaxParts,
+                static_cast<unsigned long long>(part_bytes >> 20),
+                static_cast<double>(part_bytes) * kMaxParts / (1ull << 30));
+  return text;
 }
 
 // What uploads/<id>/copy holds while a commit copies the upload in parts: the multipart upload
@@ -155,14 +206,15 @@ class S3Appender final : public UploadAppender {
  public:
   static constexpr size_t kBuffers = 3;  // one being filled, two being uploaded
 
-  S3Appender(S3Client& client, std::string id, uint64_t offset, std::string multipart)
+  S3Appender(S3Client& client, std::string id, uint64_t offset, UploadState state)
       : client_(client),
         id_(std::move(id)),
-        next_part_(static_cast<int>(offset / kPart) + 1),
+        part_(state.part_bytes),
+        next_part_(static_cast<int>(offset / part_) + 1),
         offset_(offset),
-        multipart_(std::move(multipart)) {
-    uint64_t tail = offset % kPart;
-    if (offset >= kPart && multipart_.empty()) {
+        multipart_(std::move(state.multipart)) {
+    uint64_t tail = offset % part_;
+    if (offset >= part_ && multipart_.empty()) {
       throw StoreError("upload " + id_ + " holds " + std::to_string(offset) +
                        " bytes but its state names no multipart upload");
     }
@@ -183,13 +235,13 @@ class S3Appender final : public UploadAppender {
 
   std::span<char> NextBuffer() override {
     CheckFailure();
-    return std::span<char>(buffers_[current_].data() + filled_, kPart - filled_);
+    return std::span<char>(buffers_[current_].data() + filled_, part_ - filled_);
   }
 
   void Submit(size_t n) override {
     filled_ += n;
     received_ += n;
-    if (filled_ < kPart) return;
+    if (filled_ < part_) return;
     UploadCurrent();
     current_ = TakeBuffer();
     filled_ = 0;
@@ -212,7 +264,7 @@ class S3Appender final : public UploadAppender {
                                  std::string_view(buffers_[current_].data(), filled_));
       });
     }
-    return multipart_;
+    return EncodeUploadState({part_, multipart_});
   }
 
   void Abort() override { WaitForParts(); }
@@ -225,7 +277,7 @@ class S3Appender final : public UploadAppender {
     while (busy_ & (1u << i)) ++i;
     busy_ |= 1u << i;
     lock.unlock();
-    if (buffers_[i].size() != kPart) buffers_[i].resize(kPart);
+    if (buffers_[i].size() != part_) buffers_[i].resize(part_);
     return i;
   }
 
@@ -236,8 +288,7 @@ class S3Appender final : public UploadAppender {
       Checked([&] { return client_.PutObject(MultipartKey(id_), multipart_); });
     }
     if (next_part_ > kMaxParts) {
-      throw StoreError("upload " + id_ + ": an S3 upload holds 10,000 parts of " +
-                       std::to_string(kPart >> 20) + " MiB at most (78.125 GiB)");
+      throw StoreError("upload " + id_ + ": an S3 upload holds " + PartLimitText(part_));
     }
     size_t buffer = current_;
     int part = next_part_++;
@@ -250,7 +301,7 @@ class S3Appender final : public UploadAppender {
       bool full = false, unavailable = false;
       try {
         client_.UploadPart(DataKey(id_), multipart_, part,
-                           std::string_view(buffers_[buffer].data(), kPart));
+                           std::string_view(buffers_[buffer].data(), part_));
       } catch (const S3Error& e) {
         error = e.what();
         full = e.kind() == S3ErrorKind::kStorageFull;
@@ -285,6 +336,7 @@ class S3Appender final : public UploadAppender {
 
   S3Client& client_;
   const std::string id_;
+  const uint64_t part_;  // the size of the upload's parts
   int next_part_;
   const uint64_t offset_;
   std::string multipart_;
@@ -442,9 +494,9 @@ class S3Reader final : public BlobReader {
     streaming_ = false;
   }
 
-  // Fills `into` with a window from `start`: kPartBytes, or less at the end of the blob.
+  // Fills `into` with a window from `start`: kReadWindow, or less at the end of the blob.
   void Fetch(uint64_t start, std::string& into) {
-    uint64_t end = std::min(size_, start + kPart);
+    uint64_t end = std::min(size_, start + kReadWindow);
     into.clear();  // keeps its capacity
     into.reserve(static_cast<size_t>(end - start));
     bool found = Checked([&] {
@@ -527,7 +579,7 @@ std::optional<uint64_t> S3BlobStore::Stat(const core::Digest& digest) {
 
 std::unique_ptr<UploadAppender> S3BlobStore::Append(const std::string& id, uint64_t offset,
                                                     const std::string& state) {
-  return std::make_unique<S3Appender>(client_, id, offset, state);
+  return std::make_unique<S3Appender>(client_, id, offset, DecodeUploadState(id, state));
 }
 
 void S3BlobStore::Commit(const std::string& id, uint64_t size, const std::string& state,
@@ -537,8 +589,9 @@ void S3BlobStore::Commit(const std::string& id, uint64_t size, const std::string
     RemoveUpload(id, state);
     return;
   }
-  const uint64_t parts = size / kPart;
-  const uint64_t tail = size % kPart;
+  const UploadState upload = DecodeUploadState(id, state);
+  const uint64_t parts = size / upload.part_bytes;
+  const uint64_t tail = size % upload.part_bytes;
   std::string from;  // the object of the upload's bytes, to copy to `to`
   std::string etag;  // its ETag
   if (parts == 0) {
@@ -555,11 +608,11 @@ void S3BlobStore::Commit(const std::string& id, uint64_t size, const std::string
       etag = info->etag;
     }
   } else {
-    if (state.empty()) throw StoreError("upload " + id + " names no multipart upload");
+    if (upload.multipart.empty()) throw StoreError("upload " + id + " names no multipart upload");
     from = DataKey(id);
     std::optional<std::vector<S3Part>> listed;
     try {
-      listed = client_.ListParts(DataKey(id), state);
+      listed = client_.ListParts(DataKey(id), upload.multipart);
     } catch (const S3Error& e) {
       if (e.kind() != S3ErrorKind::kNotFound) Rethrow(e);
     }
@@ -584,15 +637,15 @@ void S3BlobStore::Commit(const std::string& id, uint64_t size, const std::string
                            " bytes are missing from the object store");
         }
         int number = static_cast<int>(parts) + 1;
-        std::string part_etag =
-            Checked([&] { return client_.UploadPart(DataKey(id), state, number, *bytes); });
+        std::string part_etag = Checked(
+            [&] { return client_.UploadPart(DataKey(id), upload.multipart, number, *bytes); });
         stored[number] = S3Part{number, part_etag, tail};
       }
       // Only the parts the recorded size counts: parts past them are an unrecorded append's.
       uint64_t total = 0;
       for (int n = 1; n <= static_cast<int>(parts) + (tail > 0 ? 1 : 0); ++n) {
         auto it = stored.find(n);
-        uint64_t want = n <= static_cast<int>(parts) ? kPart : tail;
+        uint64_t want = n <= static_cast<int>(parts) ? upload.part_bytes : tail;
         if (it == stored.end() || it->second.size != want) {
           throw StoreError("upload " + id + " lacks part " + std::to_string(n) +
                            " of the bytes recorded");
@@ -601,7 +654,8 @@ void S3BlobStore::Commit(const std::string& id, uint64_t size, const std::string
         total += want;
       }
       if (total != size) throw StoreError("upload " + id + " does not add up to its size");
-      etag = Checked([&] { return client_.CompleteMultipartUpload(DataKey(id), state, complete); });
+      etag = Checked(
+          [&] { return client_.CompleteMultipartUpload(DataKey(id), upload.multipart, complete); });
     }
   }
   if (!from.empty()) {
@@ -722,7 +776,12 @@ void S3BlobStore::CopyInParts(const std::string& id, const std::string& from,
 
 void S3BlobStore::RemoveUpload(const std::string& id, const std::string& state) {
   try {
-    std::string multipart = state;
+    std::string multipart;
+    try {
+      multipart = DecodeUploadState(id, state).multipart;
+    } catch (const StoreError&) {
+      // Not a state this store wrote: the upload's own record names its multipart upload.
+    }
     if (multipart.empty()) {
       if (auto named = client_.GetObjectBytes(MultipartKey(id))) multipart = *named;
     }
@@ -750,13 +809,19 @@ std::unique_ptr<BlobReader> S3BlobStore::ReadUpload(const std::string&, const st
 }
 
 bool S3BlobStore::HoldsUpload(const std::string& id, uint64_t offset, const std::string& state) {
-  const uint64_t parts = offset / kPart;
-  const uint64_t tail = offset % kPart;
+  UploadState upload;
+  try {
+    upload = DecodeUploadState(id, state);
+  } catch (const StoreError&) {
+    return false;  // not a state of this store's: it holds nothing it describes
+  }
+  const uint64_t parts = offset / upload.part_bytes;
+  const uint64_t tail = offset % upload.part_bytes;
   if (parts > 0) {
-    if (state.empty()) return false;
+    if (upload.multipart.empty()) return false;
     std::optional<std::vector<S3Part>> listed;
     try {
-      listed = client_.ListParts(DataKey(id), state);
+      listed = client_.ListParts(DataKey(id), upload.multipart);
     } catch (const S3Error& e) {
       if (e.kind() != S3ErrorKind::kNotFound) Rethrow(e);
     }
@@ -768,7 +833,7 @@ bool S3BlobStore::HoldsUpload(const std::string& id, uint64_t offset, const std:
     std::map<int, uint64_t> sizes;
     for (const S3Part& p : *listed) sizes[p.number] = p.size;
     for (int n = 1; n <= static_cast<int>(parts); ++n) {
-      if (!sizes.count(n) || sizes[n] != kPart) return false;
+      if (!sizes.count(n) || sizes[n] != upload.part_bytes) return false;
     }
   }
   if (tail == 0) return true;
@@ -852,11 +917,11 @@ core::Digest S3BlobStore::PutBlobFromFile(const core::Digest& digest, int fd, ui
   }
   if (size > kMaxBlobBytes) {
     throw StoreError("blob " + digest.str() + " holds " + std::to_string(size) +
-                     " bytes: an S3 upload holds 10,000 parts of 8 MiB at most");
+                     " bytes: an S3 upload holds " + PartLimitText(kPartBytes));
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   core::Sha256 hash;
-  if (size <= kPart) {
+  if (size <= kPartBytes) {
     std::string bytes(static_cast<size_t>(size), '\0');
     ReadFileBytes(fd, 0, bytes.data(), bytes.size(), size);
     RefuseLongerFile(fd, size);
@@ -869,7 +934,7 @@ core::Digest S3BlobStore::PutBlobFromFile(const core::Digest& digest, int fd, ui
   std::string state;
   try {
     {
-      S3Appender appender(client_, id, 0, "");
+      S3Appender appender(client_, id, 0, UploadState{});
       for (uint64_t offset = 0; offset < size;) {
         std::span<char> buffer = appender.NextBuffer();
         size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), size - offset));

@@ -12,9 +12,10 @@
 // An upload's bytes are whole parts of kPartBytes in its multipart upload, then a tail of fewer
 // bytes in its own object (S3 parts but the last must be 5 MiB at least, and a PATCH may end
 // anywhere). The next append, on any node, reads the tail back and goes on from there. The
-// upload's state (blob_store.h) is the multipart upload's id; how many parts and how long a tail
-// follow from the offset. Bytes of an append whose state was never recorded (a crash) are parts
-// past the recorded count, which Commit leaves out, and a tail of an offset no session holds.
+// upload's state (blob_store.h) is the size of its parts and the multipart upload's id; how many
+// parts and how long a tail follow from the offset. Bytes of an append whose state was never
+// recorded (a crash) are parts past the recorded count, which Commit leaves out, and a tail of an
+// offset no session holds.
 //
 // Commit assembles the upload into uploads/<id>/data, then copies it to the blob's key: with one
 // CopyObject up to S3BlobStoreOptions::max_copy_bytes (S3's limit, 5 GiB), beyond in parts
@@ -22,7 +23,8 @@
 // it is completed, whole: a commit that fails or is killed half-way leaves no object under the
 // blob's key, only the record uploads/<id>/copy, and the same commit sent again copies the parts
 // still missing and completes it; RemoveUpload aborts it. Uploads hold 10,000 parts of
-// kPartBytes at most: blobs of up to 78.125 GiB.
+// kPartBytes at most: blobs of up to 156.25 GiB. radosgw makes the copy share the upload's
+// stored bytes, so the blob is read in the parts it was uploaded in.
 //
 // Blobs are only ever read through kura (blob_store.h readers), never handed to clients as
 // object-store URLs: the exposure rules decide who may read them.
@@ -59,9 +61,13 @@ struct S3BlobStoreOptions {
 
 class S3BlobStore final : public BlobStore {
  public:
-  // The size of every part but the last; also the most a tail holds, and the piece a reader
-  // fetches at a time.
-  static constexpr uint64_t kPartBytes = 8 << 20;
+  // The size of every part but the last of an upload begun now; also the most a tail holds.
+  // radosgw reads an object of 8 MiB parts at half the rate of one of 16 MiB parts or more
+  // (bench/s3_bench.sh, BENCH_PART_MIB): a blob keeps its upload's parts. An upload being
+  // received holds up to three parts in memory.
+  static constexpr uint64_t kPartBytes = 16 << 20;
+  // The parts of uploads begun by kura before the part size was recorded in the upload's state.
+  static constexpr uint64_t kLegacyPartBytes = 8 << 20;
   // S3's smallest part but the last, and largest.
   static constexpr uint64_t kMinPartBytes = 5 << 20;
   static constexpr uint64_t kMaxPartBytes = 5ull << 30;

@@ -36,12 +36,12 @@ def skopeo(*args, tmp):
 
 
 def test_push_through_haproxy_pull_from_each_node(cluster):
-    """skopeo pushes an image with a 12 MiB layer (more than one 8 MiB S3 part) through haproxy;
+    """skopeo pushes an image with a 20 MiB layer (more than one 16 MiB S3 part) through haproxy;
     every node then serves the same manifest bytes and blobs (digests checked), to curl-like GETs
     and to skopeo pulling from that node alone."""
     with tempfile.TemporaryDirectory(prefix="kura-cluster-oci-") as tmp:
         layout = os.path.join(tmp, "src")
-        manifest, blobs = oci_layout(layout, 12 * MIB)
+        manifest, blobs = oci_layout(layout, 20 * MIB)
         repo = "cluster/" + unique("skopeo")
         skopeo("copy", "--dest-tls-verify=false", "oci:%s:1" % layout,
                "docker://%s:%d/%s:1" % (cluster.registry.host, cluster.registry.port, repo),

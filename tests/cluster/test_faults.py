@@ -19,8 +19,8 @@ from helpers import (OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, canon, descriptor, dig
                      push_blob, push_manifest, start_upload, unique, with_query)
 
 MIB = 1024 * 1024
-BIG = 40 * MIB            # the PATCH a node dies in the middle of
-SENT_BEFORE_KILL = 8 * MIB
+BIG = 40 * MIB              # the PATCH a node dies in the middle of
+SENT_BEFORE_KILL = 20 * MIB  # past the first 16 MiB S3 part
 PIECE = 256 * 1024
 DOWN_LIMIT = 1.5          # seconds from a node's death to haproxy's DOWN (checks: 250 ms, fall 2)
 
@@ -67,7 +67,7 @@ def watch_down(cluster, name, t0, out):
 
 
 def test_sigkill_of_the_node_serving_a_big_patch(cluster):
-    """A 40 MiB PATCH streams through haproxy; once 8 MiB are in, the node serving it is
+    """A 40 MiB PATCH streams through haproxy; once 20 MiB are in, the node serving it is
     SIGKILLed. The PATCH is not acknowledged; haproxy marks the node DOWN within 1.5 s; the client
     starts a new upload through haproxy at once and it completes (a connection to the dead node
     is redispatched); everything committed before is intact on every node; the node comes back."""

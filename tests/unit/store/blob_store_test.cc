@@ -162,8 +162,9 @@ TYPED_TEST(BlobStoreTest, APullAbandonedHalfWayEndsAtOnce) {
 
 // Chunks of every shape: a few bytes, more than a buffer, pieces that leave buffers part-full,
 // each append continuing from the state the last one returned.
-// Over S3's 8 MiB upload parts and, on S3CopyInPartsBackend, over its 5 MiB single-copy limit:
-// the blob is copied to its key in parts of 5 MiB and a last one of 123 bytes.
+// Over an S3 upload part (kPartBytes, 16 MiB; the first append leaves a 9 MiB tail, which the
+// second reads back) and, on S3CopyInPartsBackend, over its 5 MiB single-copy limit: the blob is
+// copied to its key in parts of 5 MiB and a last one of 123 bytes.
 TYPED_TEST(BlobStoreTest, ABlobOfManyPartsReadsBackWhole) {
   const std::string data = this->Bytes(20 * 1024 * 1024 + 123, 'L');
   std::string id = this->NewId();
@@ -175,9 +176,11 @@ TYPED_TEST(BlobStoreTest, ABlobOfManyPartsReadsBackWhole) {
   auto r = this->store_->Open(d);
   ASSERT_TRUE(r);
   EXPECT_TRUE(this->ReadAll(*r) == data);
-  // Across each copy part's boundary (5 MiB), an upload part's (8 MiB), the last part alone.
+  // Across each copy part's boundary (5 MiB), an upload part's, a random read's window (8 MiB),
+  // the last part alone.
+  static_assert(S3BlobStore::kPartBytes < 20 << 20);
   for (uint64_t at : {uint64_t{5 << 20} - 7, uint64_t{8 << 20} - 3, uint64_t{15 << 20} - 1,
-                      uint64_t{20 << 20}, uint64_t{data.size() - 1}}) {
+                      S3BlobStore::kPartBytes - 3, uint64_t{20 << 20}, uint64_t{data.size() - 1}}) {
     auto ranged = this->store_->Open(d);
     ASSERT_TRUE(ranged);
     std::string got(std::min<uint64_t>(4096, data.size() - at), '\0');
