@@ -120,8 +120,8 @@ def header(p, info, title):
         p(f"Machine: {info['nproc']} cores ({info['cpu']}), {info['mem']}, Linux "
           f"{info['kernel']}.")
     p(f"Load average (1, 5, 15 min) at the start: {info.get('loadavg_start', '?')}, at the end: "
-      f"{info.get('loadavg_end', '?')} (other engineers' builds share the 2 cores: rates are "
-      "noisy, CPU seconds per unit much less so).")
+      f"{info.get('loadavg_end', '?')} (it counts the bench's own processes; other work on the "
+      "2 cores makes rates noisy, CPU seconds per unit much less so).")
 
 
 def cluster_page(d, summary_name=None):
