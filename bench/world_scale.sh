@@ -48,16 +48,19 @@ out = ["# The World at scale, %s (git %s)" % (datetime.datetime.utcnow().strftim
        "`bench/world_scale.sh` (`make bench-world`): N enterprise instances with 10 allowlist entries each,",
        "saved row by row; a node starts on them, makes %s admin changes one by one (allowlist add and" % sys.argv[4],
        "remove, Internet endpoint off and on, an instance created and deleted), a second node refreshes",
-       "after each; then 2,000,000 admissions (FindInstanceByHost + Admit) on one thread. PostgreSQL runs",
-       "durable (fsync on); SQLite runs with synchronous=FULL.",
+       "after each; then 2,000,000 admissions (FindInstanceByHost + Admit) on one thread, from sources",
+       "in the instance's allowlist but every fourth: spread over 4,096 instances drawn at random, and",
+       "to 10 instances (the traffic a World of 10 gets; with requests spread over 4,096 instances the",
+       "instances and index nodes they touch take megabytes, more than the CPU's caches hold).",
+       "PostgreSQL runs durable (fsync on); SQLite runs with synchronous=FULL.",
        "",
-       "| store | instances | start-up | RSS after start-up | change median / p99 / max | refresh median / p99 | admission |",
-       "|---|---|---|---|---|---|---|"]
+       "| store | instances | start-up | RSS after start-up | change median / p99 / max | refresh median / p99 | admission, 4,096 instances | admission, 10 instances |",
+       "|---|---|---|---|---|---|---|---|"]
 for r in rows:
     c, f = r["change"], r["refresh"]
-    out.append("| %s | %d | %.2f s | %.0f MiB | %.2f / %.2f / %.2f ms | %.2f / %.2f ms | %.0f ns |" % (
+    out.append("| %s | %d | %.2f s | %.0f MiB | %.2f / %.2f / %.2f ms | %.2f / %.2f ms | %.0f ns | %.0f ns |" % (
         r["store"], r["instances"], r["startup_s"], r["rss_mib"], c["median_ms"], c["p99_ms"],
-        c["max_ms"], f["median_ms"], f["p99_ms"], r["admission_ns"]))
+        c["max_ms"], f["median_ms"], f["p99_ms"], r["admission_ns"], r["admission_10_ns"]))
 out += ["", "Targets (issue 11), at 100,000 instances: any admin change within 2 ms, start-up within 2 s,",
         "resident memory within 256 MiB, admission as fast as with 10 instances.", ""]
 open(sys.argv[2], "w").write("\n".join(out))
