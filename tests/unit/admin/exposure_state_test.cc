@@ -7,6 +7,7 @@
 
 #include "admin/world_document.h"
 #include "admin/world_rows.h"
+#include "big_world.h"
 #include "store/sqlite_admin_store.h"
 #include "test_paths.h"
 
@@ -132,20 +133,7 @@ TEST_F(ExposureStateTest, AWorldSavedAsOneDocumentIsSavedAsRowsOnLoad) {
 // into a big World stops both sides (the reader must not wait forever on a restorer that gave
 // up), and a good World of that size comes back whole.
 TEST_F(ExposureStateTest, ABadRowFarIntoABigWorldStopsStartUp) {
-  access::World world("kura.test");
-  ASSERT_TRUE(world.AddAccount({"A", "A"}).ok());
-  ASSERT_TRUE(world.AddRegion({"ap-northeast-1", "Tokyo"}).ok());
-  for (int i = 0; i < 3000; ++i) {
-    const std::string name = "i" + std::to_string(i);
-    ASSERT_TRUE(Create(world, name).ok());
-    std::vector<access::AllowlistEntry> entries;
-    for (int k = 0; k < 10; ++k) {
-      entries.push_back({*core::Cidr::Parse("10." + std::to_string(i / 250) + "." +
-                                            std::to_string(i % 250) + "." + std::to_string(k)),
-                         "e"});
-    }
-    ASSERT_TRUE(world.ReplaceAllowlist(name, entries).ok());
-  }
+  const access::World world = kura::testing::BigWorld(3000);
   ReplaceSavedWorld(*node_a_, world);
   auto state = StateOf(*node_b_);
   EXPECT_EQ(WorldToRows(*state->Snapshot()), WorldToRows(world));
@@ -153,9 +141,9 @@ TEST_F(ExposureStateTest, ABadRowFarIntoABigWorldStopsStartUp) {
   // 33,000 rows, 16 batches of 2,048: the bad one is two thirds of the way in, when the reader
   // is 8 batches ahead and waiting.
   const uint64_t revision = node_a_->WorldRevision();
-  ASSERT_TRUE(node_a_->SaveWorldChanges(
-      {{"allow", "i2999 10.11.243.9/32", R"({"cidr":"10.11.243.9/32","description":1})"}},
-      revision));
+  ASSERT_TRUE(node_a_->SaveWorldChanges({{"allow", kura::testing::BigWorldAllowKey(2999, 9),
+                                          R"({"cidr":"10.11.249.9/32","description":1})"}},
+                                        revision));
   EXPECT_THROW(StateOf(*node_b_), DocumentError);
 }
 

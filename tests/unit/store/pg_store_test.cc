@@ -4,8 +4,6 @@
 // both backends by meta_store_test.cc and admin_store_test.cc.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-
-#include <csignal>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -13,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <future>
 #include <mutex>
 #include <sstream>
@@ -21,6 +20,7 @@
 #include "admin/exposure_state.h"
 #include "admin/world_document.h"
 #include "admin/world_rows.h"
+#include "big_world.h"
 #include "cli/db_command.h"
 #include "store/pg_admin_store.h"
 #include "store/pg_db.h"
@@ -440,24 +440,11 @@ TEST_F(PgStoreTest, AConnectionKilledWhileTheWorldIsReadFailsTheReadAndTheNextRe
 // whole once the row is good again.
 TEST_F(PgStoreTest, ABadRowFarIntoABigWorldStopsStartUpAndTheNextStartsWhole) {
   PgAdminStore store(db_->OpenDatabase());
-  access::World world("kura.test");
-  ASSERT_TRUE(world.AddAccount({"A", "A"}).ok());
-  ASSERT_TRUE(world.AddRegion({"r1", "r1"}).ok());
-  for (int i = 0; i < 3000; ++i) {
-    const std::string name = "i" + std::to_string(i);
-    ASSERT_TRUE(
-        world.CreateInstance(name, "A", "r1", access::Edition::kEnterprise, "inc" + name).ok());
-    std::vector<access::AllowlistEntry> entries;
-    for (int k = 0; k < 10; ++k) {
-      entries.push_back({*core::Cidr::Parse("10." + std::to_string(i / 250) + "." +
-                                            std::to_string(i % 250) + "." + std::to_string(k)),
-                         "e"});
-    }
-    ASSERT_TRUE(world.ReplaceAllowlist(name, entries).ok());
-  }
+  const access::World world = kura::testing::BigWorld(3000);
   admin::ReplaceSavedWorld(store, world);
   const uint64_t revision = store.WorldRevision();
-  const std::string key = "i2999 10.11.249.9/32";
+  const std::string key = kura::testing::BigWorldAllowKey(2999, 9);
+  ASSERT_EQ(key, "i2999 10.11.249.9/32");
   std::optional<std::string> good;
   store.ReadWorldRows({"allow"}, [&](const WorldRow& row) {
     if (row.key == key) good = row.body;
