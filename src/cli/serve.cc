@@ -26,6 +26,7 @@
 #include "server/health.h"
 #include "server/http_server.h"
 #include "server/instance_gateway.h"
+#include "server/io_threads.h"
 #include "server/plain_registry.h"
 #include "store/fs_blob_store.h"
 #include "store/sqlite_admin_store.h"
@@ -111,7 +112,8 @@ int Serve(const server::ServerConfig& config) {
         blobs, meta, registry::UploadLimits{config.max_uploads, config.max_uploads_per_instance});
     unsigned threads =
         config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
-    boost::asio::io_context io(static_cast<int>(threads));
+    server::IoThreads io_threads(threads);
+    boost::asio::io_context& io = io_threads.control();
 
     // Credentials, tokens, the admin API.
     std::string token_key = admin_store.Secret("registry-token-hmac", auth::RandomSecret);
@@ -160,7 +162,7 @@ int Serve(const server::ServerConfig& config) {
               -> asio::awaitable<registry::Response> { co_return health.Handle(req); },
           config.access_log));
     }
-    for (auto& l : listeners) l->Start(io);
+    for (auto& l : listeners) l->Start(io_threads);
 
     // Upload sessions idle for a day expire, with their bytes.
     boost::asio::steady_timer expiry(io);
@@ -193,7 +195,7 @@ int Serve(const server::ServerConfig& config) {
     signals.async_wait([&](const boost::system::error_code&, int) {
       world_poll.cancel();
       expiry.cancel();
-      io.stop();
+      io_threads.Stop();
     });
 
     std::cout << "kura " << KURA_VERSION << " (data in " << config.data_dir << ", " << threads
@@ -237,10 +239,7 @@ int Serve(const server::ServerConfig& config) {
     }
     std::cout << std::flush;
 
-    std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
-    io.run();
-    for (auto& t : pool) t.join();
+    io_threads.Run();
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "kura serve: " << e.what() << "\n";

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <functional>
 #include <optional>
@@ -14,6 +13,7 @@
 #include "core/cidr.h"
 #include "registry/exchange.h"
 #include "server/config.h"
+#include "server/io_threads.h"
 
 namespace kura::server {
 
@@ -33,9 +33,10 @@ class HttpListener {
   HttpListener(const ListenerConfig& config, RequestHandler handler, bool access_log);
 
   // Opens the listening socket (in the configured network namespace) and starts accepting on
-  // `io`. Throws std::runtime_error with the reason when the address cannot be bound or the TLS
-  // files cannot be read.
-  void Start(boost::asio::io_context& io);
+  // one of the I/O threads of `threads`, each connection on the next of them. Throws
+  // std::runtime_error with the reason when the address cannot be bound or the TLS files cannot
+  // be read.
+  void Start(IoThreads& threads);
 
   // The port actually bound (useful with port 0).
   uint16_t port() const { return port_; }
