@@ -16,6 +16,7 @@
 
 #include "core/digest.h"
 #include "store/blob_store_backends.h"
+#include "store/blob_test_bytes.h"
 #include "store/meta_store.h"
 #include "store/s3_blob_store.h"
 #include "store/scripted_http_server.h"
@@ -314,38 +315,12 @@ class S3CopyGatewayTest : public ::testing::Test {
   }
 
   std::string Upload(const std::string& id, const std::string& data) {
-    auto appender = store_->Append(id, 0, {});
-    for (size_t done = 0; done < data.size();) {
-      std::span<char> buf = appender->NextBuffer();
-      size_t n = std::min(buf.size(), data.size() - done);
-      std::copy_n(data.data() + done, n, buf.data());
-      appender->Submit(n);
-      done += n;
-    }
-    return appender->Finish();
+    return kura::testing::AppendAll(*store_, id, 0, {}, data);
   }
 
-  std::string Read(const core::Digest& digest) {
-    std::unique_ptr<BlobReader> r = store_->Open(digest);
-    if (!r) return "(none)";
-    std::string out(r->size(), '\0');
-    for (uint64_t at = 0; at < out.size();) {
-      size_t n = r->ReadAt(at, out.data() + at, out.size() - at);
-      if (n == 0) break;
-      at += n;
-    }
-    return out;
-  }
+  std::string Read(const core::Digest& digest) { return kura::testing::ReadBlob(*store_, digest); }
 
-  static std::string Bytes(size_t n, uint32_t seed) {
-    std::string s(n, '\0');
-    uint32_t x = seed * 2654435761u + 1;
-    for (char& c : s) {
-      x = x * 1103515245u + 12345u;
-      c = static_cast<char>(x >> 24);
-    }
-    return s;
-  }
+  static std::string Bytes(size_t n, uint32_t seed) { return kura::testing::TestBytes(n, seed); }
 
   // The copy upload uploads/<id>/copy names, or "" when there is no record.
   std::string RecordedCopy(const std::string& id) {

@@ -13,6 +13,7 @@
 
 #include "core/digest.h"
 #include "store/blob_store_backends.h"
+#include "store/blob_test_bytes.h"
 #include "store/meta_store.h"
 
 namespace kura::store {
@@ -35,15 +36,7 @@ class PutBlobFromFileFixture : public ::testing::Test {
     std::filesystem::remove(path_);
   }
 
-  static std::string Bytes(size_t n, uint32_t seed) {
-    std::string s(n, '\0');
-    uint32_t x = seed * 2654435761u + 1;
-    for (char& c : s) {
-      x = x * 1103515245u + 12345u;
-      c = static_cast<char>(x >> 24);
-    }
-    return s;
-  }
+  static std::string Bytes(size_t n, uint32_t seed) { return kura::testing::TestBytes(n, seed); }
 
   // Writes `bytes` to the scratch file and opens it.
   FileHandle File(const std::string& bytes) {
@@ -51,17 +44,7 @@ class PutBlobFromFileFixture : public ::testing::Test {
     return FileHandle(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   }
 
-  std::string Read(const core::Digest& digest) {
-    std::unique_ptr<BlobReader> r = store_->Open(digest);
-    if (!r) return "(none)";
-    std::string out(r->size(), '\0');
-    for (uint64_t at = 0; at < out.size();) {
-      size_t n = r->ReadAt(at, out.data() + at, out.size() - at);
-      if (n == 0) break;
-      at += n;
-    }
-    return out;
-  }
+  std::string Read(const core::Digest& digest) { return kura::testing::ReadBlob(*store_, digest); }
 
   Backend backend_;
   S3BlobStore* store_ = nullptr;

@@ -9,6 +9,7 @@
 
 #include "core/digest.h"
 #include "store/blob_store_backends.h"
+#include "store/blob_test_bytes.h"
 #include "store/meta_store.h"
 
 namespace kura::store {
@@ -23,40 +24,14 @@ class S3UploadStateTest : public ::testing::Test {
   }
   void TearDown() override { backend_.TearDown(); }
 
-  static std::string Bytes(size_t n, uint32_t seed) {
-    std::string s(n, '\0');
-    uint32_t x = seed * 2654435761u + 1;
-    for (char& c : s) {
-      x = x * 1103515245u + 12345u;
-      c = static_cast<char>(x >> 24);
-    }
-    return s;
-  }
+  static std::string Bytes(size_t n, uint32_t seed) { return kura::testing::TestBytes(n, seed); }
 
   std::string Append(const std::string& id, uint64_t offset, const std::string& state,
                      std::string_view data) {
-    auto appender = store_->Append(id, offset, state);
-    while (!data.empty()) {
-      std::span<char> buf = appender->NextBuffer();
-      size_t n = std::min(buf.size(), data.size());
-      std::copy_n(data.data(), n, buf.data());
-      appender->Submit(n);
-      data.remove_prefix(n);
-    }
-    return appender->Finish();
+    return kura::testing::AppendAll(*store_, id, offset, state, data);
   }
 
-  std::string Read(const core::Digest& digest) {
-    std::unique_ptr<BlobReader> r = store_->Open(digest);
-    if (!r) return "(none)";
-    std::string out(r->size(), '\0');
-    for (uint64_t at = 0; at < out.size();) {
-      size_t n = r->ReadAt(at, out.data() + at, out.size() - at);
-      if (n == 0) break;
-      at += n;
-    }
-    return out;
-  }
+  std::string Read(const core::Digest& digest) { return kura::testing::ReadBlob(*store_, digest); }
 
   // Keys of the store's objects under `prefix`.
   std::vector<std::string> Keys(const std::string& prefix) {
