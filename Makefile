@@ -77,7 +77,7 @@ clean:
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := fuzz_manifest:4194432 fuzz_bounded_json:16777216 fuzz_error_body:65536 \
 	fuzz_request_parts:65536 fuzz_token:65536 fuzz_proxy_protocol:4096 fuzz_topology:1048576 \
-	fuzz_s3_xml:1048600 fuzz_world_rows:65536
+	fuzz_s3_xml:1048600 fuzz_world_rows:65536 fuzz_s3_upload_state:65536
 fuzz: setup
 	CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DKURA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-fuzz -j $(JOBS) --target $(foreach t,$(FUZZ_TARGETS),$(firstword $(subst :, ,$(t))))

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "store/meta_store.h"
+#include "store/s3_upload_state.h"
 
 namespace kura::store {
 
@@ -70,45 +71,13 @@ std::string CopyKey(const std::string& id) {
   return UploadPrefix(id) + "copy";
 }
 
-// An upload's state (blob_store.h): the size of its parts and its multipart upload.
-//   ""                                no multipart upload yet: the bytes are a tail alone, and
-//                                     the parts will be of kPartBytes
-//   "part-bytes=<n> <multipart id>"   parts of n bytes
-//   "<multipart id>"                  parts of kLegacyPartBytes (what kura wrote before the size
-//                                     was recorded: an upload begun then goes on as it began)
-// The size is the upload's for its whole life, so that nodes of two versions never cut one
-// upload two ways. S3 upload ids hold no space.
-struct UploadState {
-  uint64_t part_bytes = S3BlobStore::kPartBytes;
-  std::string multipart;
-};
+using UploadState = S3UploadState;
 
-constexpr std::string_view kPartBytesField = "part-bytes=";
-
-std::string EncodeUploadState(const UploadState& state) {
-  if (state.multipart.empty()) return {};
-  return std::string(kPartBytesField) + std::to_string(state.part_bytes) + " " + state.multipart;
-}
-
+// The upload's state, or StoreError naming the upload when it is not one of this store's.
 UploadState DecodeUploadState(const std::string& id, std::string_view text) {
-  UploadState state;
-  if (text.empty()) return state;
-  if (text.substr(0, kPartBytesField.size()) != kPartBytesField) {
-    state.part_bytes = S3BlobStore::kLegacyPartBytes;
-    state.multipart = std::string(text);
-    return state;
-  }
-  text.remove_prefix(kPartBytesField.size());
-  size_t space = text.find(' ');
-  std::string_view number = text.substr(0, space);
-  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), state.part_bytes);
-  if (space == std::string_view::npos || ec != std::errc() ||
-      end != number.data() + number.size() || state.part_bytes < S3BlobStore::kMinPartBytes ||
-      state.part_bytes > S3BlobStore::kMaxPartBytes || space + 1 == text.size()) {
-    throw StoreError("upload " + id + ": its recorded state is not an S3 upload's");
-  }
-  state.multipart = std::string(text.substr(space + 1));
-  return state;
+  std::optional<S3UploadState> state = ParseS3UploadState(text);
+  if (!state) throw StoreError("upload " + id + ": its recorded state is not an S3 upload's");
+  return *std::move(state);
 }
 
 // "10,000 parts of 16 MiB at most (156.25 GiB)", for errors.
@@ -264,7 +233,7 @@ class S3Appender final : public UploadAppender {
                                  std::string_view(buffers_[current_].data(), filled_));
       });
     }
-    return EncodeUploadState({part_, multipart_});
+    return EncodeS3UploadState({part_, multipart_});
   }
 
   void Abort() override { WaitForParts(); }
