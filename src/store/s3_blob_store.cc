@@ -71,10 +71,8 @@ std::string CopyKey(const std::string& id) {
   return UploadPrefix(id) + "copy";
 }
 
-using UploadState = S3UploadState;
-
 // The upload's state, or StoreError naming the upload when it is not one of this store's.
-UploadState DecodeUploadState(const std::string& id, std::string_view text) {
+S3UploadState DecodeUploadState(const std::string& id, std::string_view text) {
   std::optional<S3UploadState> state = ParseS3UploadState(text);
   if (!state) throw StoreError("upload " + id + ": its recorded state is not an S3 upload's");
   return *std::move(state);
@@ -175,7 +173,7 @@ class S3Appender final : public UploadAppender {
  public:
   static constexpr size_t kBuffers = 3;  // one being filled, two being uploaded
 
-  S3Appender(S3Client& client, std::string id, uint64_t offset, UploadState state)
+  S3Appender(S3Client& client, std::string id, uint64_t offset, S3UploadState state)
       : client_(client),
         id_(std::move(id)),
         part_(state.part_bytes),
@@ -558,7 +556,7 @@ void S3BlobStore::Commit(const std::string& id, uint64_t size, const std::string
     RemoveUpload(id, state);
     return;
   }
-  const UploadState upload = DecodeUploadState(id, state);
+  const S3UploadState upload = DecodeUploadState(id, state);
   const uint64_t parts = size / upload.part_bytes;
   const uint64_t tail = size % upload.part_bytes;
   std::string from;  // the object of the upload's bytes, to copy to `to`
@@ -745,12 +743,9 @@ void S3BlobStore::CopyInParts(const std::string& id, const std::string& from,
 
 void S3BlobStore::RemoveUpload(const std::string& id, const std::string& state) {
   try {
-    std::string multipart;
-    try {
-      multipart = DecodeUploadState(id, state).multipart;
-    } catch (const StoreError&) {
-      // Not a state this store wrote: the upload's own record names its multipart upload.
-    }
+    // A state this store did not write names nothing: the upload's own record does.
+    std::optional<S3UploadState> parsed = ParseS3UploadState(state);
+    std::string multipart = parsed ? parsed->multipart : std::string();
     if (multipart.empty()) {
       if (auto named = client_.GetObjectBytes(MultipartKey(id))) multipart = *named;
     }
@@ -778,12 +773,9 @@ std::unique_ptr<BlobReader> S3BlobStore::ReadUpload(const std::string&, const st
 }
 
 bool S3BlobStore::HoldsUpload(const std::string& id, uint64_t offset, const std::string& state) {
-  UploadState upload;
-  try {
-    upload = DecodeUploadState(id, state);
-  } catch (const StoreError&) {
-    return false;  // not a state of this store's: it holds nothing it describes
-  }
+  std::optional<S3UploadState> parsed = ParseS3UploadState(state);
+  if (!parsed) return false;  // not a state of this store's: it holds nothing it describes
+  const S3UploadState& upload = *parsed;
   const uint64_t parts = offset / upload.part_bytes;
   const uint64_t tail = offset % upload.part_bytes;
   if (parts > 0) {
@@ -903,7 +895,7 @@ core::Digest S3BlobStore::PutBlobFromFile(const core::Digest& digest, int fd, ui
   std::string state;
   try {
     {
-      S3Appender appender(client_, id, 0, UploadState{});
+      S3Appender appender(client_, id, 0, S3UploadState{});
       for (uint64_t offset = 0; offset < size;) {
         std::span<char> buffer = appender.NextBuffer();
         size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), size - offset));
